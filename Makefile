@@ -1,0 +1,41 @@
+# Quickstart: `make demo` (enrich the sample episode on the embedded model), `make test`.
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+SAMPLE ?= examples/long-tide-ep41.vtt
+PYTEST_ARGS ?=
+
+.PHONY: demo test test-quick lint typecheck check clean
+
+$(BIN)/python:
+	$(shell command -v $(PYTHON) >/dev/null 2>&1 && echo $(PYTHON) || echo python3) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.local-installed: $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet -e '.[local]'
+	touch $@
+
+$(VENV)/.dev-installed: $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@ $(VENV)/.local-installed
+
+demo: $(VENV)/.local-installed
+	$(BIN)/ciagent enrich $(SAMPLE) --out -
+
+lint: $(VENV)/.dev-installed
+	$(BIN)/ruff check src tests tools
+	$(BIN)/ruff format --check src tests tools
+
+typecheck: $(VENV)/.dev-installed
+	$(BIN)/mypy
+
+check: lint typecheck
+
+test: check
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test-quick: $(VENV)/.dev-installed
+	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis build dist

@@ -1,0 +1,83 @@
+"""ciagent: grounded, budgeted metadata enrichment for podcast and audiobook transcripts.
+
+    import ciagent
+    result = ciagent.enrich("episode.vtt")
+    print(result.summary, [e.name for e in result.entities])
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ciagent.errors import (
+    BudgetExceeded,
+    CiagentError,
+    ConfigError,
+    InputError,
+    ModelAssetError,
+    ModelCallError,
+    StructuredOutputError,
+    TranscriptError,
+)
+from ciagent.settings import Settings
+from ciagent.transcripts import load_transcript
+from ciagent.types import (
+    Chapter,
+    Chunk,
+    CostReport,
+    Entity,
+    EntityType,
+    EpisodeEnrichment,
+    Mention,
+    Provenance,
+    Quote,
+    Segment,
+    StepFailure,
+    Topic,
+    Transcript,
+    VerificationReport,
+)
+
+if TYPE_CHECKING:
+    from ciagent.api import aenrich, enrich
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BudgetExceeded",
+    "Chapter",
+    "Chunk",
+    "CiagentError",
+    "ConfigError",
+    "CostReport",
+    "Entity",
+    "EntityType",
+    "EpisodeEnrichment",
+    "InputError",
+    "Mention",
+    "ModelAssetError",
+    "ModelCallError",
+    "Provenance",
+    "Quote",
+    "Segment",
+    "Settings",
+    "StepFailure",
+    "StructuredOutputError",
+    "Topic",
+    "Transcript",
+    "TranscriptError",
+    "VerificationReport",
+    "__version__",
+    "aenrich",
+    "enrich",
+    "load_transcript",
+]
+
+
+def __getattr__(name: str) -> Any:
+    # The entry points pull in langgraph and litellm; import them on first use only.
+    if name in ("enrich", "aenrich"):
+        from ciagent import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'ciagent' has no attribute {name!r}")

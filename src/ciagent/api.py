@@ -1,0 +1,91 @@
+"""The library entry points: `enrich` (sync), `aenrich` (async)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from ciagent.errors import ConfigError
+from ciagent.llm.call import ModelClient
+from ciagent.llm.models import ModelSpec, resolve_model
+from ciagent.llm.usage import UsageMeter
+from ciagent.prompts import load_prompt
+from ciagent.settings import Settings
+from ciagent.state import ProgressCallback, RunContext
+from ciagent.steps.notes import PROMPT as NOTES_PROMPT
+from ciagent.tokens import TokenCounter, token_counter
+from ciagent.transcripts import load_transcript
+from ciagent.types import EpisodeEnrichment, Transcript
+
+__all__ = ["aenrich", "enrich"]
+
+T = TypeVar("T")
+# tiktoken's count of a text is an estimate for other tokenizers; leave room for the difference.
+_TOKENIZER_SLACK = 1.25
+
+
+def _check_fits(settings: Settings, spec: ModelSpec, count: TokenCounter) -> None:
+    prompt = load_prompt(NOTES_PROMPT)
+    overhead = sum(count(m["content"]) for m in prompt.messages(transcript=""))
+    needed = int((settings.chunk_tokens + overhead) * _TOKENIZER_SLACK) + settings.max_output_tokens
+    if needed > spec.context_window:
+        raise ConfigError(
+            "chunk_tokens",
+            f"a chunk of {settings.chunk_tokens} tokens plus the prompt and "
+            f"{settings.max_output_tokens} output tokens needs about {needed} tokens, more than "
+            f"the {spec.context_window} of {spec.model_id}; lower chunk_tokens",
+        )
+
+
+async def aenrich(
+    source: str | Path | Transcript,
+    settings: Settings | None = None,
+    *,
+    progress: ProgressCallback | None = None,
+) -> EpisodeEnrichment:
+    """Enrich one episode: a transcript file path or a loaded `Transcript`.
+
+    `progress(stage, done, total)` is called as chunks and steps finish.
+    """
+    from ciagent.graph import build_graph
+
+    settings = settings or Settings()
+    transcript = source if isinstance(source, Transcript) else load_transcript(source)
+    spec = resolve_model(settings.model, settings.embedded_context)
+    count = token_counter()
+    _check_fits(settings, spec, count)
+    context = RunContext(
+        settings=settings,
+        client=ModelClient(settings, spec, UsageMeter()),
+        count_tokens=count,
+        progress=progress,
+    )
+    final = await build_graph().ainvoke(
+        {"transcript": transcript},
+        context=context,
+        config={"max_concurrency": settings.concurrency},
+    )
+    result: EpisodeEnrichment = final["result"]
+    return result
+
+
+def enrich(
+    source: str | Path | Transcript,
+    settings: Settings | None = None,
+    *,
+    progress: ProgressCallback | None = None,
+) -> EpisodeEnrichment:
+    """Synchronous `aenrich`; works inside a running event loop too (as in a notebook)."""
+    return _run_sync(aenrich(source, settings, progress=progress))
+
+
+def _run_sync(coro: Coroutine[Any, Any, T]) -> T:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()

@@ -1,0 +1,114 @@
+"""`ciagent` on the command line: a thin layer over the library.
+
+Exit codes: 0 done, 1 anything else, 2 bad input (transcript, config, usage), 3 budget exceeded.
+Heavy imports (langgraph, litellm) happen inside the commands that need them, so `--help` and
+input errors answer at once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+
+from ciagent.errors import BudgetExceeded, CiagentError, InputError
+
+__all__ = ["app", "main"]
+
+EXIT_ERROR, EXIT_INPUT, EXIT_BUDGET = 1, 2, 3
+
+app = typer.Typer(
+    name="ciagent",
+    help="Grounded metadata for podcast and audiobook transcripts.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True, highlight=False)
+
+
+def _fail(code: int, message: str) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}", markup=True, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write a file whole or not at all (temp file in the same folder, then rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+@app.command()
+def enrich(
+    path: Annotated[Path, typer.Argument(help="Transcript: .txt, .srt, .vtt, Whisper or QMSum .json")],
+    out: Annotated[
+        str, typer.Option("--out", "-o", help="Write the JSON result to FILE, or '-' for stdout.")
+    ] = "-",
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="Settings file (TOML).")
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", help="litellm model id for every step.")
+    ] = None,
+) -> None:
+    """Enrich one episode: summary, topics, entities with their mentions, quotes."""
+    from ciagent.progress import StageProgress
+    from ciagent.settings import Settings
+    from ciagent.transcripts import load_transcript
+
+    try:
+        settings = Settings.load(config, model=model)
+        transcript = load_transcript(path)
+        from ciagent.api import enrich as run_enrich
+
+        with StageProgress(err) as progress:
+            result = run_enrich(transcript, settings, progress=progress.update)
+    except InputError as exc:
+        _fail(EXIT_INPUT, str(exc))
+    except BudgetExceeded as exc:
+        _fail(EXIT_BUDGET, str(exc))
+    except CiagentError as exc:
+        _fail(EXIT_ERROR, str(exc))
+    text = result.to_json()
+    if out == "-":
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+    else:
+        write_atomic(Path(out), text + "\n")
+    cost = result.cost
+    err.print(
+        f"{result.status}: {len(result.entities)} entities, {len(result.topics)} topics, "
+        f"{len(result.quotes)} quotes; {cost.calls} calls, {cost.prompt_tokens} prompt + "
+        f"{cost.completion_tokens} completion tokens, ${cost.usd:.6f}, {cost.wall_s:.1f} s"
+        + ("" if out == "-" else f" -> {out}"),
+        soft_wrap=True,
+    )
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON schema of the enrichment output (EpisodeEnrichment)."""
+    from ciagent.types import EpisodeEnrichment
+
+    sys.stdout.write(json.dumps(EpisodeEnrichment.json_schema(), indent=2) + "\n")
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)

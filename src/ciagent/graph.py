@@ -1,0 +1,65 @@
+"""Wiring only: the enrichment graph's nodes and edges. Each step lives in `ciagent.steps`.
+
+    START → chunk ─Send per chunk─▶ notes ─▶ merge → summarize → verify → finalize → END
+
+Run-scoped dependencies (settings, model client, token counter, progress) reach the steps through
+langgraph's `Runtime[RunContext]`, never through globals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from functools import lru_cache
+from typing import Any, TypeVar
+
+from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
+from langgraph.types import Send
+
+from ciagent.state import ChunkTask, EnrichState, EnrichUpdate, RunContext
+from ciagent.steps.chunk import chunk
+from ciagent.steps.finalize import finalize
+from ciagent.steps.merge import merge
+from ciagent.steps.notes import chunk_notes
+from ciagent.steps.summarize import summarize
+from ciagent.steps.verify import verify
+
+__all__ = ["build_graph"]
+
+S = TypeVar("S")
+Step = Callable[[S, RunContext], Awaitable[EnrichUpdate]]
+
+
+def _node(step: Step[S]) -> Callable[[S, Runtime[RunContext]], Awaitable[EnrichUpdate]]:
+    async def run(state: S, runtime: Runtime[RunContext]) -> EnrichUpdate:
+        return await step(state, runtime.context)
+
+    run.__name__ = step.__name__
+    return run
+
+
+def _one_branch_per_chunk(state: EnrichState) -> list[Send]:
+    transcript = state["transcript"]
+    return [
+        Send("notes", ChunkTask(transcript=transcript, chunk=c)) for c in state["chunks"]
+    ]
+
+
+@lru_cache(maxsize=1)
+def build_graph() -> Any:
+    """The compiled graph (built once per process; it holds no run state)."""
+    graph = StateGraph(EnrichState, context_schema=RunContext)
+    graph.add_node("chunk", _node(chunk))
+    graph.add_node("notes", _node(chunk_notes), input_schema=ChunkTask)
+    graph.add_node("merge", _node(merge))
+    graph.add_node("summarize", _node(summarize))
+    graph.add_node("verify", _node(verify))
+    graph.add_node("finalize", _node(finalize))
+    graph.add_edge(START, "chunk")
+    graph.add_conditional_edges("chunk", _one_branch_per_chunk, ["notes"])
+    graph.add_edge("notes", "merge")
+    graph.add_edge("merge", "summarize")
+    graph.add_edge("summarize", "verify")
+    graph.add_edge("verify", "finalize")
+    graph.add_edge("finalize", END)
+    return graph.compile()

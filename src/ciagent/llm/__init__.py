@@ -1,0 +1,1 @@
+"""The model call path: structured calls, the embedded local provider, fake models, usage."""

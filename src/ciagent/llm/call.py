@@ -1,0 +1,150 @@
+"""The one function every model call goes through: a structured, validated answer.
+
+litellm carries the request (any provider, including the embedded and fake ones); instructor asks
+for JSON matching the response model's schema and re-asks with the validation errors shown to the
+model, a bounded number of times. Every attempt is recorded with its usage and cost.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+from ciagent.errors import ModelCallError, StructuredOutputError
+from ciagent.llm.models import ModelSpec
+from ciagent.llm.providers import EMBEDDED_OPTIONS_KEY, litellm_module
+from ciagent.llm.usage import CallRecord, Outcome, UsageMeter
+from ciagent.prompts import Prompt
+from ciagent.settings import Settings
+
+__all__ = ["ModelClient"]
+
+T = TypeVar("T", bound=BaseModel)
+
+
+class _AttemptLog:
+    """instructor hooks for one call: turns each attempt into a CallRecord once its outcome is known."""
+
+    def __init__(self, step: str, spec: ModelSpec, meter: UsageMeter) -> None:
+        self.step, self.spec, self.meter = step, spec, meter
+        self.attempt = 0
+        self.started = time.perf_counter()
+        self._pending: tuple[int, int, float] | None = None
+
+    def on_kwargs(self, *args: Any, **kwargs: Any) -> None:
+        self.attempt += 1
+        self.started = time.perf_counter()
+
+    def on_response(self, response: Any) -> None:
+        usage = getattr(response, "usage", None)
+        prompt = int(getattr(usage, "prompt_tokens", 0) or 0)
+        completion = int(getattr(usage, "completion_tokens", 0) or 0)
+        self._pending = (prompt, completion, time.perf_counter() - self.started)
+
+    def on_parse_error(self, error: Exception, **kwargs: Any) -> None:
+        self.finish("invalid", error)
+
+    def on_error(self, error: Exception, **kwargs: Any) -> None:
+        self._pending = (0, 0, time.perf_counter() - self.started)
+        self.finish("error", error)
+
+    def finish(self, outcome: Outcome, error: BaseException | None = None) -> None:
+        """Record the attempt whose response (or failure) is pending, if any."""
+        if self._pending is None:
+            return
+        prompt, completion, latency = self._pending
+        self._pending = None
+        self.meter.add(
+            CallRecord(
+                step=self.step,
+                model=self.spec.model_id,
+                attempt=self.attempt,
+                outcome=outcome,
+                prompt_tokens=prompt,
+                completion_tokens=completion,
+                usd=self.spec.cost(prompt, completion),
+                latency_s=round(latency, 4),
+                error=_first_line(error) if error is not None else None,
+            )
+        )
+
+
+class ModelClient:
+    """Structured calls to one model for one run, recorded in a UsageMeter."""
+
+    def __init__(self, settings: Settings, spec: ModelSpec, meter: UsageMeter) -> None:
+        self.settings = settings
+        self.spec = spec
+        self.meter = meter
+
+    def _extra_body(self) -> dict[str, Any] | None:
+        if not self.spec.model_id.startswith("embedded/"):
+            return None
+        return {
+            EMBEDDED_OPTIONS_KEY: {
+                "cache_dir": str(self.settings.cache_dir),
+                "n_ctx": self.settings.embedded_context,
+                "n_threads": self.settings.embedded_threads,
+            }
+        }
+
+    async def structured(
+        self, step: str, prompt: Prompt, response_model: type[T], **values: str
+    ) -> T:
+        """Ask for a `response_model`; re-ask on invalid output up to `settings.max_reasks`."""
+        litellm = litellm_module()
+        import instructor
+        from instructor.core.hooks import Hooks
+
+        log = _AttemptLog(step, self.spec, self.meter)
+        hooks = Hooks()
+        hooks.on("completion:kwargs", log.on_kwargs)
+        hooks.on("completion:response", log.on_response)
+        hooks.on("completion:error", log.on_error)
+        hooks.on("parse:error", log.on_parse_error)
+        client = instructor.from_litellm(litellm.acompletion, mode=instructor.Mode.JSON_SCHEMA)
+        kwargs: dict[str, Any] = {
+            "temperature": self.settings.temperature,
+            "max_tokens": self.settings.max_output_tokens,
+            "seed": self.settings.seed,
+            "timeout": self.settings.timeout_s,
+            "num_retries": 0,
+        }
+        extra = self._extra_body()
+        if extra is not None:
+            kwargs["extra_body"] = extra
+        try:
+            result: T = await client.chat.completions.create(
+                model=self.spec.model_id,
+                messages=prompt.messages(**values),
+                response_model=response_model,
+                max_retries=self.settings.max_reasks,
+                hooks=hooks,
+                **kwargs,
+            )
+        except Exception as exc:
+            log.finish("invalid", exc)
+            raise _call_error(self.spec.model_id, exc, log.attempt) from exc
+        log.finish("ok")
+        return result
+
+
+def _call_error(model: str, exc: Exception, attempts: int) -> ModelCallError:
+    from instructor.core.exceptions import IncompleteOutputException, InstructorRetryException
+
+    if isinstance(exc, InstructorRetryException) and getattr(exc, "failed_attempts", None):
+        last = exc.failed_attempts[-1].exception
+        return StructuredOutputError(model, f"invalid output: {_first_line(last)}", attempts=attempts)
+    if isinstance(exc, IncompleteOutputException):
+        return StructuredOutputError(
+            model, "output cut off at max_output_tokens", attempts=max(attempts, 1)
+        )
+    cause = exc.__cause__ if isinstance(exc, InstructorRetryException) and exc.__cause__ else exc
+    return ModelCallError(model, _first_line(cause))
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"[:300]

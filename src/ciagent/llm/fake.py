@@ -1,0 +1,131 @@
+"""Deterministic fake models for tests of orchestration, behind the same litellm call path.
+
+`FakeModel()` answers every structured call with schema-valid JSON drawn from the prompt itself:
+for chunk notes it reads the numbered transcript lines and returns capitalised names as entities
+with the lines they are on, so the whole graph (merge, summary, verification) runs for real.
+`FakeModel(respond=fn)` lets a test script the answers (a dict, a JSON string, or an exception).
+Each instance registers under its own model id, `fake/<name>`; pass that as `Settings.model`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import threading
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["FakeModel", "FakeRequest", "fake_model"]
+
+_LINE = re.compile(r"^\[(\d+)\]\s+(?:([^:\n]{1,40}):\s+)?(.*)$", re.MULTILINE)
+_NAME = re.compile(r"\b[A-Z][a-z]+(?:\s+(?:of\s+)?[A-Z][a-z]+)+\b")
+_WORD = re.compile(r"[A-Za-z]{6,}")
+_counter = itertools.count(1)
+_registry: dict[str, FakeModel] = {}
+_registry_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class FakeRequest:
+    """What a fake model was asked: the model id, the messages and the response JSON schema."""
+
+    model: str
+    messages: list[dict[str, Any]]
+    schema: dict[str, Any] | None
+
+    @property
+    def schema_name(self) -> str | None:
+        return str(self.schema.get("title")) if self.schema else None
+
+    @property
+    def prompt(self) -> str:
+        return "\n".join(str(m.get("content", "")) for m in self.messages)
+
+
+Responder = Callable[[FakeRequest], dict[str, Any] | str]
+
+
+@dataclass
+class FakeModel:
+    """A scripted, deterministic model. Price is explicit (default 0) so costs stay visible."""
+
+    respond: Responder | None = None
+    name: str = field(default_factory=lambda: f"model{next(_counter)}")
+    input_usd_per_mtok: float = 0.0
+    output_usd_per_mtok: float = 0.0
+    context_window: int = 32768
+    requests: list[FakeRequest] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        with _registry_lock:
+            _registry[self.name] = self
+
+    @property
+    def model_id(self) -> str:
+        return f"fake/{self.name}"
+
+    def complete(self, request: FakeRequest) -> str:
+        """The answer text for a request (raises whatever the responder raises)."""
+        self.requests.append(request)
+        answer = (self.respond or default_answer)(request)
+        return answer if isinstance(answer, str) else json.dumps(answer)
+
+
+def fake_model(name: str) -> FakeModel | None:
+    with _registry_lock:
+        return _registry.get(name)
+
+
+def default_answer(request: FakeRequest) -> dict[str, Any]:
+    """A plausible answer for the built-in schemas, read off the prompt."""
+    if request.schema_name == "ChunkNotes":
+        return _chunk_notes(request.prompt)
+    if request.schema_name == "EpisodeSummary":
+        lines = [line for line in request.prompt.splitlines() if line.startswith("Part ")]
+        text = " ".join(line.split(": ", 1)[-1] for line in lines)
+        return {"summary": text[:1000] or "An episode."}
+    return _from_schema(request.schema or {"type": "object"}, request.schema or {})
+
+
+def _chunk_notes(prompt: str) -> dict[str, Any]:
+    lines = [(int(m.group(1)), m.group(3)) for m in _LINE.finditer(prompt)]
+    entities: dict[str, list[dict[str, Any]]] = {}
+    for segment_id, text in lines:
+        for match in _NAME.finditer(text):
+            entities.setdefault(match.group(0)[:60], []).append(
+                {"segment_id": segment_id, "text": match.group(0)[:60]}
+            )
+    words = Counter(w.lower() for _, text in lines for w in _WORD.findall(text))
+    first = lines[0][1] if lines else ""
+    longest = max(lines, key=lambda item: len(item[1]), default=None)
+    return {
+        "summary": (first[:200] or "Nothing is said."),
+        "topics": [word for word, _ in words.most_common(3)],
+        "entities": [
+            {"name": name, "type": "other", "mentions": mentions[:3]}
+            for name, mentions in list(entities.items())[:10]
+        ],
+        "quotes": [{"segment_id": longest[0], "text": longest[1][:300]}] if longest else [],
+    }
+
+
+def _from_schema(schema: dict[str, Any], root: dict[str, Any]) -> Any:
+    """The smallest value valid for a JSON schema (objects, arrays, enums, scalars, $ref)."""
+    if "$ref" in schema:
+        name = str(schema["$ref"]).rsplit("/", 1)[-1]
+        return _from_schema(root.get("$defs", {}).get(name, {}), root)
+    if "enum" in schema:
+        return schema["enum"][0]
+    if "anyOf" in schema:
+        return _from_schema(schema["anyOf"][0], root)
+    kind = schema.get("type")
+    if kind == "object":
+        properties: dict[str, Any] = schema.get("properties", {})
+        return {key: _from_schema(value, root) for key, value in properties.items()}
+    if kind == "array":
+        minimum = int(schema.get("minItems", 0))
+        return [_from_schema(schema.get("items", {}), root) for _ in range(minimum)]
+    return {"string": "a", "integer": 0, "number": 0.0, "boolean": False}.get(str(kind))

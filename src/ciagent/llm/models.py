@@ -1,0 +1,77 @@
+"""What a model costs and how much it reads: resolved from its litellm id, never assumed free.
+
+The embedded model runs on this machine's CPUs, so its price is CPU time: the hourly price of the
+machine divided by its measured throughput, in the same $/Mtok unit as a hosted API. A hosted model
+is priced from litellm's cost map (loaded from its local copy). A model with no known price is a
+configuration error.
+"""
+
+from __future__ import annotations
+
+import os
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ciagent.errors import ConfigError
+from ciagent.llm.fake import fake_model
+
+__all__ = ["EMBEDDED_PRICING", "ModelSpec", "resolve_model"]
+
+# Price of the embedded model: a 2-vCPU cloud machine at about $0.10/hour, divided by the throughput
+# measured on one (llama.cpp, Q4, 2 threads): about 250 prompt tokens/s and 20 output tokens/s.
+EMBEDDED_MACHINE_USD_PER_HOUR = 0.10
+EMBEDDED_PRICING = {
+    "input_usd_per_mtok": EMBEDDED_MACHINE_USD_PER_HOUR / (250 * 3600) * 1e6,
+    "output_usd_per_mtok": EMBEDDED_MACHINE_USD_PER_HOUR / (20 * 3600) * 1e6,
+}
+
+
+class ModelSpec(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    model_id: str
+    context_window: int = Field(gt=0)
+    input_usd_per_mtok: float = Field(ge=0)
+    output_usd_per_mtok: float = Field(ge=0)
+
+    def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
+        return (
+            prompt_tokens * self.input_usd_per_mtok + completion_tokens * self.output_usd_per_mtok
+        ) / 1e6
+
+
+def resolve_model(model_id: str, embedded_context: int) -> ModelSpec:
+    """The spec for a litellm model id: embedded/, fake/, or any model litellm knows a price for."""
+    provider, _, name = model_id.partition("/")
+    if provider == "embedded":
+        return ModelSpec(model_id=model_id, context_window=embedded_context, **EMBEDDED_PRICING)
+    if provider == "fake":
+        fake = fake_model(name)
+        if fake is None:
+            raise ConfigError("model", f"no FakeModel named {name!r} exists in this process")
+        return ModelSpec(
+            model_id=model_id,
+            context_window=fake.context_window,
+            input_usd_per_mtok=fake.input_usd_per_mtok,
+            output_usd_per_mtok=fake.output_usd_per_mtok,
+        )
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    import litellm
+
+    try:
+        info = litellm.get_model_info(model_id)
+    except Exception:
+        raise ConfigError(
+            "model", f"no price known for {model_id!r}; ciagent never treats a model as free"
+        ) from None
+    input_cost = info.get("input_cost_per_token")
+    output_cost = info.get("output_cost_per_token")
+    if input_cost is None or output_cost is None:
+        raise ConfigError("model", f"litellm has no token prices for {model_id!r}")
+    context = info.get("max_input_tokens") or info.get("max_tokens") or 8192
+    return ModelSpec(
+        model_id=model_id,
+        context_window=int(context),
+        input_usd_per_mtok=float(input_cost) * 1e6,
+        output_usd_per_mtok=float(output_cost) * 1e6,
+    )

@@ -1,0 +1,138 @@
+"""litellm set-up: offline cost map, quiet logs, no own retries, and ciagent's custom providers.
+
+`embedded/<name>` runs the local GGUF model in-process; `fake/<name>` answers from a `FakeModel`.
+Both are litellm custom providers, so every call, real or fake, takes the same path.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from typing import Any
+
+from ciagent.llm.embedded import EmbeddedOptions, LocalLlama
+from ciagent.llm.fake import FakeRequest, fake_model
+from ciagent.tokens import token_counter
+
+__all__ = ["EMBEDDED_OPTIONS_KEY", "litellm_module"]
+
+EMBEDDED_OPTIONS_KEY = "ciagent_embedded"
+_lock = threading.Lock()
+_state: dict[str, Any] = {}
+
+
+def litellm_module() -> Any:
+    """Import and configure litellm once: local cost map, no telemetry, providers registered."""
+    with _lock:
+        if "litellm" in _state:
+            return _state["litellm"]
+        os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+        os.environ.setdefault("LITELLM_LOG", "ERROR")
+        import litellm
+
+        litellm.telemetry = False
+        litellm.suppress_debug_info = True
+        litellm.num_retries = 0
+        for name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy"):
+            logging.getLogger(name).setLevel(logging.ERROR)
+        # ciagent reports failed calls itself, as typed errors; keep instructor's own log lines
+        # for the application's handlers, off the bare stderr.
+        logging.getLogger("instructor").addHandler(logging.NullHandler())
+        litellm.custom_provider_map = [
+            *[p for p in litellm.custom_provider_map if p["provider"] not in ("embedded", "fake")],
+            {"provider": "embedded", "custom_handler": _embedded_handler(litellm)},
+            {"provider": "fake", "custom_handler": _fake_handler(litellm)},
+        ]
+        _state["litellm"] = litellm
+        return litellm
+
+
+def _fill(litellm: Any, response: Any, model: str, content: str, finish: str,
+          prompt_tokens: int, completion_tokens: int) -> Any:
+    response.choices[0].message.content = content
+    response.choices[0].finish_reason = finish
+    response.model = model
+    response.created = int(time.time())
+    response.usage = litellm.Usage(
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
+        total_tokens=prompt_tokens + completion_tokens,
+    )
+    return response
+
+
+def _embedded_options(params: dict[str, Any]) -> EmbeddedOptions:
+    extra = (params.get("extra_body") or {}).get(EMBEDDED_OPTIONS_KEY) or {}
+    from pathlib import Path
+
+    from ciagent.settings import Settings
+
+    defaults = Settings()
+    return EmbeddedOptions(
+        cache_dir=Path(extra.get("cache_dir") or defaults.cache_dir),
+        n_ctx=int(extra.get("n_ctx") or defaults.embedded_context),
+        n_threads=extra.get("n_threads"),
+    )
+
+
+def _embedded_handler(litellm: Any) -> Any:
+    class EmbeddedLLM(litellm.CustomLLM):  # type: ignore[misc,name-defined]
+        """litellm provider `embedded/`: llama.cpp in this process."""
+
+        def _answer(self, model: str, result: dict[str, Any], response: Any) -> Any:
+            choice = result["choices"][0]
+            usage = result.get("usage") or {}
+            return _fill(
+                litellm,
+                response,
+                f"embedded/{model}",
+                choice["message"].get("content") or "",
+                choice.get("finish_reason") or "stop",
+                int(usage.get("prompt_tokens", 0)),
+                int(usage.get("completion_tokens", 0)),
+            )
+
+        def completion(self, model: str, messages: list[Any], *args: Any, **kwargs: Any) -> Any:
+            params = kwargs["optional_params"]
+            llama = LocalLlama.get(_embedded_options(params))
+            return self._answer(model, llama.chat(messages, params), kwargs["model_response"])
+
+        async def acompletion(
+            self, model: str, messages: list[Any], *args: Any, **kwargs: Any
+        ) -> Any:
+            params = kwargs["optional_params"]
+            llama = LocalLlama.get(_embedded_options(params))
+            result = await llama.achat(messages, params)
+            return self._answer(model, result, kwargs["model_response"])
+
+    return EmbeddedLLM()
+
+
+def _fake_handler(litellm: Any) -> Any:
+    count = token_counter()
+
+    class FakeLLM(litellm.CustomLLM):  # type: ignore[misc,name-defined]
+        """litellm provider `fake/`: answers from the FakeModel registered under the name."""
+
+        def completion(self, model: str, messages: list[Any], *args: Any, **kwargs: Any) -> Any:
+            fake = fake_model(model)
+            if fake is None:
+                raise litellm.BadRequestError(
+                    message=f"no FakeModel named {model!r}", model=model, llm_provider="fake"
+                )
+            params = kwargs["optional_params"]
+            response_format = params.get("response_format") or {}
+            schema = (response_format.get("json_schema") or {}).get("schema")
+            content = fake.complete(FakeRequest(f"fake/{model}", list(messages), schema))
+            prompt_tokens = sum(count(str(m.get("content", ""))) + 4 for m in messages)
+            return _fill(litellm, kwargs["model_response"], f"fake/{model}", content, "stop",
+                         prompt_tokens, count(content))
+
+        async def acompletion(
+            self, model: str, messages: list[Any], *args: Any, **kwargs: Any
+        ) -> Any:
+            return self.completion(model, messages, *args, **kwargs)
+
+    return FakeLLM()

@@ -1,0 +1,53 @@
+"""What the model is asked to return: the response schemas of the model-calling steps.
+
+Bounds on lengths and counts are part of the schema the model decodes against, which keeps
+answers short and stops a weak model from running on.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, Field, StringConstraints
+
+from ciagent.types import EntityType
+
+__all__ = ["ChunkNotes", "EpisodeSummary", "NoteEntity", "NoteMention", "NoteQuote"]
+
+Short = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
+
+
+class NoteMention(BaseModel):
+    segment_id: int = Field(description="The number of the line where it is said.")
+    text: Short = Field(description="The exact words used on that line.")
+
+
+class NoteEntity(BaseModel):
+    name: Short
+    type: EntityType
+    mentions: list[NoteMention] = Field(min_length=1, max_length=3)
+
+
+class NoteQuote(BaseModel):
+    segment_id: int
+    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+
+
+class ChunkNotes(BaseModel):
+    """What one chunk says: the model's answer, before any verification.
+
+    Entities come first: a small model names them best before it starts paraphrasing.
+    """
+
+    entities: list[NoteEntity] = Field(max_length=10)
+    topics: list[Annotated[str, StringConstraints(strip_whitespace=True, max_length=48)]] = Field(
+        max_length=5
+    )
+    quotes: list[NoteQuote] = Field(max_length=2)
+    summary: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=700)]
+
+
+class EpisodeSummary(BaseModel):
+    """The summary of an episode, or of a group of its parts in a hierarchical reduce."""
+
+    summary: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1500)]

@@ -1,0 +1,100 @@
+"""Frozen run settings, read from `ciagent.toml` and `CIAGENT_*` environment variables.
+
+Precedence, lowest first: defaults, the config file, the environment, explicit overrides.
+Settings are loaded at the edges (CLI, `Settings.load`) and passed down; nothing below reads
+the environment on its own.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from ciagent.errors import ConfigError
+
+__all__ = ["DEFAULT_MODEL", "ENV_PREFIX", "Settings"]
+
+ENV_PREFIX = "CIAGENT_"
+DEFAULT_MODEL = "embedded/qwen2.5-coder-0.5b-instruct"
+
+
+def _default_cache_dir() -> Path:
+    return platformdirs.user_cache_path("ciagent")
+
+
+class Settings(BaseModel):
+    """Everything that shapes a run. Immutable: derive variants with `model_copy(update=...)`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    model: str = Field(default=DEFAULT_MODEL, description="litellm model id used for every step.")
+    chunk_tokens: int = Field(default=1500, ge=16, description="Most tokens of transcript per call.")
+    chunk_overlap_tokens: int = Field(default=100, ge=0, description="Tokens shared by neighbours.")
+    max_output_tokens: int = Field(default=1024, ge=16, description="Completion cap per call.")
+    temperature: float = Field(default=0.0, ge=0, le=2)
+    seed: int = 0
+    max_reasks: int = Field(default=2, ge=0, le=10, description="Re-asks on invalid output.")
+    concurrency: int = Field(default=4, ge=1, description="Model calls in flight per episode.")
+    timeout_s: float = Field(default=600.0, gt=0, description="Limit for one model call.")
+    max_topics: int = Field(default=10, ge=1)
+    cache_dir: Path = Field(default_factory=_default_cache_dir)
+    embedded_context: int = Field(default=8192, ge=512, description="Context of the local model.")
+    embedded_threads: int | None = Field(default=None, ge=1, description="CPU threads; all if unset.")
+
+    @model_validator(mode="after")
+    def _overlap_below_half(self) -> Settings:
+        if self.chunk_overlap_tokens >= self.chunk_tokens // 2:
+            raise ValueError(
+                f"chunk_overlap_tokens ({self.chunk_overlap_tokens}) must be below half of "
+                f"chunk_tokens ({self.chunk_tokens})"
+            )
+        return self
+
+    @classmethod
+    def load(
+        cls,
+        config: str | Path | None = None,
+        env: Mapping[str, str] | None = None,
+        **overrides: Any,
+    ) -> Settings:
+        """Defaults, then `config` (or ./ciagent.toml when present), then CIAGENT_* variables,
+        then `overrides` (None values are ignored)."""
+        values: dict[str, Any] = {}
+        path = Path(config) if config is not None else Path("ciagent.toml")
+        if config is not None or path.is_file():
+            values.update(_read_toml(path))
+        environ = os.environ if env is None else env
+        for name in cls.model_fields:
+            raw = environ.get(ENV_PREFIX + name.upper())
+            if raw is not None:
+                values[name] = raw
+        values.update({key: value for key, value in overrides.items() if value is not None})
+        unknown = sorted(set(values) - set(cls.model_fields))
+        if unknown:
+            raise ConfigError(str(path), f"unknown setting(s): {', '.join(unknown)}")
+        try:
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+            )
+            raise ConfigError(str(path), problems) from None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(str(path), "config file not found") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(str(path), f"invalid TOML: {exc}") from None
+    section = data.get("ciagent", data)
+    if not isinstance(section, dict):
+        raise ConfigError(str(path), "[ciagent] must be a table")
+    return section

@@ -1,0 +1,127 @@
+"""The graph's typed state, the per-branch task, and the run-scoped context injected into steps."""
+
+from __future__ import annotations
+
+import operator
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Annotated, Any, TypedDict
+
+from pydantic import BaseModel, ConfigDict
+
+from ciagent.llm.call import ModelClient
+from ciagent.schemas import ChunkNotes
+from ciagent.settings import Settings
+from ciagent.tokens import TokenCounter
+from ciagent.types import (
+    Chunk,
+    Entity,
+    EntityType,
+    EpisodeEnrichment,
+    Quote,
+    Topic,
+    Transcript,
+    VerificationReport,
+)
+
+__all__ = [
+    "Candidate",
+    "ChunkTask",
+    "EnrichState",
+    "EnrichUpdate",
+    "MergedEntity",
+    "MergedNotes",
+    "NoteResult",
+    "ProgressCallback",
+    "RunContext",
+    "Verified",
+]
+
+# (stage, done, total): stage is "chunk", "notes", "summary", "verify" or "finalize".
+ProgressCallback = Callable[[str, int, int], None]
+
+
+@dataclass
+class RunContext:
+    """Dependencies of one run, injected into every step through langgraph's Runtime."""
+
+    settings: Settings
+    client: ModelClient
+    count_tokens: TokenCounter
+    progress: ProgressCallback | None = None
+    started: float = field(default_factory=time.perf_counter)
+    totals: dict[str, int] = field(default_factory=dict)
+    _done: dict[str, int] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def expect(self, stage: str, total: int) -> None:
+        with self._lock:
+            self.totals[stage] = total
+            self._done[stage] = 0
+        if self.progress is not None:
+            self.progress(stage, 0, total)
+
+    def report(self, stage: str) -> None:
+        with self._lock:
+            self._done[stage] = self._done.get(stage, 0) + 1
+            done, total = self._done[stage], self.totals.get(stage, 0)
+        if self.progress is not None:
+            self.progress(stage, done, max(total, done))
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class NoteResult(_Model):
+    chunk_id: int
+    notes: ChunkNotes | None = None
+    error: str | None = None
+
+
+class Candidate(_Model):
+    """A place the model says something is said: to be checked against the transcript."""
+
+    chunk_id: int
+    segment_id: int
+    text: str
+
+
+class MergedEntity(_Model):
+    name: str
+    type: EntityType
+    aliases: list[str]
+    candidates: list[Candidate]
+
+
+class MergedNotes(_Model):
+    entities: list[MergedEntity]
+    topics: list[Topic]
+    quotes: list[Candidate]
+    summaries: list[tuple[int, str]]
+
+
+class Verified(_Model):
+    entities: list[Entity]
+    quotes: list[Quote]
+    report: VerificationReport
+
+
+class ChunkTask(TypedDict):
+    transcript: Transcript
+    chunk: Chunk
+
+
+class EnrichState(TypedDict, total=False):
+    transcript: Transcript
+    chunks: list[Chunk]
+    notes: Annotated[list[NoteResult], operator.add]
+    merged: MergedNotes
+    summary: str
+    verified: Verified
+    result: EpisodeEnrichment
+
+
+EnrichUpdate = dict[str, Any]

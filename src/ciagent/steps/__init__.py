@@ -1,0 +1,1 @@
+"""One module per graph node; each a typed async function (state, context) -> partial state."""

@@ -1,0 +1,122 @@
+"""Merge step: entities deduplicated across chunks, topics aggregated and ranked.
+
+Entities are the same when their names match after normalisation (case, punctuation, honorifics,
+a leading "the"), or when a one-word person name is the surname of exactly one fuller person name.
+A topic is kept only where its words occur in the chunk that raised it, and its score is the share
+of the episode's tokens in the chunks that raise it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+
+from ciagent.state import Candidate, EnrichState, EnrichUpdate, MergedEntity, MergedNotes, RunContext
+from ciagent.chunking import chunk_text
+from ciagent.textnorm import mentions_words, normalize_key, whole_sentences
+from ciagent.types import EntityType, Topic
+
+__all__ = ["entity_key", "merge"]
+
+_DROP_WORDS = re.compile(r"^(?:the|dr|doctor|mr|mrs|ms|miss|prof|professor|sir)\s+")
+
+
+def entity_key(name: str) -> str:
+    key = normalize_key(name)
+    while True:
+        shorter = _DROP_WORDS.sub("", key)
+        if shorter == key or not shorter:
+            return key
+        key = shorter
+
+
+def _pick_name(names: Counter[str]) -> str:
+    return max(names.items(), key=lambda item: (item[1], len(item[0])))[0]
+
+
+class _Group:
+    def __init__(self) -> None:
+        self.names: Counter[str] = Counter()
+        self.types: Counter[EntityType] = Counter()
+        self.candidates: list[Candidate] = []
+
+    def absorb(self, other: _Group) -> None:
+        self.names.update(other.names)
+        self.types.update(other.types)
+        self.candidates.extend(other.candidates)
+
+    def entity(self) -> MergedEntity:
+        name = _pick_name(self.names)
+        kind = self.types.most_common(1)[0][0]
+        aliases = sorted({n for n in self.names if n != name}, key=str.casefold)
+        unique = list(dict.fromkeys(self.candidates))
+        return MergedEntity(name=name, type=kind, aliases=aliases, candidates=unique)
+
+
+def _merge_surnames(groups: dict[str, _Group]) -> None:
+    """Fold a one-word person name into the one fuller person name that ends with it."""
+    people = [key for key, g in groups.items() if g.types.most_common(1)[0][0] == EntityType.PERSON]
+    for key in [k for k in people if " " not in k]:
+        owners = [k for k in people if " " in k and k.rsplit(" ", 1)[1] == key]
+        if len(owners) == 1:
+            groups[owners[0]].absorb(groups.pop(key))
+
+
+async def merge(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
+    results = sorted(state.get("notes", []), key=lambda r: r.chunk_id)
+    tokens = {chunk.id: chunk.tokens for chunk in state["chunks"]}
+    groups: dict[str, _Group] = {}
+    topic_names: dict[str, Counter[str]] = defaultdict(Counter)
+    topic_chunks: dict[str, set[int]] = defaultdict(set)
+    quotes: dict[str, Candidate] = {}
+    summaries: list[tuple[int, str]] = []
+    transcript = state["transcript"]
+    chunk_by_id = {chunk.id: chunk for chunk in state["chunks"]}
+    for result in results:
+        if result.notes is None:
+            continue
+        notes = result.notes
+        summaries.append((result.chunk_id, whole_sentences(notes.summary)))
+        words = set(normalize_key(chunk_text(transcript, chunk_by_id[result.chunk_id])).split())
+        for item in notes.entities:
+            key = entity_key(item.name)
+            if not key:
+                continue
+            group = groups.setdefault(key, _Group())
+            group.names[item.name] += 1
+            group.types[item.type] += 1
+            group.candidates.extend(
+                Candidate(chunk_id=result.chunk_id, segment_id=m.segment_id, text=m.text)
+                for m in item.mentions
+            )
+        for name in notes.topics:
+            key = normalize_key(name)
+            # A topic must be about what these lines say (small models echo their examples).
+            if key and mentions_words(name, words):
+                topic_names[key][name] += 1
+                topic_chunks[key].add(result.chunk_id)
+        for quote in notes.quotes:
+            quotes.setdefault(
+                normalize_key(quote.text),
+                Candidate(chunk_id=result.chunk_id, segment_id=quote.segment_id, text=quote.text),
+            )
+    _merge_surnames(groups)
+    covered = sum(tokens[r.chunk_id] for r in results if r.notes is not None) or 1
+    ranked = sorted(
+        topic_chunks,
+        key=lambda key: -sum(tokens[c] for c in topic_chunks[key]),
+    )[: ctx.settings.max_topics]
+    topics = [
+        Topic(
+            name=_pick_name(topic_names[key]),
+            score=round(min(1.0, sum(tokens[c] for c in topic_chunks[key]) / covered), 4),
+        )
+        for key in ranked
+    ]
+    merged = MergedNotes(
+        entities=[group.entity() for group in groups.values()],
+        topics=topics,
+        quotes=list(quotes.values()),
+        summaries=summaries,
+    )
+    return {"merged": merged}

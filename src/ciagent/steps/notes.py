@@ -1,0 +1,34 @@
+"""Map step: one structured call per chunk returns its summary, topics, entities and quotes.
+
+Reading each transcript token once is the floor for cost, so all four come from the same call.
+Mentions and quotes cite the numbered lines they come from, which verification checks.
+"""
+
+from __future__ import annotations
+
+from ciagent.chunking import chunk_text
+from ciagent.errors import ModelCallError
+from ciagent.prompts import load_prompt
+from ciagent.state import ChunkTask, EnrichUpdate, NoteResult, RunContext
+from ciagent.schemas import ChunkNotes
+
+__all__ = ["chunk_notes"]
+
+PROMPT = "chunk_notes"
+
+async def chunk_notes(task: ChunkTask, ctx: RunContext) -> EnrichUpdate:
+    """Notes for one chunk; a chunk whose call fails is recorded as failed, not fatal."""
+    chunk = task["chunk"]
+    prompt = load_prompt(PROMPT)
+    try:
+        notes = await ctx.client.structured(
+            f"notes[{chunk.id}]",
+            prompt,
+            ChunkNotes,
+            transcript=chunk_text(task["transcript"], chunk),
+        )
+        result = NoteResult(chunk_id=chunk.id, notes=notes)
+    except ModelCallError as exc:
+        result = NoteResult(chunk_id=chunk.id, error=str(exc))
+    ctx.report("notes")
+    return {"notes": [result]}

@@ -1,0 +1,69 @@
+"""Reduce step: the episode summary from the chunk summaries.
+
+One chunk: its summary is the episode's (no call). Several: one call over all of them, or, when
+they do not fit the model's context, a hierarchical reduce: groups that fit are summarised, then
+the group summaries, until one call can take the rest.
+"""
+
+from __future__ import annotations
+
+from ciagent.errors import ModelCallError
+from ciagent.prompts import load_prompt
+from ciagent.schemas import EpisodeSummary
+from ciagent.textnorm import whole_sentences
+from ciagent.state import EnrichState, EnrichUpdate, RunContext
+from ciagent.tokens import TokenCounter
+
+__all__ = ["group_to_fit", "summarize"]
+
+PROMPT = "episode_summary"
+_MARGIN = 64
+
+
+def group_to_fit(parts: list[str], count: TokenCounter, budget: int) -> list[list[str]]:
+    """Consecutive groups of parts, each within `budget` tokens (a lone part may exceed it)."""
+    groups: list[list[str]] = [[]]
+    used = 0
+    for part in parts:
+        tokens = count(part) + 1
+        if groups[-1] and used + tokens > budget:
+            groups.append([])
+            used = 0
+        groups[-1].append(part)
+        used += tokens
+    return groups
+
+
+async def summarize(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
+    merged = state["merged"]
+    if not merged.summaries:
+        errors = [r.error for r in state.get("notes", []) if r.error]
+        raise ModelCallError(ctx.client.spec.model_id, f"every chunk failed; first: {errors[0]}"
+                             if errors else "no chunk notes were produced")
+    chunks = {chunk.id: chunk for chunk in state["chunks"]}
+    parts = [
+        f"Part {n} (lines {chunks[cid].first_segment}-{chunks[cid].last_segment}): {text}"
+        for n, (cid, text) in enumerate(merged.summaries, start=1)
+    ]
+    if len(parts) == 1:
+        return {"summary": merged.summaries[0][1]}
+    prompt = load_prompt(PROMPT)
+    overhead = sum(ctx.count_tokens(m["content"]) for m in prompt.messages(notes=""))
+    budget = ctx.client.spec.context_window - ctx.settings.max_output_tokens - overhead - _MARGIN
+    if budget < 1024:
+        raise ModelCallError(ctx.client.spec.model_id, "context window too small for a summary")
+    level = 0
+    while True:
+        groups = group_to_fit(parts, ctx.count_tokens, budget)
+        ctx.expect("summary", len(groups))
+        summaries: list[str] = []
+        for group in groups:
+            answer = await ctx.client.structured(
+                f"summary[{level}]", prompt, EpisodeSummary, notes="\n".join(group)
+            )
+            summaries.append(whole_sentences(answer.summary))
+            ctx.report("summary")
+        if len(summaries) == 1:
+            return {"summary": summaries[0]}
+        parts = [f"Part {n}: {text}" for n, text in enumerate(summaries, start=1)]
+        level += 1

@@ -1,0 +1,104 @@
+"""Text normalisation shared by the prompts and the verifier.
+
+`clean` removes transcription-corpus markers (`{disfmarker}`, `{vocalsound}`, `<laugh>`, ...) from what
+the model reads, which saves tokens and confuses it less. `find_span` locates a phrase in a segment's
+original text, tolerant of casing, punctuation, whitespace and those markers, and returns the exact
+original span, so kept evidence is always a verbatim slice of the transcript.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+__all__ = ["clean", "find_span", "mentions_words", "normalize_key", "whole_sentences"]
+
+_MARKER = re.compile(r"\{[a-z_]+\}|<(?:laugh|noise|breath|cough|unk|sil)[^>]*>|\[(?:inaudible|crosstalk)\]")
+_SPACE = re.compile(r"\s+")
+_SPACE_BEFORE_PUNCT = re.compile(r"\s+([,.;:!?])")
+
+
+def clean(text: str) -> str:
+    """The text without corpus markers, with tidy whitespace, for the model to read."""
+    without = _MARKER.sub(" ", text)
+    return _SPACE_BEFORE_PUNCT.sub(r"\1", _SPACE.sub(" ", without)).strip()
+
+
+def _is_word_char(char: str) -> bool:
+    return unicodedata.category(char)[0] in ("L", "N", "M")
+
+
+def _folded(text: str) -> tuple[str, list[int]]:
+    """Casefolded letters and digits with single spaces between words, and for each output
+    character the index of the original character it came from."""
+    masked = _MARKER.sub(lambda m: " " * len(m.group(0)), text)
+    out: list[str] = []
+    index: list[int] = []
+    pending_space = False
+    for position, char in enumerate(masked):
+        if _is_word_char(char):
+            if pending_space and out:
+                out.append(" ")
+                index.append(position)
+            pending_space = False
+            for folded in unicodedata.normalize("NFKC", char).casefold():
+                out.append(folded)
+                index.append(position)
+        else:
+            pending_space = True
+    return "".join(out), index
+
+
+def normalize_key(text: str) -> str:
+    """Casefolded words only: the key under which names and topics are compared."""
+    return _folded(text)[0]
+
+
+def find_span(needle: str, haystack: str) -> tuple[int, int] | None:
+    """(start, end) of `needle` in `haystack` as original character offsets, or None.
+
+    Matching ignores case, punctuation, whitespace and corpus markers, and only at word
+    boundaries ("Ann" is not found inside "Annual").
+    """
+    key = normalize_key(needle)
+    if not key:
+        return None
+    folded, index = _folded(haystack)
+    start = 0
+    while True:
+        found = folded.find(key, start)
+        if found < 0:
+            return None
+        end = found + len(key)
+        left_ok = found == 0 or folded[found - 1] == " "
+        right_ok = end == len(folded) or folded[end] == " "
+        if left_ok and right_ok:
+            return index[found], index[end - 1] + 1
+        start = found + 1
+
+
+_SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*(?=\s|$)")
+_STOPWORDS = frozenset(
+    "the and for with from that this about into over under their there what which when where "
+    "who how its his her our your they them some more most other such than then very".split()
+)
+
+
+def whole_sentences(text: str) -> str:
+    """The text cut after its last complete sentence, when a length limit cut it mid-sentence."""
+    text = text.strip()
+    ends = list(_SENTENCE_END.finditer(text))
+    if not ends or ends[-1].end() == len(text):
+        return text
+    return text[: ends[-1].end()]
+
+
+def mentions_words(phrase: str, words: set[str]) -> bool:
+    """Whether at least half of the phrase's content words occur in `words` (normalised words),
+    allowing for inflection ("tagging" matches "tagged")."""
+    content = [w for w in normalize_key(phrase).split() if len(w) > 2 and w not in _STOPWORDS]
+    if not content:
+        return False
+    stems = {w[:4] for w in words if len(w) > 2}
+    present = sum(1 for w in content if w in words or (len(w) >= 4 and w[:4] in stems))
+    return present * 2 >= len(content)

@@ -1,0 +1,206 @@
+"""Pydantic models shared by every step: the transcript, its chunks, and the output contract.
+
+Times are seconds when the transcript is timed (`Transcript.timed`), and turn indices otherwise;
+no seconds are ever invented for an untimed transcript.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+__all__ = [
+    "Chapter",
+    "Chunk",
+    "CostReport",
+    "Entity",
+    "EntityType",
+    "EpisodeEnrichment",
+    "Mention",
+    "Provenance",
+    "Quote",
+    "Segment",
+    "Status",
+    "StepFailure",
+    "Topic",
+    "Transcript",
+    "VerificationReport",
+]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Segment(_Frozen):
+    """One turn or cue: who said what, and when."""
+
+    id: int = Field(ge=0, description="Position in the transcript, from 0.")
+    start: float = Field(ge=0, description="Seconds, or the turn index when untimed.")
+    end: float = Field(ge=0, description="Seconds, or the turn index when untimed.")
+    speaker: str | None = None
+    text: str
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Segment:
+        if self.end < self.start:
+            raise ValueError(f"segment {self.id} ends ({self.end}) before it starts ({self.start})")
+        return self
+
+
+class Transcript(_Frozen):
+    """A loaded transcript: segments in order, ids equal to positions."""
+
+    segments: tuple[Segment, ...]
+    timed: bool = Field(description="False when times are turn indices, not seconds.")
+    format: str = Field(description="The format it was read from: txt, srt, vtt, whisper, qmsum.")
+    source: str | None = Field(default=None, description="File path or other origin.")
+
+    @model_validator(mode="after")
+    def _ids_are_positions(self) -> Transcript:
+        for position, segment in enumerate(self.segments):
+            if segment.id != position:
+                raise ValueError(f"segment at position {position} has id {segment.id}")
+        return self
+
+    @property
+    def sha256(self) -> str:
+        """Hash of the content (times, speakers, text), independent of the file it came from."""
+        digest = hashlib.sha256()
+        for segment in self.segments:
+            line = f"{segment.start}\t{segment.end}\t{segment.speaker or ''}\t{segment.text}\n"
+            digest.update(line.encode("utf-8"))
+        return digest.hexdigest()
+
+    def render(self, first: int = 0, last: int | None = None) -> str:
+        """Plain `Speaker: text` lines, the transcript as a reader would see it."""
+        stop = len(self.segments) if last is None else last + 1
+        return "\n".join(
+            f"{s.speaker}: {s.text}" if s.speaker else s.text for s in self.segments[first:stop]
+        )
+
+
+class Chunk(_Frozen):
+    """A contiguous run of segments that fits one model call."""
+
+    id: int = Field(ge=0)
+    first_segment: int = Field(ge=0)
+    last_segment: int = Field(ge=0)
+    first_char: int = Field(default=0, ge=0, description="Where the chunk starts in its first segment.")
+    last_char_end: int | None = Field(
+        default=None, description="Where it ends in its last segment; None for the segment's end."
+    )
+    start: float
+    end: float
+    tokens: int = Field(ge=0, description="Tokens of the rendered segments.")
+
+    @property
+    def segment_ids(self) -> range:
+        return range(self.first_segment, self.last_segment + 1)
+
+
+class EntityType(StrEnum):
+    PERSON = "person"
+    ORGANIZATION = "organization"
+    PLACE = "place"
+    WORK = "work"
+    PRODUCT = "product"
+    OTHER = "other"
+
+
+class Mention(_Frozen):
+    """Where an entity is said: exact transcript text, its segments and their times."""
+
+    segment_ids: list[int] = Field(min_length=1)
+    start: float
+    end: float
+    text: str
+
+
+class Entity(_Frozen):
+    name: str
+    type: EntityType
+    aliases: list[str] = Field(default_factory=list)
+    mentions: list[Mention] = Field(min_length=1)
+
+
+class Topic(_Frozen):
+    name: str
+    score: float = Field(ge=0, le=1, description="Share of the episode's tokens that discuss it.")
+
+
+class Quote(_Frozen):
+    text: str = Field(description="Exact transcript text.")
+    speaker: str | None
+    segment_ids: list[int] = Field(min_length=1)
+    start: float
+    end: float
+
+
+class Chapter(_Frozen):
+    title: str
+    start: float
+    end: float
+    segment_ids: list[int] = Field(min_length=1)
+
+
+class VerificationReport(_Frozen):
+    """Items (entity mentions and quotes) checked against the transcript."""
+
+    checked: int = 0
+    grounded: int = 0
+    dropped: int = 0
+
+
+class CostReport(_Frozen):
+    calls: int = 0
+    cache_hits: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    usd: float = 0.0
+    wall_s: float = 0.0
+
+
+class Provenance(_Frozen):
+    models: list[str]
+    prompt_versions: dict[str, str]
+    ciagent_version: str
+    transcript_sha256: str
+    transcript_format: str
+    timed: bool = Field(description="False when all times are turn indices, not seconds.")
+
+
+class StepFailure(_Frozen):
+    """A part of the work that failed; the rest of the result stands without it."""
+
+    step: str
+    chunk_id: int | None = None
+    error: str
+
+
+Status = Literal["complete", "partial", "budget_exceeded"]
+
+
+class EpisodeEnrichment(_Frozen):
+    """Everything ciagent found in one episode, with its evidence, cost and provenance."""
+
+    status: Status
+    summary: str
+    chapters: list[Chapter] = Field(default_factory=list)
+    topics: list[Topic] = Field(default_factory=list)
+    entities: list[Entity] = Field(default_factory=list)
+    quotes: list[Quote] = Field(default_factory=list)
+    verification: VerificationReport = VerificationReport()
+    cost: CostReport = CostReport()
+    failures: list[StepFailure] = Field(default_factory=list)
+    provenance: Provenance
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return self.model_dump_json(indent=indent)
+
+    @classmethod
+    def json_schema(cls) -> dict[str, Any]:
+        return cls.model_json_schema()

@@ -1,0 +1,46 @@
+import ciagent
+
+EXPECTED = {
+    "BudgetExceeded",
+    "Chapter",
+    "Chunk",
+    "CiagentError",
+    "ConfigError",
+    "CostReport",
+    "Entity",
+    "EntityType",
+    "EpisodeEnrichment",
+    "InputError",
+    "Mention",
+    "ModelAssetError",
+    "ModelCallError",
+    "Provenance",
+    "Quote",
+    "Segment",
+    "Settings",
+    "StepFailure",
+    "StructuredOutputError",
+    "Topic",
+    "Transcript",
+    "TranscriptError",
+    "VerificationReport",
+    "__version__",
+    "aenrich",
+    "enrich",
+    "load_transcript",
+}
+
+
+def test_public_api_is_pinned() -> None:
+    assert set(ciagent.__all__) == EXPECTED
+
+
+def test_every_exported_name_resolves() -> None:
+    for name in ciagent.__all__:
+        assert getattr(ciagent, name) is not None, name
+
+
+def test_version_matches_package_metadata() -> None:
+    from importlib.metadata import version
+
+    assert ciagent.__version__ == version("ciagent")

@@ -1,0 +1,180 @@
+"""The whole graph on fake models: orchestration, merging, verification, cost and failures."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import ciagent
+from ciagent import EpisodeEnrichment, ModelCallError, Settings, Transcript
+from ciagent.testing import FakeModel, FakeRequest, default_answer
+
+
+def assert_grounded(result: EpisodeEnrichment, transcript: Transcript) -> None:
+    """Every kept mention and quote is really in the segments it cites, at their times."""
+    for entity in result.entities:
+        assert entity.mentions
+        for mention in entity.mentions:
+            segments = [transcript.segments[i] for i in mention.segment_ids]
+            assert any(mention.text in s.text for s in segments), (entity.name, mention)
+            assert mention.start == segments[0].start and mention.end == segments[-1].end
+    for quote in result.quotes:
+        segment = transcript.segments[quote.segment_ids[0]]
+        assert quote.text in segment.text
+        assert quote.speaker == segment.speaker
+
+
+def test_sample_episode_on_fake_model(examples_dir: Path) -> None:
+    fake = FakeModel()
+    path = examples_dir / "long-tide-ep41.vtt"
+    result = ciagent.enrich(path, Settings(model=fake.model_id, chunk_tokens=600))
+    transcript = ciagent.load_transcript(path)
+
+    assert result.status == "complete"
+    assert EpisodeEnrichment.model_validate_json(result.to_json()) == result
+    names = {e.name for e in result.entities}
+    assert {"Sarah Chen", "Monterey Bay Aquarium Research Institute", "Guadalupe Island"} <= names
+    assert_grounded(result, transcript)
+    chunk_calls = [r for r in fake.requests if r.schema_name == "ChunkNotes"]
+    assert len(chunk_calls) >= 3
+    assert result.cost.calls == len(fake.requests)
+    assert result.cost.prompt_tokens > 0 and result.cost.completion_tokens > 0
+    assert result.verification.checked == result.verification.grounded + result.verification.dropped
+    assert result.provenance.transcript_sha256 == transcript.sha256
+    assert result.provenance.prompt_versions == {"chunk_notes": "1", "episode_summary": "1"}
+    assert result.provenance.timed
+    assert all(0 < t.score <= 1 for t in result.topics)
+
+
+def _one_chunk(text: str) -> Transcript:
+    lines = [line.split(": ", 1) for line in text.strip().splitlines()]
+    return Transcript(
+        segments=tuple(
+            ciagent.Segment(id=i, start=i * 10, end=i * 10 + 9, speaker=s, text=t)
+            for i, (s, t) in enumerate(lines)
+        ),
+        timed=True,
+        format="txt",
+    )
+
+
+EPISODE = _one_chunk(
+    """Maya: Welcome. My guest is Dr. Sarah Chen from MBARI.
+Sarah: Thanks Maya. We tagged sharks near Guadalupe Island.
+Maya: Chen, you also worked with NOAA?
+Sarah: Yes, NOAA ran the ship."""
+)
+
+
+def notes(entities: list[dict[str, Any]], quotes: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    return {"summary": "Sharks.", "topics": ["sharks"], "entities": entities, "quotes": quotes or []}
+
+
+def test_verification_corrects_lines_and_drops_inventions() -> None:
+    answer = notes(
+        [
+            {"name": "Sarah Chen", "type": "person", "mentions": [
+                {"segment_id": 0, "text": "Sarah Chen"},
+                {"segment_id": 0, "text": "Chen"},  # wrong line: it is said on line 2
+            ]},
+            {"name": "Chen", "type": "person", "mentions": [{"segment_id": 2, "text": "Chen"}]},
+            {"name": "NOAA", "type": "organization", "mentions": [{"segment_id": 0, "text": "NOAA"}]},
+            {"name": "Jacques Cousteau", "type": "person", "mentions": [
+                {"segment_id": 1, "text": "Jacques Cousteau"}]},
+            {"name": "MBARI", "type": "organization", "mentions": [
+                {"segment_id": 0, "text": "the weather today"}]},
+        ],
+        quotes=[{"segment_id": 3, "text": "Yes, NOAA ran the ship."},
+                {"segment_id": 1, "text": "Sharks are fish, said nobody."}],
+    )
+    fake = FakeModel(respond=lambda request: answer)
+    result = ciagent.enrich(EPISODE, Settings(model=fake.model_id))
+
+    by_name = {e.name: e for e in result.entities}
+    assert "Jacques Cousteau" not in by_name  # invented: dropped
+    sarah = by_name["Sarah Chen"]
+    assert sarah.aliases == ["Chen"]  # the surname alone is the same person
+    assert [m.segment_ids for m in sarah.mentions] == [[0], [2]]
+    assert by_name["NOAA"].mentions[0].segment_ids == [2]  # corrected from the cited line 0
+    assert by_name["MBARI"].mentions[0].text == "MBARI"  # found by name, not the bogus words
+    assert [q.text for q in result.quotes] == ["Yes, NOAA ran the ship."]
+    assert result.verification.checked == 8
+    assert result.verification.dropped == 2  # Cousteau and the invented quote
+    assert_grounded(result, EPISODE)
+    assert len(fake.requests) == 1  # one chunk: its summary is the episode's, no reduce call
+    assert result.summary == "Sharks."
+
+
+def test_invalid_output_is_reasked_and_every_attempt_counted() -> None:
+    answers = iter(['{"summary": "no closing brace"', {"summary": "x"}, notes([])])
+    fake = FakeModel(respond=lambda request: next(answers))
+    result = ciagent.enrich(EPISODE, Settings(model=fake.model_id, max_reasks=2))
+    assert result.status == "complete"
+    assert result.cost.calls == 3
+    reask = fake.requests[-1].messages
+    assert any("validation" in str(m.get("content", "")).lower() or "error" in str(m.get("content", "")).lower()
+               for m in reask[2:])
+
+
+def test_a_failing_chunk_gives_a_partial_result_with_the_rest_kept() -> None:
+    def respond(request: FakeRequest) -> dict[str, Any] | str:
+        if request.schema_name == "ChunkNotes" and "[0]" in request.prompt:
+            return "not json at all"
+        return default_answer(request)
+
+    fake = FakeModel(respond=respond)
+    transcript = _one_chunk("\n".join(f"S: Line {n} names Guadalupe Island." for n in range(40)))
+    settings = Settings(model=fake.model_id, chunk_tokens=100, chunk_overlap_tokens=0, max_reasks=1)
+    result = ciagent.enrich(transcript, settings)
+    assert result.status == "partial"
+    assert [f.chunk_id for f in result.failures] == [0]
+    assert "invalid output" in result.failures[0].error
+    assert result.entities and result.summary
+
+
+def test_every_chunk_failing_is_an_error() -> None:
+    fake = FakeModel(respond=lambda request: "nope")
+    with pytest.raises(ModelCallError, match="every chunk failed"):
+        ciagent.enrich(EPISODE, Settings(model=fake.model_id, max_reasks=0))
+
+
+def test_hierarchical_summary_when_notes_do_not_fit() -> None:
+    def respond(request: FakeRequest) -> dict[str, Any] | str:
+        if request.schema_name == "EpisodeSummary":
+            return {"summary": "A summary of several parts. " * 8}
+        answer = default_answer(request)
+        answer["summary"] = "This part covers a great deal of ground about the ocean. " * 10
+        return answer
+
+    fake = FakeModel(respond=respond, context_window=2600)
+    transcript = _one_chunk("\n".join(f"S: Line {n} is about the reef." for n in range(400)))
+    settings = Settings(model=fake.model_id, chunk_tokens=150, chunk_overlap_tokens=0,
+                        max_output_tokens=256)
+    result = ciagent.enrich(transcript, settings)
+    summary_calls = [r for r in fake.requests if r.schema_name == "EpisodeSummary"]
+    assert len(summary_calls) >= 3  # several groups, then one over their summaries
+    assert result.summary.startswith("A summary")
+
+
+def test_chunks_too_big_for_the_context_are_refused_before_any_call() -> None:
+    fake = FakeModel(context_window=1000)
+    with pytest.raises(ciagent.ConfigError, match="lower chunk_tokens"):
+        ciagent.enrich(EPISODE, Settings(model=fake.model_id, chunk_tokens=900))
+    assert fake.requests == []
+
+
+def test_async_api_and_sync_api_inside_a_running_loop() -> None:
+    fake = FakeModel()
+
+    async def main() -> tuple[EpisodeEnrichment, EpisodeEnrichment]:
+        first = await ciagent.aenrich(EPISODE, Settings(model=fake.model_id))
+        # The sync API also works while an event loop is running (as in a notebook).
+        second = ciagent.enrich(EPISODE, Settings(model=fake.model_id))
+        return first, second
+
+    first, second = asyncio.run(main())
+    assert first.status == second.status == "complete"
+    assert first.summary == second.summary

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+import pytest
+
+from ciagent.textnorm import clean, find_span, normalize_key
+
+
+@pytest.mark.parametrize(
+    ("needle", "haystack", "expected"),
+    [
+        ("Sarah Chen", "thanks, dr. sarah chen, for coming", "sarah chen"),
+        ("NOAA", "with N.O.A.A. and NOAA too", "NOAA"),
+        ("remote control", "a new remote {disfmarker} control .", "remote {disfmarker} control"),
+        ("Monterey Bay", "Monterey\u00a0Bay Aquarium", "Monterey\u00a0Bay"),
+        ("Zürich", "Wir fahren nach ZÜRICH morgen", "ZÜRICH"),
+        ("東京", "我们去了 東京 和 大阪", "東京"),
+    ],
+)
+def test_find_span_returns_exact_original_text(needle: str, haystack: str, expected: str) -> None:
+    span = find_span(needle, haystack)
+    assert span is not None
+    assert haystack[span[0] : span[1]] == expected
+
+
+@pytest.mark.parametrize(
+    ("needle", "haystack"),
+    [("Ann", "Annual report"), ("Chen", "Cheng Li"), ("", "anything"), ("Nature", "natural")],
+)
+def test_find_span_respects_word_boundaries(needle: str, haystack: str) -> None:
+    assert find_span(needle, haystack) is None
+
+
+def test_normalize_key_and_clean() -> None:
+    assert normalize_key("  The Devil's  Teeth! ") == "the devil s teeth"
+    assert clean("Um {vocalsound} so , yes .") == "Um so, yes."
