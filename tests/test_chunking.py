@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -14,9 +16,7 @@ WORDS = st.sampled_from(
     ["the", "shark", "Monterey", "Bay", "ocean", "tagged", "we", "NOAA", "really", "café", "42"]
 )
 SENTENCE = st.lists(WORDS, min_size=1, max_size=14).map(lambda ws: " ".join(ws) + ".")
-TURN = st.tuples(
-    st.sampled_from(["Ana", "Bo", None]), st.lists(SENTENCE, min_size=1, max_size=12)
-)
+TURN = st.tuples(st.sampled_from(["Ana", "Bo", None]), st.lists(SENTENCE, min_size=1, max_size=12))
 
 
 @st.composite
@@ -56,7 +56,7 @@ def test_chunking_properties(transcript: Transcript, max_tokens: int, overlap_sh
 
     # Order is kept and every segment is covered.
     covered: set[int] = set()
-    for before, after in zip(chunks, chunks[1:], strict=False):
+    for before, after in itertools.pairwise(chunks):
         assert (before.first_segment, before.first_char) < (after.first_segment, after.first_char)
         assert before.last_segment <= after.last_segment
         # Neighbours touch or overlap: no segment text is skipped between them.
@@ -64,7 +64,8 @@ def test_chunking_properties(transcript: Transcript, max_tokens: int, overlap_sh
     for chunk in chunks:
         covered.update(chunk.segment_ids)
     assert covered == {s.id for s in transcript.segments}
-    assert chunks[0].first_segment == 0 and chunks[0].first_char == 0
+    assert chunks[0].first_segment == 0
+    assert chunks[0].first_char == 0
     assert chunks[-1].last_segment == len(transcript.segments) - 1
     assert chunks[-1].last_char_end is None
 
@@ -87,7 +88,8 @@ def test_chunking_properties(transcript: Transcript, max_tokens: int, overlap_sh
 def _turns(*texts: tuple[str, str]) -> Transcript:
     return Transcript(
         segments=tuple(
-            Segment(id=i, start=i, end=i, speaker=spk, text=text) for i, (spk, text) in enumerate(texts)
+            Segment(id=i, start=i, end=i, speaker=spk, text=text)
+            for i, (spk, text) in enumerate(texts)
         ),
         timed=False,
         format="txt",
@@ -121,11 +123,13 @@ def test_cut_prefers_speaker_change() -> None:
 def test_overlap_shares_whole_segments() -> None:
     transcript = _turns(*[("Ana" if n % 2 else "Bo", f"Turn {n} about sharks.") for n in range(30)])
     chunks = chunk_transcript(transcript, count, 60, 20)
-    assert any(b.first_segment <= a.last_segment for a, b in zip(chunks, chunks[1:], strict=False))
+    assert any(b.first_segment <= a.last_segment for a, b in itertools.pairwise(chunks))
 
 
 def test_corpus_markers_are_not_sent_to_the_model() -> None:
-    segment = Segment(id=3, start=3, end=3, speaker="PM", text="So {disfmarker} we want {vocalsound} a remote .")
+    segment = Segment(
+        id=3, start=3, end=3, speaker="PM", text="So {disfmarker} we want {vocalsound} a remote ."
+    )
     assert segment_line(segment) == "[3] PM: So we want a remote."
 
 

@@ -11,20 +11,7 @@ import pytest
 import ciagent
 from ciagent import EpisodeEnrichment, ModelCallError, Settings, Transcript
 from ciagent.testing import FakeModel, FakeRequest, default_answer
-
-
-def assert_grounded(result: EpisodeEnrichment, transcript: Transcript) -> None:
-    """Every kept mention and quote is really in the segments it cites, at their times."""
-    for entity in result.entities:
-        assert entity.mentions
-        for mention in entity.mentions:
-            segments = [transcript.segments[i] for i in mention.segment_ids]
-            assert any(mention.text in s.text for s in segments), (entity.name, mention)
-            assert mention.start == segments[0].start and mention.end == segments[-1].end
-    for quote in result.quotes:
-        segment = transcript.segments[quote.segment_ids[0]]
-        assert quote.text in segment.text
-        assert quote.speaker == segment.speaker
+from tests.helpers import assert_grounded
 
 
 def test_sample_episode_on_fake_model(examples_dir: Path) -> None:
@@ -41,7 +28,8 @@ def test_sample_episode_on_fake_model(examples_dir: Path) -> None:
     chunk_calls = [r for r in fake.requests if r.schema_name == "ChunkNotes"]
     assert len(chunk_calls) >= 3
     assert result.cost.calls == len(fake.requests)
-    assert result.cost.prompt_tokens > 0 and result.cost.completion_tokens > 0
+    assert result.cost.prompt_tokens > 0
+    assert result.cost.completion_tokens > 0
     assert result.verification.checked == result.verification.grounded + result.verification.dropped
     assert result.provenance.transcript_sha256 == transcript.sha256
     assert result.provenance.prompt_versions == {"chunk_notes": "1", "episode_summary": "1"}
@@ -69,26 +57,49 @@ Sarah: Yes, NOAA ran the ship."""
 )
 
 
-def notes(entities: list[dict[str, Any]], quotes: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    return {"summary": "Sharks.", "topics": ["sharks"], "entities": entities, "quotes": quotes or []}
+def notes(
+    entities: list[dict[str, Any]], quotes: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    return {
+        "summary": "Sharks.",
+        "topics": ["sharks"],
+        "entities": entities,
+        "quotes": quotes or [],
+    }
 
 
 def test_verification_corrects_lines_and_drops_inventions() -> None:
     answer = notes(
         [
-            {"name": "Sarah Chen", "type": "person", "mentions": [
-                {"segment_id": 0, "text": "Sarah Chen"},
-                {"segment_id": 0, "text": "Chen"},  # wrong line: it is said on line 2
-            ]},
+            {
+                "name": "Sarah Chen",
+                "type": "person",
+                "mentions": [
+                    {"segment_id": 0, "text": "Sarah Chen"},
+                    {"segment_id": 0, "text": "Chen"},  # wrong line: it is said on line 2
+                ],
+            },
             {"name": "Chen", "type": "person", "mentions": [{"segment_id": 2, "text": "Chen"}]},
-            {"name": "NOAA", "type": "organization", "mentions": [{"segment_id": 0, "text": "NOAA"}]},
-            {"name": "Jacques Cousteau", "type": "person", "mentions": [
-                {"segment_id": 1, "text": "Jacques Cousteau"}]},
-            {"name": "MBARI", "type": "organization", "mentions": [
-                {"segment_id": 0, "text": "the weather today"}]},
+            {
+                "name": "NOAA",
+                "type": "organization",
+                "mentions": [{"segment_id": 0, "text": "NOAA"}],
+            },
+            {
+                "name": "Jacques Cousteau",
+                "type": "person",
+                "mentions": [{"segment_id": 1, "text": "Jacques Cousteau"}],
+            },
+            {
+                "name": "MBARI",
+                "type": "organization",
+                "mentions": [{"segment_id": 0, "text": "the weather today"}],
+            },
         ],
-        quotes=[{"segment_id": 3, "text": "Yes, NOAA ran the ship."},
-                {"segment_id": 1, "text": "Sharks are fish, said nobody."}],
+        quotes=[
+            {"segment_id": 3, "text": "Yes, NOAA ran the ship."},
+            {"segment_id": 1, "text": "Sharks are fish, said nobody."},
+        ],
     )
     fake = FakeModel(respond=lambda request: answer)
     result = ciagent.enrich(EPISODE, Settings(model=fake.model_id))
@@ -115,8 +126,11 @@ def test_invalid_output_is_reasked_and_every_attempt_counted() -> None:
     assert result.status == "complete"
     assert result.cost.calls == 3
     reask = fake.requests[-1].messages
-    assert any("validation" in str(m.get("content", "")).lower() or "error" in str(m.get("content", "")).lower()
-               for m in reask[2:])
+    assert any(
+        "validation" in str(m.get("content", "")).lower()
+        or "error" in str(m.get("content", "")).lower()
+        for m in reask[2:]
+    )
 
 
 def test_a_failing_chunk_gives_a_partial_result_with_the_rest_kept() -> None:
@@ -132,7 +146,8 @@ def test_a_failing_chunk_gives_a_partial_result_with_the_rest_kept() -> None:
     assert result.status == "partial"
     assert [f.chunk_id for f in result.failures] == [0]
     assert "invalid output" in result.failures[0].error
-    assert result.entities and result.summary
+    assert result.entities
+    assert result.summary
 
 
 def test_every_chunk_failing_is_an_error() -> None:
@@ -151,8 +166,9 @@ def test_hierarchical_summary_when_notes_do_not_fit() -> None:
 
     fake = FakeModel(respond=respond, context_window=2600)
     transcript = _one_chunk("\n".join(f"S: Line {n} is about the reef." for n in range(400)))
-    settings = Settings(model=fake.model_id, chunk_tokens=150, chunk_overlap_tokens=0,
-                        max_output_tokens=256)
+    settings = Settings(
+        model=fake.model_id, chunk_tokens=150, chunk_overlap_tokens=0, max_output_tokens=256
+    )
     result = ciagent.enrich(transcript, settings)
     summary_calls = [r for r in fake.requests if r.schema_name == "EpisodeSummary"]
     assert len(summary_calls) >= 3  # several groups, then one over their summaries

@@ -19,9 +19,12 @@ def write(tmp_path: Path, name: str, content: str | bytes) -> Path:
 
 
 def test_text_with_and_without_speakers_is_untimed(tmp_path: Path) -> None:
-    path = write(tmp_path, "ep.txt", "Ana Ruiz: Hello there.\n\nJust a line: with a colon.\nBo: Hi.\n")
+    path = write(
+        tmp_path, "ep.txt", "Ana Ruiz: Hello there.\n\nJust a line: with a colon.\nBo: Hi.\n"
+    )
     t = load_transcript(path)
-    assert not t.timed and t.format == "txt"
+    assert not t.timed
+    assert t.format == "txt"
     assert [s.speaker for s in t.segments] == ["Ana Ruiz", None, "Bo"]
     assert t.segments[1].text == "Just a line: with a colon."
     assert [(s.start, s.end) for s in t.segments] == [(0, 0), (1, 1), (2, 2)]
@@ -33,8 +36,10 @@ def test_srt_cues_keep_times_and_speaker_labels(tmp_path: Path) -> None:
         "2\n00:01:02,000 --> 00:01:04,250\nSecond line\nwraps here.\n"
     )
     t = load_transcript(write(tmp_path, "ep.srt", srt))
-    assert t.timed and t.format == "srt"
-    assert t.segments[0].speaker == "Ana" and t.segments[0].text == "Hello there."
+    assert t.timed
+    assert t.format == "srt"
+    assert t.segments[0].speaker == "Ana"
+    assert t.segments[0].text == "Hello there."
     assert (t.segments[1].start, t.segments[1].end) == (62.0, 64.25)
     assert t.segments[1].text == "Second line wraps here."
 
@@ -52,18 +57,25 @@ def test_vtt_voices_notes_and_identifiers(tmp_path: Path) -> None:
 
 
 def test_whisper_json(tmp_path: Path) -> None:
-    doc = {"text": "...", "segments": [{"start": 0.0, "end": 2.5, "text": " Hello."},
-                                       {"start": 2.5, "end": 4, "text": "  "},
-                                       {"start": 4, "end": 5, "text": "Bye.", "speaker": "B"}]}
+    doc = {
+        "text": "...",
+        "segments": [
+            {"start": 0.0, "end": 2.5, "text": " Hello."},
+            {"start": 2.5, "end": 4, "text": "  "},
+            {"start": 4, "end": 5, "text": "Bye.", "speaker": "B"},
+        ],
+    }
     t = load_transcript(write(tmp_path, "ep.json", json.dumps(doc)))
-    assert t.format == "whisper" and t.timed
+    assert t.format == "whisper"
+    assert t.timed
     assert [s.text for s in t.segments] == ["Hello.", "Bye."]
     assert [s.id for s in t.segments] == [0, 1]
 
 
 def test_qmsum_meeting_uses_turn_indices() -> None:
     t = load_transcript(QMSUM / "IS1006a.json")
-    assert t.format == "qmsum" and not t.timed
+    assert t.format == "qmsum"
+    assert not t.timed
     assert all(s.start == s.end == s.id for s in t.segments)
     assert t.segments[0].speaker
 
@@ -88,14 +100,22 @@ def test_hash_depends_on_content_not_path(tmp_path: Path) -> None:
         ("empty.txt", "  \n\n", "empty transcript", None),
         ("binary.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary file", None),
         ("latin1.txt", "A: fine\nB: caf\xe9\n".encode("latin-1"), "not valid UTF-8", 2),
-        ("bad.srt", "1\n00:00:01,000 --> 00:00:02,000\nok\n\n2\n00:00:0x --> 00:00:03\nno\n",
-         "malformed cue timing", 6),
+        (
+            "bad.srt",
+            "1\n00:00:01,000 --> 00:00:02,000\nok\n\n2\n00:00:0x --> 00:00:03\nno\n",
+            "malformed cue timing",
+            6,
+        ),
         ("bad.vtt", "WEBVTT\n\n00:01.000 -> 00:02.000\nhi\n", "expected a cue timing line", 3),
         ("nohead.vtt", "00:01.000 --> 00:02.000\nhi\n", "must start with 'WEBVTT'", 1),
         ("bad.json", '{"segments": [\n{"start": 0,}\n]}', "invalid JSON", 2),
         ("other.json", '{"hello": 1}', "unknown JSON transcript", None),
-        ("neg.json", '{"segments": [{"start": -1, "end": 2, "text": "x"}]}', "must not be negative",
-         None),
+        (
+            "neg.json",
+            '{"segments": [{"start": -1, "end": 2, "text": "x"}]}',
+            "must not be negative",
+            None,
+        ),
         ("episode.docx", "just some words", "unknown transcript format", None),
     ],
 )

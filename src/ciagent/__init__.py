@@ -1,8 +1,8 @@
 """ciagent: grounded, budgeted metadata enrichment for podcast and audiobook transcripts.
 
-    import ciagent
-    result = ciagent.enrich("episode.vtt")
-    print(result.summary, [e.name for e in result.entities])
+import ciagent
+result = ciagent.enrich("episode.vtt")
+print(result.summary, [e.name for e in result.entities])
 """
 
 from __future__ import annotations

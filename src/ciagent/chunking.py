@@ -1,9 +1,9 @@
 """Token-aware chunking that cuts at speaker turns, then sentences, and keeps segment times.
 
 A chunk is a run of whole segments, except when one segment alone is longer than a chunk: that
-segment is split at sentence ends and its pieces go to consecutive chunks (each piece still cites the
-segment's id and times). Tokens are counted on the lines the model reads (`segment_line`), so a chunk's
-`tokens` is what it costs to send.
+segment is split at sentence ends and its pieces go to consecutive chunks (each piece still cites
+the segment's id and times). Tokens are counted on the lines the model reads (`segment_line`), so a
+chunk's `tokens` is what it costs to send.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from ciagent.textnorm import clean
 from ciagent.tokens import TokenCounter
 from ciagent.types import Chunk, Segment, Transcript
 
-__all__ = ["chunk_transcript", "chunk_text", "segment_line"]
+__all__ = ["chunk_text", "chunk_transcript", "segment_line"]
 
 _SENTENCE_END = re.compile(r"(?<=[.!?…])[\"')\]]*\s+")
 # Of the room left in a full chunk, how far back a better boundary may be sought.
@@ -26,7 +26,9 @@ _LOOKBACK = 0.25
 def segment_line(segment: Segment, text: str | None = None) -> str:
     """How a segment is shown to the model: `[id] Speaker: text`, corpus markers removed."""
     body = clean(segment.text if text is None else text)
-    return f"[{segment.id}] {segment.speaker}: {body}" if segment.speaker else f"[{segment.id}] {body}"
+    return (
+        f"[{segment.id}] {segment.speaker}: {body}" if segment.speaker else f"[{segment.id}] {body}"
+    )
 
 
 @dataclass(frozen=True)
@@ -95,7 +97,8 @@ def chunk_transcript(
         raise ConfigError("chunk_tokens", f"must be at least 16, got {max_tokens}")
     if not 0 <= overlap_tokens < max_tokens // 2:
         raise ConfigError(
-            "chunk_overlap_tokens", f"must be between 0 and half of chunk_tokens, got {overlap_tokens}"
+            "chunk_overlap_tokens",
+            f"must be between 0 and half of chunk_tokens, got {overlap_tokens}",
         )
     pieces = _pieces(transcript, count, max_tokens)
     chunks: list[Chunk] = []
@@ -164,5 +167,7 @@ def chunk_text(transcript: Transcript, chunk: Chunk) -> str:
         start = chunk.first_char if segment_id == chunk.first_segment else 0
         end = chunk.last_char_end if segment_id == chunk.last_segment else None
         text = segment.text[start:end]
-        lines.append(segment_line(segment, text) if (start or end is not None) else segment_line(segment))
+        lines.append(
+            segment_line(segment, text) if (start or end is not None) else segment_line(segment)
+        )
     return "\n".join(lines)

@@ -53,7 +53,9 @@ def write_atomic(path: Path, text: str) -> None:
 
 @app.command()
 def enrich(
-    path: Annotated[Path, typer.Argument(help="Transcript: .txt, .srt, .vtt, Whisper or QMSum .json")],
+    path: Annotated[
+        Path, typer.Argument(help="Transcript: .txt, .srt, .vtt, Whisper or QMSum .json")
+    ],
     out: Annotated[
         str, typer.Option("--out", "-o", help="Write the JSON result to FILE, or '-' for stdout.")
     ] = "-",

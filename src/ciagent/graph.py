@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from functools import lru_cache
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
@@ -27,11 +27,20 @@ from ciagent.steps.verify import verify
 __all__ = ["build_graph"]
 
 S = TypeVar("S")
+S_contra = TypeVar("S_contra", contravariant=True)
 Step = Callable[[S, RunContext], Awaitable[EnrichUpdate]]
 
 
-def _node(step: Step[S]) -> Callable[[S, Runtime[RunContext]], Awaitable[EnrichUpdate]]:
-    async def run(state: S, runtime: Runtime[RunContext]) -> EnrichUpdate:
+class _RuntimeNode(Protocol[S_contra]):
+    """A node as langgraph calls it: the state, and the run's Runtime by keyword."""
+
+    def __call__(
+        self, state: S_contra, *, runtime: Runtime[RunContext]
+    ) -> Awaitable[EnrichUpdate]: ...
+
+
+def _node(step: Step[S]) -> _RuntimeNode[S]:
+    async def run(state: S, *, runtime: Runtime[RunContext]) -> EnrichUpdate:
         return await step(state, runtime.context)
 
     run.__name__ = step.__name__
@@ -40,9 +49,7 @@ def _node(step: Step[S]) -> Callable[[S, Runtime[RunContext]], Awaitable[EnrichU
 
 def _one_branch_per_chunk(state: EnrichState) -> list[Send]:
     transcript = state["transcript"]
-    return [
-        Send("notes", ChunkTask(transcript=transcript, chunk=c)) for c in state["chunks"]
-    ]
+    return [Send("notes", ChunkTask(transcript=transcript, chunk=c)) for c in state["chunks"]]
 
 
 @lru_cache(maxsize=1)

@@ -1,4 +1,4 @@
-"""Rich progress on stderr for one episode: a bar per stage, fed by the graph's progress callback."""
+"""Rich progress on stderr for one episode: a bar per stage, fed by the progress callback."""
 
 from __future__ import annotations
 

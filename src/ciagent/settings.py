@@ -34,7 +34,9 @@ class Settings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     model: str = Field(default=DEFAULT_MODEL, description="litellm model id used for every step.")
-    chunk_tokens: int = Field(default=1500, ge=16, description="Most tokens of transcript per call.")
+    chunk_tokens: int = Field(
+        default=1500, ge=16, description="Most tokens of transcript per call."
+    )
     chunk_overlap_tokens: int = Field(default=100, ge=0, description="Tokens shared by neighbours.")
     max_output_tokens: int = Field(default=1024, ge=16, description="Completion cap per call.")
     temperature: float = Field(default=0.0, ge=0, le=2)
@@ -45,7 +47,9 @@ class Settings(BaseModel):
     max_topics: int = Field(default=10, ge=1)
     cache_dir: Path = Field(default_factory=_default_cache_dir)
     embedded_context: int = Field(default=8192, ge=512, description="Context of the local model.")
-    embedded_threads: int | None = Field(default=None, ge=1, description="CPU threads; all if unset.")
+    embedded_threads: int | None = Field(
+        default=None, ge=1, description="CPU threads; all if unset."
+    )
 
     @model_validator(mode="after")
     def _overlap_below_half(self) -> Settings:

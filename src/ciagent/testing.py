@@ -1,8 +1,8 @@
 """Test helpers for users and for ciagent's own tests: deterministic fake models.
 
-    from ciagent.testing import FakeModel
-    fake = FakeModel()
-    result = ciagent.enrich("episode.txt", Settings(model=fake.model_id))
+from ciagent.testing import FakeModel
+fake = FakeModel()
+result = ciagent.enrich("episode.txt", Settings(model=fake.model_id))
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """Text normalisation shared by the prompts and the verifier.
 
-`clean` removes transcription-corpus markers (`{disfmarker}`, `{vocalsound}`, `<laugh>`, ...) from what
-the model reads, which saves tokens and confuses it less. `find_span` locates a phrase in a segment's
-original text, tolerant of casing, punctuation, whitespace and those markers, and returns the exact
-original span, so kept evidence is always a verbatim slice of the transcript.
+`clean` removes transcription-corpus markers (`{disfmarker}`, `{vocalsound}`, `<laugh>`, ...)
+from what the model reads, which saves tokens and confuses it less. `find_span` locates a phrase in
+a segment's original text, tolerant of casing, punctuation, whitespace and those markers, and
+returns the exact original span, so kept evidence is always a verbatim slice of the transcript.
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ import unicodedata
 
 __all__ = ["clean", "find_span", "mentions_words", "normalize_key", "whole_sentences"]
 
-_MARKER = re.compile(r"\{[a-z_]+\}|<(?:laugh|noise|breath|cough|unk|sil)[^>]*>|\[(?:inaudible|crosstalk)\]")
+_MARKER = re.compile(
+    r"\{[a-z_]+\}|<(?:laugh|noise|breath|cough|unk|sil)[^>]*>|\[(?:inaudible|crosstalk)\]"
+)
 _SPACE = re.compile(r"\s+")
 _SPACE_BEFORE_PUNCT = re.compile(r"\s+([,.;:!?])")
 
@@ -77,10 +79,44 @@ def find_span(needle: str, haystack: str) -> tuple[int, int] | None:
         start = found + 1
 
 
-_SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*(?=\s|$)")
+_SENTENCE_END = re.compile("[.!?\u2026][\"'\u201d\u2019)\\]]*(?=\\s|$)")
 _STOPWORDS = frozenset(
-    "the and for with from that this about into over under their there what which when where "
-    "who how its his her our your they them some more most other such than then very".split()
+    [
+        "the",
+        "and",
+        "for",
+        "with",
+        "from",
+        "that",
+        "this",
+        "about",
+        "into",
+        "over",
+        "under",
+        "their",
+        "there",
+        "what",
+        "which",
+        "when",
+        "where",
+        "who",
+        "how",
+        "its",
+        "his",
+        "her",
+        "our",
+        "your",
+        "they",
+        "them",
+        "some",
+        "more",
+        "most",
+        "other",
+        "such",
+        "than",
+        "then",
+        "very",
+    ]
 )
 
 

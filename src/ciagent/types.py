@@ -89,7 +89,9 @@ class Chunk(_Frozen):
     id: int = Field(ge=0)
     first_segment: int = Field(ge=0)
     last_segment: int = Field(ge=0)
-    first_char: int = Field(default=0, ge=0, description="Where the chunk starts in its first segment.")
+    first_char: int = Field(
+        default=0, ge=0, description="Where the chunk starts in its first segment."
+    )
     last_char_end: int | None = Field(
         default=None, description="Where it ends in its last segment; None for the segment's end."
     )

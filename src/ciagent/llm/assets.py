@@ -74,9 +74,13 @@ def ensure_model_file(cache_dir: Path, asset: ModelAsset = EMBEDDED_MODEL) -> Pa
     target = cache_dir / "models" / asset.file_name
     stamp = target.with_name(target.name + ".sha256")
     with _lock:
-        if target.is_file() and stamp.is_file() and stamp.read_text().strip() == asset.sha256:
-            if target.stat().st_size == sum(p.stat().st_size for p in asset.part_paths()):
-                return target
+        if (
+            target.is_file()
+            and stamp.is_file()
+            and stamp.read_text().strip() == asset.sha256
+            and target.stat().st_size == sum(p.stat().st_size for p in asset.part_paths())
+        ):
+            return target
         parts = asset.part_paths()
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_name(f".{target.name}.{os.getpid()}.partial")

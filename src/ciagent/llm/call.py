@@ -25,7 +25,7 @@ T = TypeVar("T", bound=BaseModel)
 
 
 class _AttemptLog:
-    """instructor hooks for one call: turns each attempt into a CallRecord once its outcome is known."""
+    """instructor hooks for one call: each attempt becomes a CallRecord once its outcome is in."""
 
     def __init__(self, step: str, spec: ModelSpec, meter: UsageMeter) -> None:
         self.step, self.spec, self.meter = step, spec, meter
@@ -104,7 +104,7 @@ class ModelClient:
         hooks.on("completion:response", log.on_response)
         hooks.on("completion:error", log.on_error)
         hooks.on("parse:error", log.on_parse_error)
-        client = instructor.from_litellm(litellm.acompletion, mode=instructor.Mode.JSON_SCHEMA)
+        client: Any = instructor.from_litellm(litellm.acompletion, mode=instructor.Mode.JSON_SCHEMA)
         kwargs: dict[str, Any] = {
             "temperature": self.settings.temperature,
             "max_tokens": self.settings.max_output_tokens,
@@ -134,9 +134,14 @@ class ModelClient:
 def _call_error(model: str, exc: Exception, attempts: int) -> ModelCallError:
     from instructor.core.exceptions import IncompleteOutputException, InstructorRetryException
 
-    if isinstance(exc, InstructorRetryException) and getattr(exc, "failed_attempts", None):
-        last = exc.failed_attempts[-1].exception
-        return StructuredOutputError(model, f"invalid output: {_first_line(last)}", attempts=attempts)
+    failed = (
+        getattr(exc, "failed_attempts", None) if isinstance(exc, InstructorRetryException) else None
+    )
+    if failed:
+        last = failed[-1].exception
+        return StructuredOutputError(
+            model, f"invalid output: {_first_line(last)}", attempts=attempts
+        )
     if isinstance(exc, IncompleteOutputException):
         return StructuredOutputError(
             model, "output cut off at max_output_tokens", attempts=max(attempts, 1)

@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, cast
 
 from ciagent.errors import ModelAssetError
 from ciagent.llm.assets import ensure_model_file
@@ -32,7 +32,7 @@ class EmbeddedOptions:
 
 @lru_cache(maxsize=64)
 def _grammar(schema_json: str) -> Any:
-    from llama_cpp import LlamaGrammar
+    from llama_cpp.llama_grammar import LlamaGrammar
 
     return LlamaGrammar.from_string(schema_to_gbnf(json.loads(schema_json)), verbose=False)
 
@@ -57,8 +57,8 @@ def decoding_constraint(response_format: Any) -> dict[str, Any]:
 class LocalLlama:
     """One loaded GGUF model, serialised by a lock (llama.cpp contexts are not thread-safe)."""
 
-    _instances: dict[EmbeddedOptions, LocalLlama] = {}
-    _instances_lock = threading.Lock()
+    _instances: ClassVar[dict[EmbeddedOptions, LocalLlama]] = {}
+    _instances_lock: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(self, options: EmbeddedOptions) -> None:
         try:
@@ -87,9 +87,7 @@ class LocalLlama:
     def count_tokens(self, text: str) -> int:
         return len(self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
-    def chat(
-        self, messages: list[dict[str, Any]], params: dict[str, Any]
-    ) -> dict[str, Any]:
+    def chat(self, messages: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, Any]:
         """A chat completion as an OpenAI-shaped dict."""
         kwargs: dict[str, Any] = {
             "messages": messages,
@@ -101,10 +99,8 @@ class LocalLlama:
             kwargs["top_p"] = float(params["top_p"])
         kwargs.update(decoding_constraint(params.get("response_format")))
         with self._lock:
-            result: dict[str, Any] = self._llama.create_chat_completion(**kwargs)
-        return result
+            result = self._llama.create_chat_completion(**kwargs)
+        return cast(dict[str, Any], result)
 
-    async def achat(
-        self, messages: list[dict[str, Any]], params: dict[str, Any]
-    ) -> dict[str, Any]:
+    async def achat(self, messages: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, Any]:
         return await asyncio.to_thread(self.chat, messages, params)

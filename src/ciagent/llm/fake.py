@@ -87,7 +87,8 @@ def default_answer(request: FakeRequest) -> dict[str, Any]:
         lines = [line for line in request.prompt.splitlines() if line.startswith("Part ")]
         text = " ".join(line.split(": ", 1)[-1] for line in lines)
         return {"summary": text[:1000] or "An episode."}
-    return _from_schema(request.schema or {"type": "object"}, request.schema or {})
+    value = _from_schema(request.schema or {"type": "object"}, request.schema or {})
+    return value if isinstance(value, dict) else {"value": value}
 
 
 def _chunk_notes(prompt: str) -> dict[str, Any]:

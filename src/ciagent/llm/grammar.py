@@ -76,7 +76,9 @@ class _Converter:
             return self.object(schema, name)
         if kind == "array":
             item = self.visit(schema.get("items", {}), f"{name}-item")
-            return f'"[" space {self.repeat(item, schema, "minItems", "maxItems", sep=True)} "]" space'
+            return (
+                f'"[" space {self.repeat(item, schema, "minItems", "maxItems", sep=True)} "]" space'
+            )
         if kind == "string":
             chars = self.repeat("char", schema, "minLength", "maxLength", sep=False)
             return f'"\\"" {chars} "\\"" space'
@@ -91,7 +93,7 @@ class _Converter:
         parts = []
         for key, sub in properties.items():
             value = self.visit(sub, f"{name}-{key}")
-            parts.append(f"{_literal(key)} space \":\" space {value}")
+            parts.append(f'{_literal(key)} space ":" space {value}')
         return '"{" space ' + ' "," space '.join(parts) + ' "}" space'
 
     @staticmethod

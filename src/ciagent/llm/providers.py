@@ -49,8 +49,15 @@ def litellm_module() -> Any:
         return litellm
 
 
-def _fill(litellm: Any, response: Any, model: str, content: str, finish: str,
-          prompt_tokens: int, completion_tokens: int) -> Any:
+def _fill(
+    litellm: Any,
+    response: Any,
+    model: str,
+    content: str,
+    finish: str,
+    prompt_tokens: int,
+    completion_tokens: int,
+) -> Any:
     response.choices[0].message.content = content
     response.choices[0].finish_reason = finish
     response.model = model
@@ -78,7 +85,7 @@ def _embedded_options(params: dict[str, Any]) -> EmbeddedOptions:
 
 
 def _embedded_handler(litellm: Any) -> Any:
-    class EmbeddedLLM(litellm.CustomLLM):  # type: ignore[misc,name-defined]
+    class EmbeddedLLM(litellm.CustomLLM):  # type: ignore[misc]
         """litellm provider `embedded/`: llama.cpp in this process."""
 
         def _answer(self, model: str, result: dict[str, Any], response: Any) -> Any:
@@ -113,7 +120,7 @@ def _embedded_handler(litellm: Any) -> Any:
 def _fake_handler(litellm: Any) -> Any:
     count = token_counter()
 
-    class FakeLLM(litellm.CustomLLM):  # type: ignore[misc,name-defined]
+    class FakeLLM(litellm.CustomLLM):  # type: ignore[misc]
         """litellm provider `fake/`: answers from the FakeModel registered under the name."""
 
         def completion(self, model: str, messages: list[Any], *args: Any, **kwargs: Any) -> Any:
@@ -127,8 +134,15 @@ def _fake_handler(litellm: Any) -> Any:
             schema = (response_format.get("json_schema") or {}).get("schema")
             content = fake.complete(FakeRequest(f"fake/{model}", list(messages), schema))
             prompt_tokens = sum(count(str(m.get("content", ""))) + 4 for m in messages)
-            return _fill(litellm, kwargs["model_response"], f"fake/{model}", content, "stop",
-                         prompt_tokens, count(content))
+            return _fill(
+                litellm,
+                kwargs["model_response"],
+                f"fake/{model}",
+                content,
+                "stop",
+                prompt_tokens,
+                count(content),
+            )
 
         async def acompletion(
             self, model: str, messages: list[Any], *args: Any, **kwargs: Any

@@ -11,8 +11,15 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 
-from ciagent.state import Candidate, EnrichState, EnrichUpdate, MergedEntity, MergedNotes, RunContext
 from ciagent.chunking import chunk_text
+from ciagent.state import (
+    Candidate,
+    EnrichState,
+    EnrichUpdate,
+    MergedEntity,
+    MergedNotes,
+    RunContext,
+)
 from ciagent.textnorm import mentions_words, normalize_key, whole_sentences
 from ciagent.types import EntityType, Topic
 

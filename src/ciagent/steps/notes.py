@@ -9,12 +9,13 @@ from __future__ import annotations
 from ciagent.chunking import chunk_text
 from ciagent.errors import ModelCallError
 from ciagent.prompts import load_prompt
-from ciagent.state import ChunkTask, EnrichUpdate, NoteResult, RunContext
 from ciagent.schemas import ChunkNotes
+from ciagent.state import ChunkTask, EnrichUpdate, NoteResult, RunContext
 
 __all__ = ["chunk_notes"]
 
 PROMPT = "chunk_notes"
+
 
 async def chunk_notes(task: ChunkTask, ctx: RunContext) -> EnrichUpdate:
     """Notes for one chunk; a chunk whose call fails is recorded as failed, not fatal."""

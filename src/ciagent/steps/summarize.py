@@ -10,8 +10,8 @@ from __future__ import annotations
 from ciagent.errors import ModelCallError
 from ciagent.prompts import load_prompt
 from ciagent.schemas import EpisodeSummary
-from ciagent.textnorm import whole_sentences
 from ciagent.state import EnrichState, EnrichUpdate, RunContext
+from ciagent.textnorm import whole_sentences
 from ciagent.tokens import TokenCounter
 
 __all__ = ["group_to_fit", "summarize"]
@@ -38,8 +38,10 @@ async def summarize(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
     merged = state["merged"]
     if not merged.summaries:
         errors = [r.error for r in state.get("notes", []) if r.error]
-        raise ModelCallError(ctx.client.spec.model_id, f"every chunk failed; first: {errors[0]}"
-                             if errors else "no chunk notes were produced")
+        raise ModelCallError(
+            ctx.client.spec.model_id,
+            f"every chunk failed; first: {errors[0]}" if errors else "no chunk notes were produced",
+        )
     chunks = {chunk.id: chunk for chunk in state["chunks"]}
     parts = [
         f"Part {n} (lines {chunks[cid].first_segment}-{chunks[cid].last_segment}): {text}"

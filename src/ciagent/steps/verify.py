@@ -1,9 +1,10 @@
 """Verify step: every entity mention and quote is located in the transcript, or dropped.
 
 A mention is searched for, as the entity's name or aliases or as the words the model quoted (when
-they contain part of the name), first in the segment it cites, then in the rest of its chunk (a
-wrong line number is corrected, not trusted). What is kept is an exact slice of a segment's text
-with that segment's id and times; entities left with no mention are dropped.
+they are a variant of the name), first in the segment it cites, then in the rest of its chunk (a
+wrong line number is corrected, not trusted). In a transcript that uses capitals, what is found
+must be capitalised to count as a name ("sonar" is not one). What is kept is an exact slice of a
+segment's text with that segment's id and times; entities left with no mention are dropped.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from ciagent.types import Chunk, Entity, Mention, Quote, Transcript, Verificatio
 
 __all__ = ["locate", "verify"]
 
-_CLOSERS = frozenset(".!?…\"'”’)")
+_CLOSERS = frozenset(".!?\u2026\"'\u201d\u2019)")
 
 
 def _search_order(candidate: Candidate, chunk: Chunk) -> list[int]:
@@ -68,29 +69,70 @@ def _mention(transcript: Transcript, segment_id: int, text: str) -> Mention:
     return Mention(segment_ids=[segment_id], start=segment.start, end=segment.end, text=text)
 
 
+def _looks_like_a_name(text: str, cased: bool) -> bool:
+    """In a transcript that uses capitals, a name is said with one ("Stanford", not "sonar")."""
+    return not cased or any(char.isupper() for char in text) or not any(c.isalpha() for c in text)
+
+
+def _uses_capitals(transcript: Transcript) -> bool:
+    letters = upper = 0
+    for segment in transcript.segments:
+        letters += sum(char.isalpha() for char in segment.text)
+        upper += sum(char.isupper() for char in segment.text)
+    return letters > 0 and upper / letters > 0.005
+
+
+def _outermost(spans: set[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
+    """Spans not inside a longer span of the same segment ("Sarah Chen" in "Dr. Sarah Chen")."""
+    return sorted(
+        span
+        for span in spans
+        if not any(
+            other != span and other[0] == span[0] and other[1] <= span[1] and span[2] <= other[2]
+            for other in spans
+        )
+    )
+
+
+def _verify_entity(
+    entity: MergedEntity, transcript: Transcript, chunks: dict[int, Chunk], cased: bool
+) -> tuple[int, Entity | None]:
+    """(grounded candidates, the entity with its located mentions or None)."""
+    spans: set[tuple[int, int, int]] = set()
+    grounded = 0
+    for candidate in entity.candidates:
+        phrases = _entity_phrases(entity, candidate)
+        found = locate(transcript, chunks[candidate.chunk_id], candidate, phrases)
+        if found is None:
+            continue
+        segment_id, start, end = found
+        if _looks_like_a_name(transcript.segments[segment_id].text[start:end], cased):
+            grounded += 1
+            spans.add(found)
+    if not spans:
+        return grounded, None
+    mentions = [
+        _mention(transcript, segment_id, transcript.segments[segment_id].text[start:end])
+        for segment_id, start, end in _outermost(spans)
+    ]
+    return grounded, Entity(
+        name=entity.name, type=entity.type, aliases=entity.aliases, mentions=mentions
+    )
+
+
 async def verify(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
     transcript = state["transcript"]
     chunks = {chunk.id: chunk for chunk in state["chunks"]}
     merged = state["merged"]
+    cased = _uses_capitals(transcript)
     checked = grounded = 0
     entities: list[Entity] = []
     for entity in merged.entities:
-        mentions: dict[tuple[int, str], Mention] = {}
-        for candidate in entity.candidates:
-            checked += 1
-            found = locate(
-                transcript, chunks[candidate.chunk_id], candidate, _entity_phrases(entity, candidate)
-            )
-            if found is not None:
-                grounded += 1
-                segment_id, start, end = found
-                text = transcript.segments[segment_id].text[start:end]
-                mentions.setdefault((segment_id, text), _mention(transcript, segment_id, text))
-        if mentions:
-            ordered = sorted(mentions.values(), key=lambda m: (m.segment_ids[0], m.text))
-            entities.append(
-                Entity(name=entity.name, type=entity.type, aliases=entity.aliases, mentions=ordered)
-            )
+        located, verified = _verify_entity(entity, transcript, chunks, cased)
+        checked += len(entity.candidates)
+        grounded += located
+        if verified is not None:
+            entities.append(verified)
     quotes: list[Quote] = []
     for candidate in merged.quotes:
         checked += 1
@@ -102,8 +144,13 @@ async def verify(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
         segment = transcript.segments[segment_id]
         text = segment.text[start : _with_closing_punctuation(segment.text, end)]
         quotes.append(
-            Quote(text=text, speaker=segment.speaker, segment_ids=[segment_id],
-                  start=segment.start, end=segment.end)
+            Quote(
+                text=text,
+                speaker=segment.speaker,
+                segment_ids=[segment_id],
+                start=segment.start,
+                end=segment.end,
+            )
         )
     entities.sort(key=lambda e: (-len(e.mentions), e.mentions[0].segment_ids[0]))
     quotes.sort(key=lambda q: q.segment_ids[0])

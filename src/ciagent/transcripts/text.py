@@ -15,11 +15,13 @@ _PARTICLES = frozenset({"de", "del", "la", "le", "van", "von", "da", "di", "bin"
 
 
 def split_speaker(line: str) -> tuple[str | None, str]:
-    """(speaker, text) when the line starts with a name label like `Ana Ruiz:`, else (None, line)."""
+    """(speaker, text) when the line starts with a label like `Ana Ruiz:`, else (None, line)."""
     match = _SPEAKER.match(line)
     if match:
         words = match.group(1).split()
-        if len(words) <= 4 and all(w[0].isupper() or w[0].isdigit() or w in _PARTICLES for w in words):
+        if len(words) <= 4 and all(
+            w[0].isupper() or w[0].isdigit() or w in _PARTICLES for w in words
+        ):
             return match.group(1), match.group(2).strip()
     return None, line
 

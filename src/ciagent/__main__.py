@@ -1,0 +1,5 @@
+"""`python -m ciagent`, the same as the `ciagent` command."""
+
+from ciagent.cli import main
+
+main()

@@ -1,0 +1,20 @@
+"""Assertions shared by the tests."""
+
+from __future__ import annotations
+
+from ciagent import EpisodeEnrichment, Transcript
+
+
+def assert_grounded(result: EpisodeEnrichment, transcript: Transcript) -> None:
+    """Every kept mention and quote is really in the segments it cites, at their times."""
+    for entity in result.entities:
+        assert entity.mentions
+        for mention in entity.mentions:
+            segments = [transcript.segments[i] for i in mention.segment_ids]
+            assert any(mention.text in s.text for s in segments), (entity.name, mention)
+            assert mention.start == segments[0].start
+            assert mention.end == segments[-1].end
+    for quote in result.quotes:
+        segment = transcript.segments[quote.segment_ids[0]]
+        assert quote.text in segment.text
+        assert quote.speaker == segment.speaker

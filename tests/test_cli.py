@@ -1,0 +1,142 @@
+"""The command line: exit codes, bad-input messages, the schema, enrichment on a fake model."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from ciagent.cli import app
+from ciagent.testing import FakeModel
+from ciagent.types import EpisodeEnrichment
+
+runner = CliRunner()
+
+
+def ciagent_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ciagent", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("empty.vtt", b"", "empty transcript"),
+        ("binary.txt", b"\x00\x01\x02\x03binary", "binary file"),
+        ("episode.xyz", b"hello there", "unknown transcript format"),
+        (
+            "bad.srt",
+            b"1\n00:00:01,000 --> 00:00:02,000\nok\n\n2\n00:00:0x --> 00:00:03\nno\n",
+            "bad.srt:6: malformed cue timing",
+        ),
+        ("latin1.txt", "A: fine\nB: caf\xe9\n".encode("latin-1"), "latin1.txt:2: not valid UTF-8"),
+    ],
+)
+def test_bad_input_exits_2_with_one_clear_message(
+    tmp_path: Path, name: str, content: bytes, message: str
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    started = time.perf_counter()
+    done = ciagent_cli("enrich", str(path))
+    elapsed = time.perf_counter() - started
+    assert done.returncode == 2, done.stderr
+    assert message in done.stderr
+    assert str(path.name) in done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stdout == ""
+    # Bad input answers before any model stack is imported (litellm alone takes seconds).
+    assert elapsed < 30
+
+
+def test_missing_file_and_bad_config_exit_2(tmp_path: Path) -> None:
+    done = ciagent_cli("enrich", str(tmp_path / "missing.vtt"))
+    assert done.returncode == 2
+    assert "no such file" in done.stderr
+    config = tmp_path / "ciagent.toml"
+    config.write_text("chunk_tokens = 'many'\n")
+    episode = tmp_path / "ep.txt"
+    episode.write_text("A: hi\n")
+    done = ciagent_cli("enrich", str(episode), "--config", str(config))
+    assert done.returncode == 2
+    assert "chunk_tokens" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_help_does_not_import_the_model_stack() -> None:
+    code = (
+        "import sys; from ciagent.cli import app; "
+        "from typer.testing import CliRunner; CliRunner().invoke(app, ['--help']); "
+        "print(sorted(m for m in ('litellm', 'langgraph', 'llama_cpp') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "[]", done.stderr
+
+
+def test_schema_prints_the_output_contract() -> None:
+    result = runner.invoke(app, ["schema"])
+    assert result.exit_code == 0
+    schema = json.loads(result.stdout)
+    assert schema == EpisodeEnrichment.model_json_schema()
+    for field in (
+        "status",
+        "summary",
+        "chapters",
+        "topics",
+        "entities",
+        "quotes",
+        "verification",
+        "cost",
+        "provenance",
+    ):
+        assert field in schema["properties"]
+
+
+def test_enrich_writes_result_and_summary_line(tmp_path: Path, examples_dir: Path) -> None:
+    fake = FakeModel()
+    out = tmp_path / "out" / "result.json"
+    result = runner.invoke(
+        app,
+        [
+            "enrich",
+            str(examples_dir / "harvest-notes-ep7.txt"),
+            "--out",
+            str(out),
+            "--model",
+            fake.model_id,
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    enrichment = EpisodeEnrichment.model_validate_json(out.read_text())
+    assert enrichment.status == "complete"
+    assert not enrichment.provenance.timed
+    assert "calls" in result.stderr
+    assert "tokens" in result.stderr
+    assert f"{enrichment.cost.calls} calls" in result.stderr
+
+
+def test_enrich_to_stdout(examples_dir: Path) -> None:
+    fake = FakeModel()
+    result = runner.invoke(
+        app, ["enrich", str(examples_dir / "harvest-notes-ep7.txt"), "--model", fake.model_id]
+    )
+    assert result.exit_code == 0
+    assert EpisodeEnrichment.model_validate_json(result.stdout).summary
+
+
+def test_unknown_model_is_a_config_error(examples_dir: Path) -> None:
+    result = runner.invoke(
+        app, ["enrich", str(examples_dir / "harvest-notes-ep7.txt"), "--model", "fake/nobody"]
+    )
+    assert result.exit_code == 2
+    assert "no FakeModel named 'nobody'" in result.stderr

@@ -1,0 +1,62 @@
+"""The embedded model: its weights from the pinned packages, and a real enrichment through it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import ciagent
+from ciagent import EpisodeEnrichment, ModelAssetError, Settings
+from ciagent.llm.assets import EMBEDDED_MODEL, ModelAsset, ensure_model_file, verify_model_file
+from ciagent.settings import DEFAULT_MODEL
+from tests.helpers import assert_grounded
+
+
+def test_model_file_is_assembled_once_and_matches_its_hash() -> None:
+    cache = Settings().cache_dir
+    path = ensure_model_file(cache)
+    assert path.stat().st_size == sum(p.stat().st_size for p in EMBEDDED_MODEL.part_paths())
+    assert verify_model_file(path)
+    mtime = path.stat().st_mtime_ns
+    assert ensure_model_file(cache) == path
+    assert path.stat().st_mtime_ns == mtime  # not rebuilt
+
+
+def test_checksum_mismatch_is_refused_and_leaves_nothing(tmp_path: Path) -> None:
+    wrong = ModelAsset(
+        file_name="x.gguf", packages=EMBEDDED_MODEL.packages, sha256="0" * 64, extra="local"
+    )
+    with pytest.raises(ModelAssetError, match="refusing to use it"):
+        ensure_model_file(tmp_path, wrong)
+    assert list((tmp_path / "models").iterdir()) == []
+
+
+def test_missing_package_names_the_extra(tmp_path: Path) -> None:
+    absent = ModelAsset(
+        file_name="y.gguf", packages=("no-such-model-part1",), sha256="0" * 64, extra="local"
+    )
+    with pytest.raises(ModelAssetError, match=r"pip install 'ciagent\[local\]'"):
+        ensure_model_file(tmp_path, absent)
+
+
+@pytest.mark.slow
+def test_real_enrichment_of_a_short_episode(data_dir: Path) -> None:
+    """Two chunks and a summary call on the embedded model, through litellm and instructor."""
+    path = data_dir / "short.vtt"
+    settings = Settings(chunk_tokens=60, chunk_overlap_tokens=0, max_output_tokens=512)
+    result = ciagent.enrich(path, settings)
+    transcript = ciagent.load_transcript(path)
+
+    assert EpisodeEnrichment.model_validate_json(result.to_json()) == result
+    assert result.status == "complete", result.failures
+    assert result.summary.strip()
+    assert result.provenance.models == [DEFAULT_MODEL]
+    assert result.cost.calls >= 3  # two chunks, one summary
+    assert result.cost.prompt_tokens > 0
+    assert result.cost.completion_tokens > 0
+    assert result.cost.usd > 0  # CPU time is priced, never free
+    assert result.entities, "the model found no grounded entity at all"
+    assert_grounded(result, transcript)
+    said = " ".join(s.text for s in transcript.segments)
+    assert all(m.text in said for e in result.entities for m in e.mentions)
