@@ -69,41 +69,32 @@ def _cue(
     return Segment(id=index, start=start, end=end, speaker=speaker, text=" ".join(words.split()))
 
 
-def parse_srt(text: str, source: Path) -> Transcript:
+def _parse_cues(
+    blocks: list[tuple[int, list[str]]], source: Path, fmt: str, voices: bool
+) -> Transcript:
+    """Cue blocks: an optional identifier line, the timing line, then the text."""
     segments: list[Segment] = []
-    for first, block in _blocks(text):
-        lines = block
-        if lines[0].strip().isdigit():
-            lines = lines[1:]
+    for first, block in blocks:
+        if voices and block[0].strip().startswith(("NOTE", "STYLE", "REGION")):
+            continue
+        lines = block if "-->" in block[0] else block[1:]
         if not lines or "-->" not in lines[0]:
             raise TranscriptError(source, "expected a cue timing line with '-->'", line=first)
         line_no = first + (len(block) - len(lines))
-        segment = _cue(source, line_no, lines[0], lines[1:], len(segments), voices=False)
+        segment = _cue(source, line_no, lines[0], lines[1:], len(segments), voices=voices)
         if segment is not None:
             segments.append(segment)
-    return _finish(segments, "srt", source)
+    if not segments:
+        raise TranscriptError(source, f"no cues with text in this {fmt.upper()} file")
+    return Transcript(segments=tuple(segments), timed=True, format=fmt, source=str(source))
+
+
+def parse_srt(text: str, source: Path) -> Transcript:
+    return _parse_cues(list(_blocks(text)), source, "srt", voices=False)
 
 
 def parse_vtt(text: str, source: Path) -> Transcript:
     blocks = list(_blocks(text))
     if not blocks or not blocks[0][1][0].startswith("WEBVTT"):
         raise TranscriptError(source, "WebVTT file must start with 'WEBVTT'", line=1)
-    segments: list[Segment] = []
-    for first, block in blocks[1:]:
-        head = block[0].strip()
-        if head.startswith(("NOTE", "STYLE", "REGION")):
-            continue
-        lines = block if "-->" in block[0] else block[1:]
-        if not lines or "-->" not in lines[0]:
-            raise TranscriptError(source, "expected a cue timing line with '-->'", line=first)
-        line_no = first + (len(block) - len(lines))
-        segment = _cue(source, line_no, lines[0], lines[1:], len(segments), voices=True)
-        if segment is not None:
-            segments.append(segment)
-    return _finish(segments, "vtt", source)
-
-
-def _finish(segments: list[Segment], fmt: str, source: Path) -> Transcript:
-    if not segments:
-        raise TranscriptError(source, f"no cues with text in this {fmt.upper()} file")
-    return Transcript(segments=tuple(segments), timed=True, format=fmt, source=str(source))
+    return _parse_cues(blocks[1:], source, "vtt", voices=True)
