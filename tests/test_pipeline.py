@@ -69,36 +69,37 @@ def notes(
 
 
 def test_verification_corrects_lines_and_drops_inventions() -> None:
+    # The model cites line numbers within its chunk, from 1: line n is segment n - 1 here.
     answer = notes(
         [
             {
                 "name": "Sarah Chen",
                 "type": "person",
                 "mentions": [
-                    {"segment_id": 0, "text": "Sarah Chen"},
-                    {"segment_id": 0, "text": "Chen"},  # wrong line: it is said on line 2
+                    {"segment_id": 1, "text": "Sarah Chen"},
+                    {"segment_id": 1, "text": "Chen"},  # wrong line: it is said on line 3
                 ],
             },
-            {"name": "Chen", "type": "person", "mentions": [{"segment_id": 2, "text": "Chen"}]},
+            {"name": "Chen", "type": "person", "mentions": [{"segment_id": 3, "text": "Chen"}]},
             {
                 "name": "NOAA",
                 "type": "organization",
-                "mentions": [{"segment_id": 0, "text": "NOAA"}],
+                "mentions": [{"segment_id": 1, "text": "NOAA"}],
             },
             {
                 "name": "Jacques Cousteau",
                 "type": "person",
-                "mentions": [{"segment_id": 1, "text": "Jacques Cousteau"}],
+                "mentions": [{"segment_id": 2, "text": "Jacques Cousteau"}],
             },
             {
                 "name": "MBARI",
                 "type": "organization",
-                "mentions": [{"segment_id": 0, "text": "the weather today"}],
+                "mentions": [{"segment_id": 1, "text": "the weather today"}],
             },
         ],
         quotes=[
-            {"segment_id": 3, "text": "Yes, NOAA ran the ship."},
-            {"segment_id": 1, "text": "Sharks are fish, said nobody."},
+            {"segment_id": 4, "text": "Yes, NOAA ran the ship."},
+            {"segment_id": 2, "text": "Sharks are fish, said nobody."},
         ],
     )
     fake = FakeModel(respond=lambda request: answer)
@@ -109,7 +110,7 @@ def test_verification_corrects_lines_and_drops_inventions() -> None:
     sarah = by_name["Sarah Chen"]
     assert sarah.aliases == ["Chen"]  # the surname alone is the same person
     assert [m.segment_ids for m in sarah.mentions] == [[0], [2]]
-    assert by_name["NOAA"].mentions[0].segment_ids == [2]  # corrected from the cited line 0
+    assert by_name["NOAA"].mentions[0].segment_ids == [2]  # corrected from the cited line 1
     assert by_name["MBARI"].mentions[0].text == "MBARI"  # found by name, not the bogus words
     assert [q.text for q in result.quotes] == ["Yes, NOAA ran the ship."]
     assert result.verification.checked == 8
@@ -135,7 +136,8 @@ def test_invalid_output_is_reasked_and_every_attempt_counted() -> None:
 
 def test_a_failing_chunk_gives_a_partial_result_with_the_rest_kept() -> None:
     def respond(request: FakeRequest) -> dict[str, Any] | str:
-        if request.schema_name == "ChunkNotes" and "[0]" in request.prompt:
+        said = " ".join(str(m.get("content", "")) for m in request.messages)
+        if request.schema_name == "ChunkNotes" and "Line 0 names" in said:
             return "not json at all"
         return default_answer(request)
 

@@ -4,17 +4,23 @@
 
 Transcript tokens are counted with the embedded model's own tokenizer on the transcript as a
 reader sees it (`Speaker: text` lines, corpus markers included), and again without the markers;
-prompt tokens are the usage the model reported for every call (`cost.prompt_tokens`).
+prompt tokens are the usage the model reported for every call (`cost.prompt_tokens`). The
+breakdown re-chunks the transcript with the default settings (as the run did) and splits the
+prompt tokens into: transcript text as sent (markers removed), overlap between chunks, `[n]` line
+numbers, and the rest (instructions, the worked example, chat template, the summary call).
 """
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
 from ciagent import EpisodeEnrichment, Settings, load_transcript
 from ciagent.llm.embedded import EmbeddedOptions, LocalLlama
 from ciagent.textnorm import clean
+
+_NUMBER = re.compile(r"^\[\d+\] ", re.MULTILINE)
 
 
 def main(transcript_path: str, result_path: str) -> None:

@@ -16,19 +16,28 @@ from ciagent.textnorm import clean
 from ciagent.tokens import TokenCounter
 from ciagent.types import Chunk, Segment, Transcript
 
-__all__ = ["chunk_text", "chunk_transcript", "segment_line"]
+__all__ = ["chunk_text", "chunk_transcript", "line_segment", "segment_line"]
 
 _SENTENCE_END = re.compile(r"(?<=[.!?…])[\"')\]]*\s+")
 # Of the room left in a full chunk, how far back a better boundary may be sought.
 _LOOKBACK = 0.25
 
 
-def segment_line(segment: Segment, text: str | None = None) -> str:
-    """How a segment is shown to the model: `[id] Speaker: text`, corpus markers removed."""
+def segment_line(segment: Segment, text: str | None = None, number: int | None = None) -> str:
+    """How a segment is shown to the model: `[n] Speaker: text`, corpus markers removed.
+
+    `n` is the line's number within its chunk (from 1; short numbers cost fewer tokens and a
+    small model counts lines from 1); without one, the segment id, an upper bound on its length.
+    """
     body = clean(segment.text if text is None else text)
-    return (
-        f"[{segment.id}] {segment.speaker}: {body}" if segment.speaker else f"[{segment.id}] {body}"
-    )
+    label = segment.id if number is None else number
+    return f"[{label}] {segment.speaker}: {body}" if segment.speaker else f"[{label}] {body}"
+
+
+def line_segment(chunk: Chunk, number: int) -> int | None:
+    """The segment id behind line `number` of a chunk's text, or None when out of range."""
+    segment_id = chunk.first_segment + number - 1
+    return segment_id if segment_id in chunk.segment_ids else None
 
 
 @dataclass(frozen=True)
@@ -166,8 +175,6 @@ def chunk_text(transcript: Transcript, chunk: Chunk) -> str:
         segment = transcript.segments[segment_id]
         start = chunk.first_char if segment_id == chunk.first_segment else 0
         end = chunk.last_char_end if segment_id == chunk.last_segment else None
-        text = segment.text[start:end]
-        lines.append(
-            segment_line(segment, text) if (start or end is not None) else segment_line(segment)
-        )
+        number = segment_id - chunk.first_segment + 1
+        lines.append(segment_line(segment, segment.text[start:end], number))
     return "\n".join(lines)

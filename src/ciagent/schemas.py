@@ -39,7 +39,7 @@ class ChunkNotes(BaseModel):
     Entities come first: a small model names them best before it starts paraphrasing.
     """
 
-    entities: list[NoteEntity] = Field(max_length=10)
+    entities: list[NoteEntity] = Field(max_length=12)
     topics: list[Annotated[str, StringConstraints(strip_whitespace=True, max_length=48)]] = Field(
         max_length=5
     )

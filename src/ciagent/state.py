@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, TypedDict
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from ciagent.llm.call import ModelClient
 from ciagent.schemas import ChunkNotes
@@ -85,7 +85,7 @@ class Candidate(_Model):
     """A place the model says something is said: to be checked against the transcript."""
 
     chunk_id: int
-    segment_id: int
+    segment_id: int | None = Field(description="The segment cited, None when the line was wrong.")
     text: str
 
 

@@ -11,7 +11,14 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["clean", "find_span", "mentions_words", "normalize_key", "whole_sentences"]
+__all__ = [
+    "clean",
+    "find_span",
+    "mentions_words",
+    "normalize_key",
+    "sentences_naming_only",
+    "whole_sentences",
+]
 
 _MARKER = re.compile(
     r"\{[a-z_]+\}|<(?:laugh|noise|breath|cough|unk|sil)[^>]*>|\[(?:inaudible|crosstalk)\]"
@@ -138,3 +145,22 @@ def mentions_words(phrase: str, words: set[str]) -> bool:
     stems = {w[:4] for w in words if len(w) > 2}
     present = sum(1 for w in content if w in words or (len(w) >= 4 and w[:4] in stems))
     return present * 2 >= len(content)
+
+
+_CAPITALISED = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w'\u2019-]*")
+_SENTENCE = re.compile(r"[^.!?\u2026]+(?:[.!?\u2026]+[\"'\u201d\u2019)\]]*|$)")
+
+
+def sentences_naming_only(text: str, words: set[str]) -> str:
+    """The sentences of `text` whose capitalised words (names, past each sentence's first word)
+    all occur in `words` (normalised words of the source). A sentence naming someone or something
+    the source never mentions is not about the source: a small model may echo its instructions."""
+    kept = []
+    for match in _SENTENCE.finditer(text.strip()):
+        sentence = match.group(0).strip()
+        if not sentence:
+            continue
+        names = [normalize_key(m.group(0)) for m in _CAPITALISED.finditer(sentence)]
+        if all(part in words for name in names for part in name.split()):
+            kept.append(sentence)
+    return " ".join(kept)

@@ -42,7 +42,9 @@ class FakeRequest:
 
     @property
     def prompt(self) -> str:
-        return "\n".join(str(m.get("content", "")) for m in self.messages)
+        """The last user message: the request itself, after any instructions and examples."""
+        users = [m for m in self.messages if m.get("role") == "user"]
+        return str(users[-1].get("content", "")) if users else ""
 
 
 Responder = Callable[[FakeRequest], dict[str, Any] | str]

@@ -18,10 +18,11 @@ from ciagent.llm.fake import fake_model
 __all__ = ["EMBEDDED_PRICING", "ModelSpec", "resolve_model"]
 
 # Price of the embedded model: a 2-vCPU cloud machine at about $0.10/hour, divided by the throughput
-# measured on one (llama.cpp, Q4, 2 threads): about 250 prompt tokens/s and 20 output tokens/s.
+# measured on one (llama.cpp, Q4, 2 threads): about 175 prompt tokens/s, and 20 output tokens/s
+# under a JSON-schema grammar.
 EMBEDDED_MACHINE_USD_PER_HOUR = 0.10
 EMBEDDED_PRICING = {
-    "input_usd_per_mtok": EMBEDDED_MACHINE_USD_PER_HOUR / (250 * 3600) * 1e6,
+    "input_usd_per_mtok": EMBEDDED_MACHINE_USD_PER_HOUR / (175 * 3600) * 1e6,
     "output_usd_per_mtok": EMBEDDED_MACHINE_USD_PER_HOUR / (20 * 3600) * 1e6,
 }
 

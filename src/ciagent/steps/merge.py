@@ -3,7 +3,8 @@
 Entities are the same when their names match after normalisation (case, punctuation, honorifics,
 a leading "the"), or when a one-word person name is the surname of exactly one fuller person name.
 A topic is kept only where its words occur in the chunk that raised it, and its score is the share
-of the episode's tokens in the chunks that raise it.
+of the episode's tokens in the chunks that raise it. A chunk summary keeps only the sentences whose
+names all occur in its chunk.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 
-from ciagent.chunking import chunk_text
+from ciagent.chunking import chunk_text, line_segment
 from ciagent.state import (
     Candidate,
     EnrichState,
@@ -20,7 +21,12 @@ from ciagent.state import (
     MergedNotes,
     RunContext,
 )
-from ciagent.textnorm import mentions_words, normalize_key, whole_sentences
+from ciagent.textnorm import (
+    mentions_words,
+    normalize_key,
+    sentences_naming_only,
+    whole_sentences,
+)
 from ciagent.types import EntityType, Topic
 
 __all__ = ["entity_key", "merge"]
@@ -83,8 +89,11 @@ async def merge(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
         if result.notes is None:
             continue
         notes = result.notes
-        summaries.append((result.chunk_id, whole_sentences(notes.summary)))
-        words = set(normalize_key(chunk_text(transcript, chunk_by_id[result.chunk_id])).split())
+        chunk = chunk_by_id[result.chunk_id]
+        words = set(normalize_key(chunk_text(transcript, chunk)).split())
+        summary = sentences_naming_only(whole_sentences(notes.summary), words)
+        if summary:
+            summaries.append((result.chunk_id, summary))
         for item in notes.entities:
             key = entity_key(item.name)
             if not key:
@@ -93,7 +102,11 @@ async def merge(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
             group.names[item.name] += 1
             group.types[item.type] += 1
             group.candidates.extend(
-                Candidate(chunk_id=result.chunk_id, segment_id=m.segment_id, text=m.text)
+                Candidate(
+                    chunk_id=result.chunk_id,
+                    segment_id=line_segment(chunk, m.segment_id),
+                    text=m.text,
+                )
                 for m in item.mentions
             )
         for name in notes.topics:
@@ -105,7 +118,11 @@ async def merge(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
         for quote in notes.quotes:
             quotes.setdefault(
                 normalize_key(quote.text),
-                Candidate(chunk_id=result.chunk_id, segment_id=quote.segment_id, text=quote.text),
+                Candidate(
+                    chunk_id=result.chunk_id,
+                    segment_id=line_segment(chunk, quote.segment_id),
+                    text=quote.text,
+                ),
             )
     _merge_surnames(groups)
     covered = sum(tokens[r.chunk_id] for r in results if r.notes is not None) or 1

@@ -2,7 +2,8 @@
 
 One chunk: its summary is the episode's (no call). Several: one call over all of them, or, when
 they do not fit the model's context, a hierarchical reduce: groups that fit are summarised, then
-the group summaries, until one call can take the rest.
+the group summaries, until one call can take the rest. Sentences naming anything the transcript
+never mentions are dropped.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from ciagent.errors import ModelCallError
 from ciagent.prompts import load_prompt
 from ciagent.schemas import EpisodeSummary
 from ciagent.state import EnrichState, EnrichUpdate, RunContext
-from ciagent.textnorm import whole_sentences
+from ciagent.textnorm import normalize_key, sentences_naming_only, whole_sentences
 from ciagent.tokens import TokenCounter
 
 __all__ = ["group_to_fit", "summarize"]
@@ -36,12 +37,15 @@ def group_to_fit(parts: list[str], count: TokenCounter, budget: int) -> list[lis
 
 async def summarize(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
     merged = state["merged"]
-    if not merged.summaries:
-        errors = [r.error for r in state.get("notes", []) if r.error]
+    results = state.get("notes", [])
+    if not any(r.notes is not None for r in results):
+        errors = [r.error for r in results if r.error]
         raise ModelCallError(
             ctx.client.spec.model_id,
             f"every chunk failed; first: {errors[0]}" if errors else "no chunk notes were produced",
         )
+    if not merged.summaries:
+        return {"summary": ""}
     chunks = {chunk.id: chunk for chunk in state["chunks"]}
     parts = [
         f"Part {n} (lines {chunks[cid].first_segment}-{chunks[cid].last_segment}): {text}"
@@ -54,6 +58,7 @@ async def summarize(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
     budget = ctx.client.spec.context_window - ctx.settings.max_output_tokens - overhead - _MARGIN
     if budget < 1024:
         raise ModelCallError(ctx.client.spec.model_id, "context window too small for a summary")
+    known = set(normalize_key(state["transcript"].render()).split())
     level = 0
     while True:
         groups = group_to_fit(parts, ctx.count_tokens, budget)
@@ -63,7 +68,7 @@ async def summarize(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
             answer = await ctx.client.structured(
                 f"summary[{level}]", prompt, EpisodeSummary, notes="\n".join(group)
             )
-            summaries.append(whole_sentences(answer.summary))
+            summaries.append(sentences_naming_only(whole_sentences(answer.summary), known))
             ctx.report("summary")
         if len(summaries) == 1:
             return {"summary": summaries[0]}

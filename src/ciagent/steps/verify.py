@@ -26,9 +26,9 @@ _CLOSERS = frozenset(".!?\u2026\"'\u201d\u2019)")
 
 
 def _search_order(candidate: Candidate, chunk: Chunk) -> list[int]:
-    others = [sid for sid in chunk.segment_ids if sid != candidate.segment_id]
-    cited = [candidate.segment_id] if candidate.segment_id in chunk.segment_ids else []
-    return cited + others
+    cited = candidate.segment_id
+    others = [sid for sid in chunk.segment_ids if sid != cited]
+    return others if cited is None else [cited, *others]
 
 
 def locate(
