@@ -161,9 +161,9 @@ def test_every_chunk_failing_is_an_error() -> None:
 def test_hierarchical_summary_when_notes_do_not_fit() -> None:
     def respond(request: FakeRequest) -> dict[str, Any] | str:
         if request.schema_name == "EpisodeSummary":
-            return {"summary": "A summary of several parts. " * 8}
+            return {"summary": " ".join(f"A summary of part {n} of several." for n in range(8))}
         answer = default_answer(request)
-        answer["summary"] = "This part covers a great deal of ground about the ocean. " * 10
+        answer["summary"] = " ".join(f"Point {n} covers ground about the ocean." for n in range(10))
         return answer
 
     fake = FakeModel(respond=respond, context_window=2600)
@@ -196,3 +196,13 @@ def test_async_api_and_sync_api_inside_a_running_loop() -> None:
     first, second = asyncio.run(main())
     assert first.status == second.status == "complete"
     assert first.summary == second.summary
+
+
+def test_a_summary_about_something_else_is_dropped_and_flagged() -> None:
+    answer = notes([])
+    answer["summary"] = "Jacques Cousteau filmed the Calypso near Marseille."
+    fake = FakeModel(respond=lambda request: answer)
+    result = ciagent.enrich(EPISODE, Settings(model=fake.model_id))
+    assert result.summary == ""
+    assert result.status == "partial"
+    assert [f.step for f in result.failures] == ["summary"]

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from ciagent.textnorm import clean, find_span, normalize_key
+from ciagent.textnorm import clean, find_span, grounded_sentences, normalize_key, whole_sentences
 
 
 @pytest.mark.parametrize(
@@ -33,3 +33,21 @@ def test_find_span_respects_word_boundaries(needle: str, haystack: str) -> None:
 def test_normalize_key_and_clean() -> None:
     assert normalize_key("  The Devil's  Teeth! ") == "the devil s teeth"
     assert clean("Um {vocalsound} so , yes .") == "Um so, yes."
+
+
+def test_grounded_sentences_drop_echoes_loops_and_cut_offs() -> None:
+    words = set(
+        normalize_key("Maya Okafor talked with Sarah Chen from MBARI about sharks.").split()
+    )
+    text = (
+        "Maya Okafor recalls meeting Tom at the Louvre. Sarah Chen works at MBARI. "
+        "They discuss sharks, sharks and more, sharks and more, sharks and more. "
+        "I think Sharks are fine. And then the"
+    )
+    assert grounded_sentences(text, words) == "Sarah Chen works at MBARI. I think Sharks are fine."
+
+
+def test_whole_sentences_keeps_closing_quotes() -> None:
+    assert whole_sentences('One. Two is "quoted." Three is cut') == 'One. Two is "quoted."'
+    assert whole_sentences("Complete.") == "Complete."
+    assert whole_sentences("no end at all") == "no end at all"

@@ -41,7 +41,7 @@ class ChunkNotes(BaseModel):
 
     entities: list[NoteEntity] = Field(max_length=12)
     topics: list[Annotated[str, StringConstraints(strip_whitespace=True, max_length=48)]] = Field(
-        max_length=5
+        min_length=1, max_length=5
     )
     quotes: list[NoteQuote] = Field(max_length=2)
     summary: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=700)]

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
 
 __all__ = [
     "clean",
     "find_span",
+    "grounded_sentences",
     "mentions_words",
     "normalize_key",
-    "sentences_naming_only",
     "whole_sentences",
 ]
 
@@ -151,14 +152,24 @@ _CAPITALISED = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w'\u2019-]*")
 _SENTENCE = re.compile(r"[^.!?\u2026]+(?:[.!?\u2026]+[\"'\u201d\u2019)\]]*|$)")
 
 
-def sentences_naming_only(text: str, words: set[str]) -> str:
-    """The sentences of `text` whose capitalised words (names, past each sentence's first word)
-    all occur in `words` (normalised words of the source). A sentence naming someone or something
-    the source never mentions is not about the source: a small model may echo its instructions."""
+def _repeats_itself(sentence: str, n: int = 3, limit: int = 3) -> bool:
+    """Whether some run of `n` words occurs `limit` times or more: a decoding loop."""
+    words = normalize_key(sentence).split()
+    runs = Counter(tuple(words[i : i + n]) for i in range(len(words) - n + 1))
+    return any(count >= limit for count in runs.values())
+
+
+def grounded_sentences(text: str, words: set[str]) -> str:
+    """The whole sentences of a model-written summary that are plausibly about the source.
+
+    Dropped: a sentence cut off by a length limit, a sentence that loops on itself, and a
+    sentence naming (capitalised words past its first) someone or something absent from `words`,
+    the normalised words of the source (a small model echoes its instructions and examples).
+    """
     kept = []
-    for match in _SENTENCE.finditer(text.strip()):
+    for match in _SENTENCE.finditer(whole_sentences(text)):
         sentence = match.group(0).strip()
-        if not sentence:
+        if not sentence or _repeats_itself(sentence):
             continue
         names = [normalize_key(m.group(0)) for m in _CAPITALISED.finditer(sentence)]
         if all(part in words for name in names for part in name.split()):

@@ -22,7 +22,7 @@ __all__ = ["FakeModel", "FakeRequest", "fake_model"]
 
 _LINE = re.compile(r"^\[(\d+)\]\s+(?:([^:\n]{1,40}):\s+)?(.*)$", re.MULTILINE)
 _NAME = re.compile(r"\b[A-Z][a-z]+(?:\s+(?:of\s+)?[A-Z][a-z]+)+\b")
-_WORD = re.compile(r"[A-Za-z]{6,}")
+_WORD = re.compile(r"[A-Za-z]{5,}")
 _counter = itertools.count(1)
 _registry: dict[str, FakeModel] = {}
 _registry_lock = threading.Lock()
@@ -106,7 +106,7 @@ def _chunk_notes(prompt: str) -> dict[str, Any]:
     longest = max(lines, key=lambda item: len(item[1]), default=None)
     return {
         "summary": (first[:200] or "Nothing is said."),
-        "topics": [word for word, _ in words.most_common(3)],
+        "topics": [word for word, _ in words.most_common(3)] or ["conversation"],
         "entities": [
             {"name": name, "type": "other", "mentions": mentions[:3]}
             for name, mentions in list(entities.items())[:10]

@@ -10,10 +10,12 @@ import logging
 import os
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from ciagent.llm.embedded import EmbeddedOptions, LocalLlama
 from ciagent.llm.fake import FakeRequest, fake_model
+from ciagent.settings import Settings
 from ciagent.tokens import token_counter
 
 __all__ = ["EMBEDDED_OPTIONS_KEY", "litellm_module"]
@@ -71,11 +73,8 @@ def _fill(
 
 
 def _embedded_options(params: dict[str, Any]) -> EmbeddedOptions:
+    """The model options a ModelClient sends in `extra_body`; settings' defaults otherwise."""
     extra = (params.get("extra_body") or {}).get(EMBEDDED_OPTIONS_KEY) or {}
-    from pathlib import Path
-
-    from ciagent.settings import Settings
-
     defaults = Settings()
     return EmbeddedOptions(
         cache_dir=Path(extra.get("cache_dir") or defaults.cache_dir),

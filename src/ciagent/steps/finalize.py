@@ -22,6 +22,10 @@ async def finalize(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
         for r in sorted(state.get("notes", []), key=lambda r: r.chunk_id)
         if r.error is not None
     ]
+    if not state["summary"]:
+        failures.append(
+            StepFailure(step="summary", error="no summary sentence survived verification")
+        )
     records = ctx.client.meter.records
     models = sorted({r.model for r in records}) or [ctx.client.spec.model_id]
     prompts = [load_prompt(NOTES_PROMPT), load_prompt(SUMMARY_PROMPT)]

@@ -22,10 +22,9 @@ from ciagent.state import (
     RunContext,
 )
 from ciagent.textnorm import (
+    grounded_sentences,
     mentions_words,
     normalize_key,
-    sentences_naming_only,
-    whole_sentences,
 )
 from ciagent.types import EntityType, Topic
 
@@ -91,7 +90,7 @@ async def merge(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
         notes = result.notes
         chunk = chunk_by_id[result.chunk_id]
         words = set(normalize_key(chunk_text(transcript, chunk)).split())
-        summary = sentences_naming_only(whole_sentences(notes.summary), words)
+        summary = grounded_sentences(notes.summary, words)
         if summary:
             summaries.append((result.chunk_id, summary))
         for item in notes.entities:

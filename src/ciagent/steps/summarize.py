@@ -2,8 +2,8 @@
 
 One chunk: its summary is the episode's (no call). Several: one call over all of them, or, when
 they do not fit the model's context, a hierarchical reduce: groups that fit are summarised, then
-the group summaries, until one call can take the rest. Sentences naming anything the transcript
-never mentions are dropped.
+the group summaries, until one call can take the rest. Sentences cut off, looping, or naming
+anything the transcript never mentions are dropped (`textnorm.grounded_sentences`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from ciagent.errors import ModelCallError
 from ciagent.prompts import load_prompt
 from ciagent.schemas import EpisodeSummary
 from ciagent.state import EnrichState, EnrichUpdate, RunContext
-from ciagent.textnorm import normalize_key, sentences_naming_only, whole_sentences
+from ciagent.textnorm import grounded_sentences, normalize_key
 from ciagent.tokens import TokenCounter
 
 __all__ = ["group_to_fit", "summarize"]
@@ -68,7 +68,7 @@ async def summarize(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
             answer = await ctx.client.structured(
                 f"summary[{level}]", prompt, EpisodeSummary, notes="\n".join(group)
             )
-            summaries.append(sentences_naming_only(whole_sentences(answer.summary), known))
+            summaries.append(grounded_sentences(answer.summary, known))
             ctx.report("summary")
         if len(summaries) == 1:
             return {"summary": summaries[0]}
