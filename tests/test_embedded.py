@@ -42,7 +42,8 @@ def test_missing_package_names_the_extra(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_real_enrichment_of_a_short_episode(data_dir: Path) -> None:
-    """Two chunks and a summary call on the embedded model, through litellm and instructor."""
+    """Two chunks on the embedded model through litellm and instructor (and a summary call over
+    them when both chunk summaries survive verification)."""
     path = data_dir / "short.vtt"
     settings = Settings(chunk_tokens=60, chunk_overlap_tokens=0, max_output_tokens=512)
     result = ciagent.enrich(path, settings)
@@ -52,7 +53,7 @@ def test_real_enrichment_of_a_short_episode(data_dir: Path) -> None:
     assert result.status == "complete", result.failures
     assert result.summary.strip()
     assert result.provenance.models == [DEFAULT_MODEL]
-    assert result.cost.calls >= 3  # two chunks, one summary
+    assert result.cost.calls >= 2  # two chunks, each one call at least
     assert result.cost.prompt_tokens > 0
     assert result.cost.completion_tokens > 0
     assert result.cost.usd > 0  # CPU time is priced, never free
