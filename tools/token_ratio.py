@@ -17,8 +17,10 @@ import sys
 from pathlib import Path
 
 from ciagent import EpisodeEnrichment, Settings, load_transcript
+from ciagent.chunking import chunk_text, chunk_transcript
 from ciagent.llm.embedded import EmbeddedOptions, LocalLlama
 from ciagent.textnorm import clean
+from ciagent.tokens import token_counter
 
 _NUMBER = re.compile(r"^\[\d+\] ", re.MULTILINE)
 
@@ -49,6 +51,20 @@ def main(transcript_path: str, result_path: str) -> None:
         f"prompt/transcript: {cost.prompt_tokens / raw:.3f} (as written), "
         f"{cost.prompt_tokens / cleaned:.3f} (without markers)"
     )
+    chunks = chunk_transcript(
+        transcript, token_counter(), settings.chunk_tokens, settings.chunk_overlap_tokens
+    )
+    texts = [chunk_text(transcript, chunk) for chunk in chunks]
+    numbered = sum(llama.count_tokens(text) for text in texts)
+    plain = sum(llama.count_tokens(_NUMBER.sub("", text)) for text in texts)
+    print(f"breakdown over {len(chunks)} chunks (tokens, and per transcript token as written):")
+    for label, tokens in (
+        ("transcript text sent, markers removed", cleaned),
+        ("overlap between chunks", plain - cleaned),
+        ("[n] line numbers", numbered - plain),
+        ("instructions, example, template, summary call", cost.prompt_tokens - numbered),
+    ):
+        print(f"  {label:<48} {tokens:>7}  {tokens / raw:.3f}")
 
 
 if __name__ == "__main__":

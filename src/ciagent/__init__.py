@@ -7,7 +7,12 @@ print(result.summary, [e.name for e in result.entities])
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
+
+# litellm fetches its model cost map from the network at import unless told to use its bundled
+# copy; ciagent never downloads at run time. Set before anything can import litellm.
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 from ciagent.errors import (
     BudgetExceeded,

@@ -96,7 +96,9 @@ class ModelClient:
         """Ask for a `response_model`; re-ask on invalid output up to `settings.max_reasks`."""
         litellm = litellm_module()
         import instructor
+        from instructor.core.exceptions import InstructorError
         from instructor.core.hooks import Hooks
+        from openai import OpenAIError
 
         log = _AttemptLog(step, self.spec, self.meter)
         hooks = Hooks()
@@ -124,7 +126,7 @@ class ModelClient:
                 hooks=hooks,
                 **kwargs,
             )
-        except Exception as exc:
+        except (InstructorError, OpenAIError, TimeoutError) as exc:
             log.finish("invalid", exc)
             raise _call_error(self.spec.model_id, exc, log.attempt) from exc
         log.finish("ok")
