@@ -1,12 +1,20 @@
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
+import platformdirs
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parent / "data"
 QMSUM = ROOT.parent / "shared" / "datasets" / "qmsum"
+
+# The embedded model file (490 MB) is assembled once per machine, in the user's cache, and reused.
+MODELS_DIR = platformdirs.user_cache_path("ciagent") / "models"
+# Everything else a test writes under the default cache folder stays in a folder of this session's.
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="ciagent-test-cache-")
 
 
 @pytest.fixture
@@ -17,3 +25,8 @@ def data_dir() -> Path:
 @pytest.fixture
 def examples_dir() -> Path:
     return ROOT / "examples"
+
+
+@pytest.fixture
+def models_dir() -> Path:
+    return MODELS_DIR

@@ -140,3 +140,28 @@ def test_unknown_model_is_a_config_error(examples_dir: Path) -> None:
     )
     assert result.exit_code == 2
     assert "no FakeModel named 'nobody'" in result.stderr
+
+
+def test_cache_options_and_commands(tmp_path: Path, examples_dir: Path) -> None:
+    fake = FakeModel()
+    episode = str(examples_dir / "harvest-notes-ep7.txt")
+    base = ["--model", fake.model_id, "--cache-dir", str(tmp_path), "--out", str(tmp_path / "r")]
+    assert runner.invoke(app, ["enrich", episode, *base, "--no-cache"]).exit_code == 0
+    stats = runner.invoke(app, ["cache", "stats", "--cache-dir", str(tmp_path)])
+    assert stats.exit_code == 0
+    assert ": 0 entries" in stats.stdout
+
+    assert runner.invoke(app, ["enrich", episode, *base]).exit_code == 0
+    replay = runner.invoke(app, ["enrich", episode, *base])
+    assert replay.exit_code == 0
+    assert "0 calls" in replay.stderr
+    assert (
+        ": 1 entries" in runner.invoke(app, ["cache", "stats", "--cache-dir", str(tmp_path)]).stdout
+    )
+
+    cleared = runner.invoke(app, ["cache", "clear", "--cache-dir", str(tmp_path)])
+    assert cleared.exit_code == 0
+    assert "removed 1 entries" in cleared.stdout
+    assert (
+        ": 0 entries" in runner.invoke(app, ["cache", "stats", "--cache-dir", str(tmp_path)]).stdout
+    )

@@ -13,13 +13,13 @@ from ciagent.settings import DEFAULT_MODEL
 from tests.helpers import assert_grounded
 
 
-def test_model_file_is_assembled_once_and_matches_its_hash() -> None:
-    cache = Settings().cache_dir
-    path = ensure_model_file(cache)
+def test_model_file_is_assembled_once_and_matches_its_hash(models_dir: Path) -> None:
+    models = models_dir
+    path = ensure_model_file(models)
     assert path.stat().st_size == sum(p.stat().st_size for p in EMBEDDED_MODEL.part_paths())
     assert verify_model_file(path)
     mtime = path.stat().st_mtime_ns
-    assert ensure_model_file(cache) == path
+    assert ensure_model_file(models) == path
     assert path.stat().st_mtime_ns == mtime  # not rebuilt
 
 
@@ -29,7 +29,7 @@ def test_checksum_mismatch_is_refused_and_leaves_nothing(tmp_path: Path) -> None
     )
     with pytest.raises(ModelAssetError, match="refusing to use it"):
         ensure_model_file(tmp_path, wrong)
-    assert list((tmp_path / "models").iterdir()) == []
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_missing_package_names_the_extra(tmp_path: Path) -> None:
@@ -41,11 +41,19 @@ def test_missing_package_names_the_extra(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_real_enrichment_of_a_short_episode(data_dir: Path) -> None:
+def test_real_enrichment_of_a_short_episode(
+    data_dir: Path, models_dir: Path, tmp_path: Path
+) -> None:
     """Two chunks on the embedded model through litellm and instructor (and a summary call over
     them when both chunk summaries survive verification)."""
     path = data_dir / "short.vtt"
-    settings = Settings(chunk_tokens=60, chunk_overlap_tokens=0, max_output_tokens=512)
+    settings = Settings(
+        chunk_tokens=60,
+        chunk_overlap_tokens=0,
+        max_output_tokens=512,
+        models_dir=models_dir,
+        cache_dir=tmp_path,
+    )
     result = ciagent.enrich(path, settings)
     transcript = ciagent.load_transcript(path)
 
@@ -61,3 +69,9 @@ def test_real_enrichment_of_a_short_episode(data_dir: Path) -> None:
     assert_grounded(result, transcript)
     said = " ".join(s.text for s in transcript.segments)
     assert all(m.text in said for e in result.entities for m in e.mentions)
+
+    # The same episode again: every answer from the cache, no model call, the same result.
+    replay = ciagent.enrich(path, settings)
+    assert replay.cost.calls == 0
+    assert 0 < replay.cost.cache_hits <= result.cost.calls  # re-asks are calls, not answers
+    assert replay.model_dump(exclude={"cost"}) == result.model_dump(exclude={"cost"})

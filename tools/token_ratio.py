@@ -30,7 +30,7 @@ def main(transcript_path: str, result_path: str) -> None:
     result = EpisodeEnrichment.model_validate_json(Path(result_path).read_text())
     settings = Settings()
     llama = LocalLlama.get(
-        EmbeddedOptions(cache_dir=settings.cache_dir, n_ctx=settings.embedded_context)
+        EmbeddedOptions(models_dir=settings.model_files_dir, n_ctx=settings.embedded_context)
     )
     raw = llama.count_tokens(transcript.render())
     cleaned = llama.count_tokens(

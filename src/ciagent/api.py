@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ciagent.cache import ResponseCache
 from ciagent.errors import ConfigError
 from ciagent.llm.call import ModelClient
 from ciagent.llm.models import ModelSpec, resolve_model
@@ -28,7 +29,7 @@ _TOKENIZER_SLACK = 1.25
 
 
 def _check_fits(settings: Settings, spec: ModelSpec, count: TokenCounter) -> None:
-    prompt = load_prompt(NOTES_PROMPT)
+    prompt = load_prompt(NOTES_PROMPT, settings.prompts_dir)
     overhead = sum(count(m["content"]) for m in prompt.messages(transcript=""))
     needed = int((settings.chunk_tokens + overhead) * _TOKENIZER_SLACK) + settings.max_output_tokens
     if needed > spec.context_window:
@@ -57,17 +58,22 @@ async def aenrich(
     spec = resolve_model(settings.model, settings.embedded_context)
     count = token_counter()
     _check_fits(settings, spec, count)
+    cache = ResponseCache(settings.cache_dir / "responses") if settings.cache else None
     context = RunContext(
         settings=settings,
-        client=ModelClient(settings, spec, UsageMeter()),
+        client=ModelClient(settings, spec, UsageMeter(), cache),
         count_tokens=count,
         progress=progress,
     )
-    final = await build_graph().ainvoke(
-        {"transcript": transcript},
-        context=context,
-        config={"max_concurrency": settings.concurrency},
-    )
+    try:
+        final = await build_graph().ainvoke(
+            {"transcript": transcript},
+            context=context,
+            config={"max_concurrency": settings.concurrency},
+        )
+    finally:
+        if cache is not None:
+            cache.close()
     result: EpisodeEnrichment = final["result"]
     return result
 

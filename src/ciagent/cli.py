@@ -12,12 +12,15 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
 
 from ciagent.errors import BudgetExceeded, CiagentError, InputError
+
+if TYPE_CHECKING:
+    from ciagent.cache import ResponseCache
 
 __all__ = ["app", "main"]
 
@@ -65,6 +68,12 @@ def enrich(
     model: Annotated[
         str | None, typer.Option("--model", "-m", help="litellm model id for every step.")
     ] = None,
+    cache_dir: Annotated[
+        Path | None, typer.Option("--cache-dir", help="Cache folder (responses, model files).")
+    ] = None,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Neither read nor write cached answers.")
+    ] = False,
 ) -> None:
     """Enrich one episode: summary, topics, entities with their mentions, quotes."""
     from ciagent.progress import StageProgress
@@ -72,7 +81,9 @@ def enrich(
     from ciagent.transcripts import load_transcript
 
     try:
-        settings = Settings.load(config, model=model)
+        settings = Settings.load(
+            config, model=model, cache_dir=cache_dir, cache=False if no_cache else None
+        )
         transcript = load_transcript(path)
         from ciagent.api import enrich as run_enrich
 
@@ -98,6 +109,46 @@ def enrich(
         + ("" if out == "-" else f" -> {out}"),
         soft_wrap=True,
     )
+
+
+cache_app = typer.Typer(help="Inspect or empty the response cache.", no_args_is_help=True)
+app.add_typer(cache_app, name="cache")
+
+CacheDirOption = Annotated[Path | None, typer.Option("--cache-dir", help="Cache folder.")]
+ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="Settings file.")]
+
+
+def _response_cache(config: Path | None, cache_dir: Path | None) -> ResponseCache:
+    from ciagent.cache import ResponseCache
+    from ciagent.settings import Settings
+
+    try:
+        settings = Settings.load(config, cache_dir=cache_dir)
+    except InputError as exc:
+        _fail(EXIT_INPUT, str(exc))
+    return ResponseCache(settings.cache_dir / "responses")
+
+
+@cache_app.command("stats")
+def cache_stats(config: ConfigOption = None, cache_dir: CacheDirOption = None) -> None:
+    """Entries and size of the response cache."""
+    cache = _response_cache(config, cache_dir)
+    try:
+        stats = cache.stats()
+    finally:
+        cache.close()
+    sys.stdout.write(f"{stats.directory}: {stats.entries} entries, {stats.bytes} bytes\n")
+
+
+@cache_app.command("clear")
+def cache_clear(config: ConfigOption = None, cache_dir: CacheDirOption = None) -> None:
+    """Remove every cached answer."""
+    cache = _response_cache(config, cache_dir)
+    try:
+        removed = cache.clear()
+    finally:
+        cache.close()
+    sys.stdout.write(f"{cache.directory}: removed {removed} entries\n")
 
 
 @app.command()

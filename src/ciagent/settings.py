@@ -46,10 +46,21 @@ class Settings(BaseModel):
     timeout_s: float = Field(default=600.0, gt=0, description="Limit for one model call.")
     max_topics: int = Field(default=10, ge=1)
     cache_dir: Path = Field(default_factory=_default_cache_dir)
+    cache: bool = Field(default=True, description="Reuse answers cached under cache_dir/responses.")
+    models_dir: Path | None = Field(
+        default=None, description="Where the embedded model file is assembled; cache_dir/models."
+    )
+    prompts_dir: Path | None = Field(
+        default=None, description="Prompt templates to use instead of the shipped ones."
+    )
     embedded_context: int = Field(default=8192, ge=512, description="Context of the local model.")
     embedded_threads: int | None = Field(
         default=None, ge=1, description="CPU threads; all if unset."
     )
+
+    @property
+    def model_files_dir(self) -> Path:
+        return self.models_dir or self.cache_dir / "models"
 
     @model_validator(mode="after")
     def _overlap_below_half(self) -> Settings:

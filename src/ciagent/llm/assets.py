@@ -69,9 +69,9 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def ensure_model_file(cache_dir: Path, asset: ModelAsset = EMBEDDED_MODEL) -> Path:
+def ensure_model_file(models_dir: Path, asset: ModelAsset = EMBEDDED_MODEL) -> Path:
     """Path of the verified model file, assembling it on first use (atomically)."""
-    target = cache_dir / "models" / asset.file_name
+    target = models_dir / asset.file_name
     stamp = target.with_name(target.name + ".sha256")
     with _lock:
         if (

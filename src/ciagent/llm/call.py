@@ -1,8 +1,9 @@
 """The one function every model call goes through: a structured, validated answer.
 
-litellm carries the request (any provider, including the embedded and fake ones); instructor asks
-for JSON matching the response model's schema and re-asks with the validation errors shown to the
-model, a bounded number of times. Every attempt is recorded with its usage and cost.
+An identical earlier request is answered from the response cache. Otherwise litellm carries the
+request (any provider, including the embedded and fake ones); instructor asks for JSON matching the
+response model's schema and re-asks with the validation errors shown to the model, a bounded number
+of times. Every attempt is recorded with its usage and cost.
 """
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ from __future__ import annotations
 import time
 from typing import Any, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
+from ciagent.cache import CachedAnswer, ResponseCache, cache_key
 from ciagent.errors import ModelCallError, StructuredOutputError
 from ciagent.llm.models import ModelSpec
 from ciagent.llm.providers import EMBEDDED_OPTIONS_KEY, litellm_module
@@ -32,6 +34,8 @@ class _AttemptLog:
         self.attempt = 0
         self.started = time.perf_counter()
         self._pending: tuple[int, int, float] | None = None
+        self.prompt_tokens = 0
+        self.completion_tokens = 0
 
     def on_kwargs(self, *args: Any, **kwargs: Any) -> None:
         self.attempt += 1
@@ -56,6 +60,8 @@ class _AttemptLog:
             return
         prompt, completion, latency = self._pending
         self._pending = None
+        self.prompt_tokens += prompt
+        self.completion_tokens += completion
         self.meter.add(
             CallRecord(
                 step=self.step,
@@ -74,17 +80,44 @@ class _AttemptLog:
 class ModelClient:
     """Structured calls to one model for one run, recorded in a UsageMeter."""
 
-    def __init__(self, settings: Settings, spec: ModelSpec, meter: UsageMeter) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        spec: ModelSpec,
+        meter: UsageMeter,
+        cache: ResponseCache | None = None,
+    ) -> None:
         self.settings = settings
         self.spec = spec
         self.meter = meter
+        self.cache = cache
+
+    def _sampling(self) -> dict[str, Any]:
+        return {
+            "temperature": self.settings.temperature,
+            "max_tokens": self.settings.max_output_tokens,
+            "seed": self.settings.seed,
+        }
+
+    def _cached(self, key: str, response_model: type[T]) -> T | None:
+        if self.cache is None:
+            return None
+        answer = self.cache.get(key)
+        if answer is None:
+            return None
+        try:
+            result = response_model.model_validate(answer.output)
+        except ValidationError:
+            return None
+        self.meter.hit()
+        return result
 
     def _extra_body(self) -> dict[str, Any] | None:
         if not self.spec.model_id.startswith("embedded/"):
             return None
         return {
             EMBEDDED_OPTIONS_KEY: {
-                "cache_dir": str(self.settings.cache_dir),
+                "models_dir": str(self.settings.model_files_dir),
                 "n_ctx": self.settings.embedded_context,
                 "n_threads": self.settings.embedded_threads,
             }
@@ -93,7 +126,31 @@ class ModelClient:
     async def structured(
         self, step: str, prompt: Prompt, response_model: type[T], **values: str
     ) -> T:
-        """Ask for a `response_model`; re-ask on invalid output up to `settings.max_reasks`."""
+        """Ask for a `response_model`; re-ask on invalid output up to `settings.max_reasks`.
+
+        An identical earlier request (same model, messages, schema, sampling and prompt version)
+        is answered from the cache, with no model request.
+        """
+        messages = prompt.messages(**values)
+        key = cache_key(
+            model=self.spec.model_id,
+            api_base=None,
+            messages=messages,
+            schema=response_model.model_json_schema(),
+            params=self._sampling(),
+            prompt=prompt.ref,
+        )
+        cached = self._cached(key, response_model)
+        if cached is not None:
+            return cached
+        result = await self._ask(step, messages, response_model)
+        if self.cache is not None:
+            self.cache.put(key, result[1])
+        return result[0]
+
+    async def _ask(
+        self, step: str, messages: list[dict[str, str]], response_model: type[T]
+    ) -> tuple[T, CachedAnswer]:
         litellm = litellm_module()
         import instructor
         from instructor.core.exceptions import InstructorError
@@ -108,9 +165,7 @@ class ModelClient:
         hooks.on("parse:error", log.on_parse_error)
         client: Any = instructor.from_litellm(litellm.acompletion, mode=instructor.Mode.JSON_SCHEMA)
         kwargs: dict[str, Any] = {
-            "temperature": self.settings.temperature,
-            "max_tokens": self.settings.max_output_tokens,
-            "seed": self.settings.seed,
+            **self._sampling(),
             "timeout": self.settings.timeout_s,
             "num_retries": 0,
         }
@@ -120,7 +175,7 @@ class ModelClient:
         try:
             result: T = await client.chat.completions.create(
                 model=self.spec.model_id,
-                messages=prompt.messages(**values),
+                messages=messages,
                 response_model=response_model,
                 max_retries=self.settings.max_reasks,
                 hooks=hooks,
@@ -130,7 +185,13 @@ class ModelClient:
             log.finish("invalid", exc)
             raise _call_error(self.spec.model_id, exc, log.attempt) from exc
         log.finish("ok")
-        return result
+        answer = CachedAnswer(
+            output=result.model_dump(mode="json"),
+            model=self.spec.model_id,
+            prompt_tokens=log.prompt_tokens,
+            completion_tokens=log.completion_tokens,
+        )
+        return result, answer
 
 
 def _call_error(model: str, exc: Exception, attempts: int) -> ModelCallError:

@@ -25,7 +25,7 @@ __all__ = ["EmbeddedOptions", "LocalLlama", "decoding_constraint"]
 
 @dataclass(frozen=True)
 class EmbeddedOptions:
-    cache_dir: Path
+    models_dir: Path
     n_ctx: int = 8192
     n_threads: int | None = None
 
@@ -67,7 +67,7 @@ class LocalLlama:
             raise ModelAssetError(
                 "the embedded model needs llama-cpp-python: pip install 'ciagent[local]'"
             ) from None
-        path = ensure_model_file(options.cache_dir)
+        path = ensure_model_file(options.models_dir)
         threads = options.n_threads or max(1, os.cpu_count() or 1)
         self.options = options
         self._lock = threading.Lock()

@@ -13,6 +13,7 @@ import itertools
 import json
 import re
 import threading
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -55,7 +56,7 @@ class FakeModel:
     """A scripted, deterministic model. Price is explicit (default 0) so costs stay visible."""
 
     respond: Responder | None = None
-    name: str = field(default_factory=lambda: f"model{next(_counter)}")
+    name: str = field(default_factory=lambda: f"model{next(_counter)}-{uuid.uuid4().hex[:8]}")
     input_usd_per_mtok: float = 0.0
     output_usd_per_mtok: float = 0.0
     context_window: int = 32768

@@ -77,7 +77,7 @@ def _embedded_options(params: dict[str, Any]) -> EmbeddedOptions:
     extra = (params.get("extra_body") or {}).get(EMBEDDED_OPTIONS_KEY) or {}
     defaults = Settings()
     return EmbeddedOptions(
-        cache_dir=Path(extra.get("cache_dir") or defaults.cache_dir),
+        models_dir=Path(extra.get("models_dir") or defaults.model_files_dir),
         n_ctx=int(extra.get("n_ctx") or defaults.embedded_context),
         n_threads=extra.get("n_threads"),
     )

@@ -35,7 +35,18 @@ class UsageMeter:
 
     def __init__(self) -> None:
         self._records: list[CallRecord] = []
+        self._cache_hits = 0
         self._lock = threading.Lock()
+
+    def hit(self) -> None:
+        """Count an answer served from the cache (no model request)."""
+        with self._lock:
+            self._cache_hits += 1
+
+    @property
+    def cache_hits(self) -> int:
+        with self._lock:
+            return self._cache_hits
 
     def add(self, record: CallRecord) -> None:
         with self._lock:
@@ -46,11 +57,11 @@ class UsageMeter:
         with self._lock:
             return list(self._records)
 
-    def report(self, wall_s: float, cache_hits: int = 0) -> CostReport:
+    def report(self, wall_s: float) -> CostReport:
         records = self.records
         return CostReport(
             calls=len(records),
-            cache_hits=cache_hits,
+            cache_hits=self.cache_hits,
             prompt_tokens=sum(r.prompt_tokens for r in records),
             completion_tokens=sum(r.completion_tokens for r in records),
             usd=round(sum(r.usd for r in records), 10),

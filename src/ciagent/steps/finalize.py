@@ -28,7 +28,8 @@ async def finalize(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
         )
     records = ctx.client.meter.records
     models = sorted({r.model for r in records}) or [ctx.client.spec.model_id]
-    prompts = [load_prompt(NOTES_PROMPT), load_prompt(SUMMARY_PROMPT)]
+    folder = ctx.settings.prompts_dir
+    prompts = [load_prompt(NOTES_PROMPT, folder), load_prompt(SUMMARY_PROMPT, folder)]
     result = EpisodeEnrichment(
         status="partial" if failures else "complete",
         summary=state["summary"],

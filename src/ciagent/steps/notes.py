@@ -20,7 +20,7 @@ PROMPT = "chunk_notes"
 async def chunk_notes(task: ChunkTask, ctx: RunContext) -> EnrichUpdate:
     """Notes for one chunk; a chunk whose call fails is recorded as failed, not fatal."""
     chunk = task["chunk"]
-    prompt = load_prompt(PROMPT)
+    prompt = load_prompt(PROMPT, ctx.settings.prompts_dir)
     try:
         notes = await ctx.client.structured(
             f"notes[{chunk.id}]",

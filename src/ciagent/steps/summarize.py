@@ -53,7 +53,7 @@ async def summarize(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
     ]
     if len(parts) == 1:
         return {"summary": merged.summaries[0][1]}
-    prompt = load_prompt(PROMPT)
+    prompt = load_prompt(PROMPT, ctx.settings.prompts_dir)
     overhead = sum(ctx.count_tokens(m["content"]) for m in prompt.messages(notes=""))
     budget = ctx.client.spec.context_window - ctx.settings.max_output_tokens - overhead - _MARGIN
     if budget < 1024:

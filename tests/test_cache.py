@@ -1,0 +1,110 @@
+"""The response cache: replay without model calls, and misses whenever the answer could differ."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+
+import pytest
+
+import ciagent
+from ciagent import EpisodeEnrichment, Settings
+from ciagent.cache import ResponseCache, cache_key
+from ciagent.prompts import prompts_dir
+from ciagent.testing import FakeModel
+
+EPISODE = Path(__file__).resolve().parents[1] / "examples" / "harvest-notes-ep7.txt"
+
+
+def without_cost(result: EpisodeEnrichment) -> dict[str, object]:
+    return result.model_dump(exclude={"cost"})
+
+
+def test_second_run_is_served_from_the_cache(tmp_path: Path) -> None:
+    fake = FakeModel()
+    settings = Settings(
+        model=fake.model_id, cache_dir=tmp_path, chunk_tokens=200, chunk_overlap_tokens=0
+    )
+    first = ciagent.enrich(EPISODE, settings)
+    requests = len(fake.requests)
+    second = ciagent.enrich(EPISODE, settings)
+
+    assert first.cost.calls == requests > 1
+    assert first.cost.cache_hits == 0
+    assert second.cost.calls == 0
+    assert second.cost.cache_hits == requests
+    assert len(fake.requests) == requests  # the model was not asked again
+    assert without_cost(second) == without_cost(first)
+
+
+def test_a_new_prompt_version_misses_the_cache(tmp_path: Path) -> None:
+    fake = FakeModel()
+    settings = Settings(model=fake.model_id, cache_dir=tmp_path / "cache")
+    ciagent.enrich(EPISODE, settings)
+    asked = len(fake.requests)
+
+    prompts = tmp_path / "prompts"
+    shutil.copytree(prompts_dir(), prompts)
+    template = prompts / "chunk_notes.toml"
+    template.write_text(template.read_text().replace('version = "1"', 'version = "1.1"'))
+    result = ciagent.enrich(EPISODE, settings.model_copy(update={"prompts_dir": prompts}))
+    assert len(fake.requests) == asked + 1
+    assert result.cost.calls == 1
+    assert result.provenance.prompt_versions["chunk_notes"] == "1.1"
+
+
+def test_key_covers_everything_that_changes_the_answer() -> None:
+    base = {
+        "model": "hosted_vllm/qwen",
+        "api_base": "http://127.0.0.1:8000/v1",
+        "messages": [{"role": "user", "content": "hi"}],
+        "schema": {"title": "A", "type": "object"},
+        "params": {"temperature": 0.0, "max_tokens": 100, "seed": 0},
+        "prompt": "chunk_notes@1",
+    }
+    key = cache_key(**base)  # type: ignore[arg-type]
+    assert key == cache_key(**base)  # type: ignore[arg-type]
+    variants = [
+        {"model": "hosted_vllm/other"},
+        {"api_base": "http://127.0.0.1:9000/v1"},
+        {"messages": [{"role": "user", "content": "hi!"}]},
+        {"schema": {"title": "B", "type": "object"}},
+        {"params": {"temperature": 0.7, "max_tokens": 100, "seed": 0}},
+        {"params": {"temperature": 0.0, "max_tokens": 101, "seed": 0}},
+        {"prompt": "chunk_notes@2"},
+    ]
+    for change in variants:
+        assert cache_key(**{**base, **change}) != key, change  # type: ignore[arg-type]
+
+
+def test_no_cache_writes_nothing_and_values_are_json_text(tmp_path: Path) -> None:
+    fake = FakeModel()
+    ciagent.enrich(EPISODE, Settings(model=fake.model_id, cache_dir=tmp_path / "off", cache=False))
+    assert not (tmp_path / "off" / "responses").exists()
+
+    ciagent.enrich(EPISODE, Settings(model=fake.model_id, cache_dir=tmp_path / "on"))
+    cache = ResponseCache(tmp_path / "on" / "responses")
+    try:
+        assert cache.stats().entries == 1
+        for key in cache._cache.iterkeys():
+            raw = cache._cache.get(key)
+            assert isinstance(raw, str)
+            assert raw.startswith("{")
+    finally:
+        cache.close()
+
+
+def test_secrets_never_reach_cache_output_or_logs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    secret = "sk-ciagent-test-0123456789abcdef"
+    monkeypatch.setenv("OPENAI_API_KEY", secret)
+    monkeypatch.setenv("ANTHROPIC_API_KEY", secret)
+    caplog.set_level(logging.DEBUG)
+    fake = FakeModel()
+    result = ciagent.enrich(EPISODE, Settings(model=fake.model_id, cache_dir=tmp_path))
+    stored = b"".join(p.read_bytes() for p in tmp_path.rglob("*") if p.is_file())
+    assert secret.encode() not in stored
+    assert secret not in result.to_json()
+    assert secret not in caplog.text
