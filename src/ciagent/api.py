@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ciagent.budget import BudgetGuard, Cap, Ledger
 from ciagent.cache import ResponseCache
 from ciagent.errors import ConfigError
 from ciagent.llm.call import ModelClient
@@ -41,6 +43,22 @@ def _check_fits(settings: Settings, spec: ModelSpec, count: TokenCounter) -> Non
         )
 
 
+def _budget(settings: Settings) -> BudgetGuard | None:
+    """The caps of this episode and of its run, held in the shared ledger; None without caps."""
+    if not settings.has_budget:
+        return None
+    run = settings.run_id or uuid.uuid4().hex
+    caps = [
+        Cap(f"run:{run}", settings.budget_usd, settings.budget_tokens),
+        Cap(
+            f"episode:{uuid.uuid4().hex}",
+            settings.episode_budget_usd,
+            settings.episode_budget_tokens,
+        ),
+    ]
+    return BudgetGuard(Ledger(settings.ledger_file), caps)
+
+
 async def aenrich(
     source: str | Path | Transcript,
     settings: Settings | None = None,
@@ -49,7 +67,9 @@ async def aenrich(
 ) -> EpisodeEnrichment:
     """Enrich one episode: a transcript file path or a loaded `Transcript`.
 
-    `progress(stage, done, total)` is called as chunks and steps finish.
+    `progress(stage, done, total)` is called as chunks and steps finish. When a budget cap would
+    be crossed, no further call is made and the result comes back with what was finished and
+    `status == "budget_exceeded"`.
     """
     from ciagent.graph import build_graph
 
@@ -61,7 +81,7 @@ async def aenrich(
     cache = ResponseCache(settings.cache_dir / "responses") if settings.cache else None
     context = RunContext(
         settings=settings,
-        client=ModelClient(settings, spec, UsageMeter(), cache),
+        client=ModelClient(settings, spec, UsageMeter(), cache, _budget(settings)),
         count_tokens=count,
         progress=progress,
     )

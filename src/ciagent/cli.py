@@ -74,6 +74,12 @@ def enrich(
     no_cache: Annotated[
         bool, typer.Option("--no-cache", help="Neither read nor write cached answers.")
     ] = False,
+    budget_usd: Annotated[
+        float | None, typer.Option("--budget-usd", help="Stop before the run spends more.")
+    ] = None,
+    budget_tokens: Annotated[
+        int | None, typer.Option("--budget-tokens", help="Stop before the run uses more tokens.")
+    ] = None,
 ) -> None:
     """Enrich one episode: summary, topics, entities with their mentions, quotes."""
     from ciagent.progress import StageProgress
@@ -82,7 +88,12 @@ def enrich(
 
     try:
         settings = Settings.load(
-            config, model=model, cache_dir=cache_dir, cache=False if no_cache else None
+            config,
+            model=model,
+            cache_dir=cache_dir,
+            cache=False if no_cache else None,
+            budget_usd=budget_usd,
+            budget_tokens=budget_tokens,
         )
         transcript = load_transcript(path)
         from ciagent.api import enrich as run_enrich
@@ -96,6 +107,7 @@ def enrich(
     except CiagentError as exc:
         _fail(EXIT_ERROR, str(exc))
     text = result.to_json()
+    exceeded = result.status == "budget_exceeded"
     if out == "-":
         sys.stdout.write(text + "\n")
         sys.stdout.flush()
@@ -109,6 +121,8 @@ def enrich(
         + ("" if out == "-" else f" -> {out}"),
         soft_wrap=True,
     )
+    if exceeded:
+        _fail(EXIT_BUDGET, "budget exceeded: the result above holds what was finished")
 
 
 cache_app = typer.Typer(help="Inspect or empty the response cache.", no_args_is_help=True)

@@ -82,7 +82,10 @@ class BudgetExceeded(CiagentError):
     """A spend cap would be crossed; the finished part of the work is kept."""
 
     def __init__(self, cap: str, limit: float, spent: float) -> None:
+        """`spent`: what the cap would hold with the refused call's worst case added."""
         self.cap = cap
         self.limit = limit
         self.spent = spent
-        super().__init__(f"budget {cap} exceeded: spent {spent:g} of {limit:g}")
+        super().__init__(
+            f"budget {cap} exceeded: the next call could bring it to {spent:g} of {limit:g}"
+        )

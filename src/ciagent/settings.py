@@ -53,6 +53,16 @@ class Settings(BaseModel):
     prompts_dir: Path | None = Field(
         default=None, description="Prompt templates to use instead of the shipped ones."
     )
+    budget_usd: float | None = Field(default=None, ge=0, description="Cap on the run's spend.")
+    budget_tokens: int | None = Field(default=None, ge=0, description="Cap on the run's tokens.")
+    episode_budget_usd: float | None = Field(default=None, ge=0, description="Cap per episode.")
+    episode_budget_tokens: int | None = Field(default=None, ge=0, description="Cap per episode.")
+    run_id: str | None = Field(
+        default=None, description="Runs with the same id share the run caps; unique by default."
+    )
+    ledger_path: Path | None = Field(
+        default=None, description="The spend ledger shared by processes; cache_dir/ledger.sqlite."
+    )
     embedded_context: int = Field(default=8192, ge=512, description="Context of the local model.")
     embedded_threads: int | None = Field(
         default=None, ge=1, description="CPU threads; all if unset."
@@ -61,6 +71,15 @@ class Settings(BaseModel):
     @property
     def model_files_dir(self) -> Path:
         return self.models_dir or self.cache_dir / "models"
+
+    @property
+    def ledger_file(self) -> Path:
+        return self.ledger_path or self.cache_dir / "ledger.sqlite"
+
+    @property
+    def has_budget(self) -> bool:
+        caps = (self.budget_usd, self.budget_tokens, self.episode_budget_usd)
+        return any(cap is not None for cap in (*caps, self.episode_budget_tokens))
 
     @model_validator(mode="after")
     def _overlap_below_half(self) -> Settings:

@@ -63,6 +63,11 @@ class RunContext:
         if self.progress is not None:
             self.progress(stage, 0, total)
 
+    @property
+    def budget_exceeded(self) -> bool:
+        """Whether a call of this run was refused by a budget cap."""
+        return self.client.budget is not None and self.client.budget.exceeded
+
     def report(self, stage: str) -> None:
         with self._lock:
             self._done[stage] = self._done.get(stage, 0) + 1

@@ -8,22 +8,29 @@ of times. Every attempt is recorded with its usage and cost.
 
 from __future__ import annotations
 
+import json
 import time
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar, cast
 
 from pydantic import BaseModel, ValidationError
 
+from ciagent.budget import BudgetGuard
 from ciagent.cache import CachedAnswer, ResponseCache, cache_key
-from ciagent.errors import ModelCallError, StructuredOutputError
+from ciagent.errors import BudgetExceeded, ModelCallError, StructuredOutputError
 from ciagent.llm.models import ModelSpec
 from ciagent.llm.providers import EMBEDDED_OPTIONS_KEY, litellm_module
 from ciagent.llm.usage import CallRecord, Outcome, UsageMeter
 from ciagent.prompts import Prompt
 from ciagent.settings import Settings
+from ciagent.tokens import token_counter
 
 __all__ = ["ModelClient"]
 
 T = TypeVar("T", bound=BaseModel)
+# Tokenizers differ: the prompt is counted with tiktoken and held at 1.5 times that, so the
+# reservation stays a worst case for the model's own tokenizer.
+_PROMPT_SLACK = 1.5
 
 
 class _AttemptLog:
@@ -51,6 +58,8 @@ class _AttemptLog:
         self.finish("invalid", error)
 
     def on_error(self, error: Exception, **kwargs: Any) -> None:
+        if isinstance(error, BudgetExceeded):
+            return  # refused before sending: not a model request
         self._pending = (0, 0, time.perf_counter() - self.started)
         self.finish("error", error)
 
@@ -86,11 +95,46 @@ class ModelClient:
         spec: ModelSpec,
         meter: UsageMeter,
         cache: ResponseCache | None = None,
+        budget: BudgetGuard | None = None,
     ) -> None:
         self.settings = settings
         self.spec = spec
         self.meter = meter
         self.cache = cache
+        self.budget = budget
+        self._count = token_counter()
+
+    def _worst_case(self, kwargs: dict[str, Any]) -> tuple[float, int]:
+        """(usd, tokens) a request can cost at most: its prompt, generously counted, plus the
+        whole completion allowance."""
+        text = [str(m.get("content") or "") for m in kwargs.get("messages", [])]
+        text.append(json.dumps(kwargs.get("response_format") or ""))
+        prompt = int(sum(self._count(t) + 8 for t in text) * _PROMPT_SLACK) + 64
+        completion = int(kwargs.get("max_tokens") or self.settings.max_output_tokens)
+        return self.spec.cost(prompt, completion), prompt + completion
+
+    def _budgeted(self, litellm: Any, step: str) -> Callable[..., Awaitable[Any]]:
+        """litellm.acompletion, holding each request's worst case against the budget (every
+        attempt, re-asks included) and settling it with the usage the model reports."""
+        budget = self.budget
+        if budget is None:
+            return cast(Callable[..., Awaitable[Any]], litellm.acompletion)
+
+        async def completion(**kwargs: Any) -> Any:
+            usd, tokens = self._worst_case(kwargs)
+            reservation = budget.reserve(usd, tokens, label=f"{step} {self.spec.model_id}")
+            try:
+                response = await litellm.acompletion(**kwargs)
+            except BaseException:
+                budget.ledger.release(reservation)
+                raise
+            usage = getattr(response, "usage", None)
+            prompt = int(getattr(usage, "prompt_tokens", 0) or 0)
+            output = int(getattr(usage, "completion_tokens", 0) or 0)
+            budget.ledger.settle(reservation, self.spec.cost(prompt, output), prompt + output)
+            return response
+
+        return completion
 
     def _sampling(self) -> dict[str, Any]:
         return {
@@ -163,7 +207,9 @@ class ModelClient:
         hooks.on("completion:response", log.on_response)
         hooks.on("completion:error", log.on_error)
         hooks.on("parse:error", log.on_parse_error)
-        client: Any = instructor.from_litellm(litellm.acompletion, mode=instructor.Mode.JSON_SCHEMA)
+        client: Any = instructor.from_litellm(
+            self._budgeted(litellm, step), mode=instructor.Mode.JSON_SCHEMA
+        )
         kwargs: dict[str, Any] = {
             **self._sampling(),
             "timeout": self.settings.timeout_s,
@@ -181,8 +227,11 @@ class ModelClient:
                 hooks=hooks,
                 **kwargs,
             )
-        except (InstructorError, OpenAIError, TimeoutError) as exc:
+        except (InstructorError, OpenAIError, TimeoutError, BudgetExceeded) as exc:
             log.finish("invalid", exc)
+            refused = _budget_refusal(exc)
+            if refused is not None:
+                raise refused from None
             raise _call_error(self.spec.model_id, exc, log.attempt) from exc
         log.finish("ok")
         answer = CachedAnswer(
@@ -192,6 +241,16 @@ class ModelClient:
             completion_tokens=log.completion_tokens,
         )
         return result, answer
+
+
+def _budget_refusal(exc: BaseException) -> BudgetExceeded | None:
+    """The BudgetExceeded behind an error, if the budget is why the call stopped."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, BudgetExceeded):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def _call_error(model: str, exc: Exception, attempts: int) -> ModelCallError:

@@ -31,7 +31,7 @@ async def finalize(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
     folder = ctx.settings.prompts_dir
     prompts = [load_prompt(NOTES_PROMPT, folder), load_prompt(SUMMARY_PROMPT, folder)]
     result = EpisodeEnrichment(
-        status="partial" if failures else "complete",
+        status="budget_exceeded" if ctx.budget_exceeded else "partial" if failures else "complete",
         summary=state["summary"],
         topics=state["merged"].topics,
         entities=verified.entities,

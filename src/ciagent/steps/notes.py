@@ -7,7 +7,7 @@ Mentions and quotes cite the numbered lines they come from, which verification c
 from __future__ import annotations
 
 from ciagent.chunking import chunk_text
-from ciagent.errors import ModelCallError
+from ciagent.errors import BudgetExceeded, ModelCallError
 from ciagent.prompts import load_prompt
 from ciagent.schemas import ChunkNotes
 from ciagent.state import ChunkTask, EnrichUpdate, NoteResult, RunContext
@@ -29,7 +29,7 @@ async def chunk_notes(task: ChunkTask, ctx: RunContext) -> EnrichUpdate:
             transcript=chunk_text(task["transcript"], chunk),
         )
         result = NoteResult(chunk_id=chunk.id, notes=notes)
-    except ModelCallError as exc:
+    except (ModelCallError, BudgetExceeded) as exc:
         result = NoteResult(chunk_id=chunk.id, error=str(exc))
     ctx.report("notes")
     return {"notes": [result]}

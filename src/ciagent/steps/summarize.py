@@ -8,7 +8,7 @@ anything the transcript never mentions are dropped (`textnorm.grounded_sentences
 
 from __future__ import annotations
 
-from ciagent.errors import ModelCallError
+from ciagent.errors import BudgetExceeded, ModelCallError
 from ciagent.prompts import load_prompt
 from ciagent.schemas import EpisodeSummary
 from ciagent.state import EnrichState, EnrichUpdate, RunContext
@@ -39,6 +39,8 @@ async def summarize(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
     merged = state["merged"]
     results = state.get("notes", [])
     if not any(r.notes is not None for r in results):
+        if ctx.budget_exceeded:
+            return {"summary": ""}
         errors = [r.error for r in results if r.error]
         raise ModelCallError(
             ctx.client.spec.model_id,
@@ -65,9 +67,13 @@ async def summarize(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
         ctx.expect("summary", len(groups))
         summaries: list[str] = []
         for group in groups:
-            answer = await ctx.client.structured(
-                f"summary[{level}]", prompt, EpisodeSummary, notes="\n".join(group)
-            )
+            try:
+                answer = await ctx.client.structured(
+                    f"summary[{level}]", prompt, EpisodeSummary, notes="\n".join(group)
+                )
+            except BudgetExceeded:
+                # No budget for the reduce: the chunk summaries, in order, are what there is.
+                return {"summary": " ".join(text for _, text in merged.summaries)}
             summaries.append(grounded_sentences(answer.summary, known))
             ctx.report("summary")
         if len(summaries) == 1:

@@ -1,0 +1,162 @@
+"""The spend ledger: reserve the worst case before a call, settle the real cost after, release on
+failure. Caps in USD and tokens, per scope (an episode, a run), never crossed under any concurrency.
+
+The ledger is one SQLite file in WAL mode; every reservation is checked and written inside one
+`BEGIN IMMEDIATE` transaction, so threads and processes sharing the file cannot both take the last
+dollar. Spend counted against a cap = settled cost + open reservations.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from ciagent.errors import BudgetExceeded
+
+__all__ = ["BudgetGuard", "Cap", "Ledger", "Reservation", "Spend"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS entries (
+    id TEXT PRIMARY KEY,
+    scope TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('reserved', 'settled', 'released')),
+    usd REAL NOT NULL,
+    tokens INTEGER NOT NULL,
+    label TEXT NOT NULL,
+    created REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS entries_scope ON entries (scope, state);
+"""
+
+
+@dataclass(frozen=True)
+class Cap:
+    """A limit for one scope; None means no limit on that measure."""
+
+    scope: str
+    usd: float | None = None
+    tokens: int | None = None
+
+
+@dataclass(frozen=True)
+class Spend:
+    usd: float
+    tokens: int
+
+
+@dataclass(frozen=True)
+class Reservation:
+    id: str
+    scopes: tuple[str, ...]
+    usd: float
+    tokens: int
+
+
+class Ledger:
+    """A ledger file shared by every thread and process that opens the same path."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._connection().executescript(_SCHEMA)
+
+    def _connection(self) -> sqlite3.Connection:
+        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=NORMAL")
+            self._local.connection = connection
+        return connection
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        db = self._connection()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    @staticmethod
+    def _spend(db: sqlite3.Connection, scope: str, states: Sequence[str]) -> Spend:
+        marks = ",".join("?" for _ in states)
+        usd, tokens = db.execute(
+            f"SELECT COALESCE(SUM(usd), 0), COALESCE(SUM(tokens), 0) FROM entries "
+            f"WHERE scope = ? AND state IN ({marks})",
+            (scope, *states),
+        ).fetchone()
+        return Spend(float(usd), int(tokens))
+
+    def reserve(self, caps: Sequence[Cap], usd: float, tokens: int, label: str) -> Reservation:
+        """Hold `usd` and `tokens` against every cap, or raise BudgetExceeded and hold nothing."""
+        entry = uuid.uuid4().hex
+        with self._transaction() as db:
+            for cap in caps:
+                held = self._spend(db, cap.scope, ("reserved", "settled"))
+                if cap.usd is not None and held.usd + usd > cap.usd:
+                    raise BudgetExceeded(f"{cap.scope} usd", cap.usd, held.usd + usd)
+                if cap.tokens is not None and held.tokens + tokens > cap.tokens:
+                    raise BudgetExceeded(f"{cap.scope} tokens", cap.tokens, held.tokens + tokens)
+            now = time.time()
+            db.executemany(
+                "INSERT INTO entries VALUES (?, ?, 'reserved', ?, ?, ?, ?)",
+                [(f"{entry}:{cap.scope}", cap.scope, usd, tokens, label, now) for cap in caps],
+            )
+        return Reservation(entry, tuple(cap.scope for cap in caps), usd, tokens)
+
+    def settle(self, reservation: Reservation, usd: float, tokens: int) -> None:
+        """Replace the hold with what the call really cost (it may be more than reserved)."""
+        self._close(reservation, "settled", usd, tokens)
+
+    def release(self, reservation: Reservation) -> None:
+        """Drop the hold: the call cost nothing (it failed before any usage was reported)."""
+        self._close(reservation, "released", 0.0, 0)
+
+    def _close(self, reservation: Reservation, state: str, usd: float, tokens: int) -> None:
+        with self._transaction() as db:
+            db.executemany(
+                "UPDATE entries SET state = ?, usd = ?, tokens = ? "
+                "WHERE id = ? AND state = 'reserved'",
+                [(state, usd, tokens, f"{reservation.id}:{scope}") for scope in reservation.scopes],
+            )
+
+    def spent(self, scope: str) -> Spend:
+        """Settled spend of a scope."""
+        with self._transaction() as db:
+            return self._spend(db, scope, ("settled",))
+
+    def held(self, scope: str) -> Spend:
+        """Open reservations of a scope."""
+        with self._transaction() as db:
+            return self._spend(db, scope, ("reserved",))
+
+
+class BudgetGuard:
+    """Holds one model's worst case against the caps around each request, then settles it."""
+
+    def __init__(self, ledger: Ledger, caps: Sequence[Cap]) -> None:
+        self.ledger = ledger
+        self.caps = tuple(caps)
+        self._exceeded = threading.Event()
+
+    @property
+    def exceeded(self) -> bool:
+        """Whether a reservation has been refused in this run."""
+        return self._exceeded.is_set()
+
+    def reserve(self, usd: float, tokens: int, label: str) -> Reservation:
+        try:
+            return self.ledger.reserve(self.caps, usd, tokens, label)
+        except BudgetExceeded:
+            self._exceeded.set()
+            raise

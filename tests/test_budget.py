@@ -1,0 +1,133 @@
+"""The spend ledger: caps hold under threads and processes; a refused call keeps finished work."""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+import ciagent
+from ciagent import BudgetExceeded, EpisodeEnrichment, Settings
+from ciagent.budget import Cap, Ledger
+from ciagent.testing import FakeModel
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+EPISODE = EXAMPLES / "harvest-notes-ep7.txt"
+
+
+def test_reserve_settle_release(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    caps = [Cap("run:a", usd=1.0, tokens=1000), Cap("episode:x", usd=0.5)]
+    first = ledger.reserve(caps, 0.4, 400, "call 1")
+    assert ledger.held("run:a").usd == pytest.approx(0.4)
+    with pytest.raises(BudgetExceeded) as refused:
+        ledger.reserve(caps, 0.2, 10, "call 2")  # the episode cap: 0.4 + 0.2 > 0.5
+    assert refused.value.cap == "episode:x usd"
+    ledger.settle(first, 0.25, 300)
+    second = ledger.reserve(caps, 0.2, 10, "call 2")
+    ledger.release(second)
+    assert ledger.spent("run:a").usd == pytest.approx(0.25)
+    assert ledger.spent("run:a").tokens == 300
+    assert ledger.held("run:a").usd == 0
+    with pytest.raises(BudgetExceeded, match="run:a tokens"):
+        ledger.reserve(caps, 0.0, 701, "too many tokens")
+
+
+def test_threads_never_overshoot(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    cap = [Cap("run:t", usd=0.1)]
+
+    def attempt(_: int) -> bool:
+        try:
+            reservation = ledger.reserve(cap, 0.01, 1, "t")
+        except BudgetExceeded:
+            return False
+        ledger.settle(reservation, 0.01, 1)
+        return True
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        granted = sum(pool.map(attempt, range(60)))
+    assert granted == 10
+    assert ledger.spent("run:t").usd == pytest.approx(0.1)
+
+
+PRICE = {"input_usd_per_mtok": 3.0, "output_usd_per_mtok": 15.0}
+
+
+def _process(ledger: str, run_id: str, cap: float, episodes: int) -> list[str]:
+    """One process enriching episodes concurrently under the shared run cap."""
+    fake = FakeModel(name=f"budget-{run_id}", **PRICE)
+    settings = Settings(
+        model=fake.model_id,
+        cache=False,
+        budget_usd=cap,
+        run_id=run_id,
+        ledger_path=Path(ledger),
+        chunk_tokens=120,
+        chunk_overlap_tokens=0,
+        max_output_tokens=256,
+    )
+
+    async def run() -> list[EpisodeEnrichment]:
+        return list(
+            await asyncio.gather(*(ciagent.aenrich(EPISODE, settings) for _ in range(episodes)))
+        )
+
+    return [result.to_json() for result in asyncio.run(run())]
+
+
+def test_processes_sharing_a_tight_cap_stay_under_it(tmp_path: Path) -> None:
+    ledger_path = tmp_path / "ledger.sqlite"
+    cap = 0.2
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(2) as pool:
+        batches = pool.starmap(_process, [(str(ledger_path), "shared", cap, 16)] * 2)
+    results = [EpisodeEnrichment.model_validate_json(text) for batch in batches for text in batch]
+    assert len(results) == 32
+
+    spent = Ledger(ledger_path).spent("run:shared")
+    assert spent.usd <= cap
+    assert Ledger(ledger_path).held("run:shared").usd == 0  # nothing left reserved
+    # The ledger equals the sum of every call's cost in the episodes' own reports.
+    assert spent.usd == pytest.approx(sum(r.cost.usd for r in results), abs=1e-8)
+    statuses = {r.status for r in results}
+    assert "budget_exceeded" in statuses  # the cap was tight enough to bite
+    # Work finished before the cap is kept: chunks answered within it still give entities.
+    assert any(r.cost.calls > 0 and r.entities for r in results)
+    for result in results:
+        if result.status == "budget_exceeded":
+            assert all("budget" in f.error for f in result.failures if f.step == "notes")
+
+
+def test_cli_budget_exceeded_exits_3_and_writes_the_partial_result(tmp_path: Path) -> None:
+    out = tmp_path / "result.json"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ciagent",
+            "enrich",
+            str(EPISODE),
+            "--budget-usd",
+            "0.0000001",
+            "--out",
+            str(out),
+            "--cache-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 3, done.stderr
+    assert "budget exceeded" in done.stderr
+    assert "Traceback" not in done.stderr
+    result = EpisodeEnrichment.model_validate_json(out.read_text())
+    assert result.status == "budget_exceeded"
+    assert result.cost.calls == 0  # refused before the embedded model was even asked
