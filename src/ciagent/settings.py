@@ -44,6 +44,10 @@ class Settings(BaseModel):
     max_reasks: int = Field(default=2, ge=0, le=10, description="Re-asks on invalid output.")
     concurrency: int = Field(default=4, ge=1, description="Model calls in flight per episode.")
     timeout_s: float = Field(default=600.0, gt=0, description="Limit for one model call.")
+    max_retries: int = Field(default=4, ge=0, le=20, description="Retries on transient errors.")
+    retry_deadline_s: float = Field(
+        default=300.0, gt=0, description="No retry starts later than this after the first try."
+    )
     max_topics: int = Field(default=10, ge=1)
     cache_dir: Path = Field(default_factory=_default_cache_dir)
     cache: bool = Field(default=True, description="Reuse answers cached under cache_dir/responses.")

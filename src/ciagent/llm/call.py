@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar, cast
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -20,6 +20,7 @@ from ciagent.cache import CachedAnswer, ResponseCache, cache_key
 from ciagent.errors import BudgetExceeded, ModelCallError, StructuredOutputError
 from ciagent.llm.models import ModelSpec
 from ciagent.llm.providers import EMBEDDED_OPTIONS_KEY, litellm_module
+from ciagent.llm.retry import retrying
 from ciagent.llm.usage import CallRecord, Outcome, UsageMeter
 from ciagent.prompts import Prompt
 from ciagent.settings import Settings
@@ -57,10 +58,9 @@ class _AttemptLog:
     def on_parse_error(self, error: Exception, **kwargs: Any) -> None:
         self.finish("invalid", error)
 
-    def on_error(self, error: Exception, **kwargs: Any) -> None:
-        if isinstance(error, BudgetExceeded):
-            return  # refused before sending: not a model request
-        self._pending = (0, 0, time.perf_counter() - self.started)
+    def failed(self, error: Exception, latency: float) -> None:
+        """A request that got no answer (each transient retry is one)."""
+        self._pending = (0, 0, latency)
         self.finish("error", error)
 
     def finish(self, outcome: Outcome, error: BaseException | None = None) -> None:
@@ -113,28 +113,41 @@ class ModelClient:
         completion = int(kwargs.get("max_tokens") or self.settings.max_output_tokens)
         return self.spec.cost(prompt, completion), prompt + completion
 
-    def _budgeted(self, litellm: Any, step: str) -> Callable[..., Awaitable[Any]]:
-        """litellm.acompletion, holding each request's worst case against the budget (every
-        attempt, re-asks included) and settling it with the usage the model reports."""
-        budget = self.budget
-        if budget is None:
-            return cast(Callable[..., Awaitable[Any]], litellm.acompletion)
+    def _transport(self, litellm: Any, step: str, log: _AttemptLog) -> Callable[..., Any]:
+        """litellm.acompletion as instructor calls it: each request retried on transient errors
+        (tenacity, Retry-After honoured), each attempt holding its worst case against the budget
+        and settling what it really cost, each failed attempt recorded."""
 
         async def completion(**kwargs: Any) -> Any:
+            attempts = retrying(self.settings.max_retries + 1, self.settings.retry_deadline_s)
+            async for attempt in attempts:
+                with attempt:
+                    response = await self._send(litellm, step, log, kwargs)
+            return response
+
+        return completion
+
+    async def _send(self, litellm: Any, step: str, log: _AttemptLog, kwargs: dict[str, Any]) -> Any:
+        budget = self.budget
+        reservation = None
+        if budget is not None:
             usd, tokens = self._worst_case(kwargs)
             reservation = budget.reserve(usd, tokens, label=f"{step} {self.spec.model_id}")
-            try:
-                response = await litellm.acompletion(**kwargs)
-            except BaseException:
+        started = time.perf_counter()
+        try:
+            response = await litellm.acompletion(**kwargs)
+        except BaseException as exc:
+            if budget is not None and reservation is not None:
                 budget.ledger.release(reservation)
-                raise
+            if isinstance(exc, Exception):
+                log.failed(exc, time.perf_counter() - started)
+            raise
+        if budget is not None and reservation is not None:
             usage = getattr(response, "usage", None)
             prompt = int(getattr(usage, "prompt_tokens", 0) or 0)
             output = int(getattr(usage, "completion_tokens", 0) or 0)
             budget.ledger.settle(reservation, self.spec.cost(prompt, output), prompt + output)
-            return response
-
-        return completion
+        return response
 
     def _sampling(self) -> dict[str, Any]:
         return {
@@ -205,10 +218,9 @@ class ModelClient:
         hooks = Hooks()
         hooks.on("completion:kwargs", log.on_kwargs)
         hooks.on("completion:response", log.on_response)
-        hooks.on("completion:error", log.on_error)
         hooks.on("parse:error", log.on_parse_error)
         client: Any = instructor.from_litellm(
-            self._budgeted(litellm, step), mode=instructor.Mode.JSON_SCHEMA
+            self._transport(litellm, step, log), mode=instructor.Mode.JSON_SCHEMA
         )
         kwargs: dict[str, Any] = {
             **self._sampling(),

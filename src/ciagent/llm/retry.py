@@ -1,0 +1,90 @@
+"""Retries of one model request on transient errors only, with tenacity.
+
+Transient: 429, 408, 409 and 5xx answers, timeouts and dropped connections. A `Retry-After` header
+is honoured; otherwise waits grow exponentially with full jitter. The loop stops at an attempt
+count or an overall deadline, whichever comes first. This is the only retry loop around the
+transport: litellm's own retries are off, and instructor's loop re-asks on invalid output only.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import Callable
+from typing import Any
+
+from openai import APIConnectionError, APIStatusError, APITimeoutError
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_random_exponential,
+)
+
+__all__ = ["is_transient", "retry_after", "retrying"]
+
+_RETRY_STATUS = frozenset({408, 409, 429})
+_MAX_RETRY_AFTER_S = 120.0
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether trying the same request again may succeed."""
+    if isinstance(error, APITimeoutError | APIConnectionError):
+        return True
+    if isinstance(error, APIStatusError):
+        return error.status_code in _RETRY_STATUS or error.status_code >= 500
+    return isinstance(error, TimeoutError | ConnectionError)
+
+
+def retry_after(error: BaseException) -> float | None:
+    """Seconds the server asked to wait (`Retry-After`: seconds or an HTTP date), if any."""
+    response = getattr(error, "response", None)
+    headers = getattr(response, "headers", None) or getattr(error, "litellm_response_headers", None)
+    if not headers:
+        return None
+    value = headers.get("retry-after-ms")
+    if value is not None:
+        try:
+            return min(float(value) / 1000, _MAX_RETRY_AFTER_S)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return min(max(float(value), 0.0), _MAX_RETRY_AFTER_S)
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value) if value else None
+        if parsed is None:
+            return None
+        return min(max(parsed.timestamp() - time.time(), 0.0), _MAX_RETRY_AFTER_S)
+
+
+def _wait(fallback: Callable[[RetryCallState], float]) -> Callable[[RetryCallState], float]:
+    def wait(state: RetryCallState) -> float:
+        outcome = state.outcome
+        error = outcome.exception() if outcome is not None else None
+        asked = retry_after(error) if error is not None else None
+        return asked if asked is not None else fallback(state)
+
+    return wait
+
+
+def retrying(
+    attempts: int, deadline_s: float, *, base_s: float = 0.5, cap_s: float = 20.0
+) -> AsyncRetrying:
+    """A tenacity loop: `attempts` tries at most, none started after `deadline_s`."""
+    return AsyncRetrying(
+        retry=retry_if_exception(is_transient),
+        stop=stop_after_attempt(attempts) | stop_after_delay(deadline_s),
+        wait=_wait(wait_random_exponential(multiplier=base_s, max=cap_s)),
+        reraise=True,
+    )
+
+
+def describe(error: BaseException) -> str:
+    """A short, secret-free description of a failed attempt."""
+    status: Any = getattr(error, "status_code", None)
+    return f"{type(error).__name__}{f' {status}' if status else ''}"
