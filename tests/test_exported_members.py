@@ -23,6 +23,7 @@ EXPECTED = {
     "Topic",
     "Transcript",
     "TranscriptError",
+    "UsageLine",
     "VerificationReport",
     "__version__",
     "aenrich",

@@ -28,6 +28,12 @@ def test_sample_episode_on_fake_model(examples_dir: Path) -> None:
     chunk_calls = [r for r in fake.requests if r.schema_name == "ChunkNotes"]
     assert len(chunk_calls) >= 3
     assert result.cost.calls == len(fake.requests)
+    steps = result.cost.by_step
+    assert set(steps) == {"notes", "summary"}
+    assert sum(line.calls for line in steps.values()) == result.cost.calls
+    assert sum(line.usd for line in steps.values()) == pytest.approx(result.cost.usd)
+    assert list(result.cost.by_model) == [fake.model_id]
+    assert result.cost.by_model[fake.model_id].prompt_tokens == result.cost.prompt_tokens
     assert result.cost.prompt_tokens > 0
     assert result.cost.completion_tokens > 0
     assert result.verification.checked == result.verification.grounded + result.verification.dropped

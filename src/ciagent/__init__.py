@@ -40,6 +40,7 @@ from ciagent.types import (
     StepFailure,
     Topic,
     Transcript,
+    UsageLine,
     VerificationReport,
 )
 
@@ -71,6 +72,7 @@ __all__ = [
     "Topic",
     "Transcript",
     "TranscriptError",
+    "UsageLine",
     "VerificationReport",
     "__version__",
     "aenrich",

@@ -16,11 +16,13 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from ciagent.errors import BudgetExceeded, CiagentError, InputError
 
 if TYPE_CHECKING:
     from ciagent.cache import ResponseCache
+    from ciagent.types import EpisodeEnrichment
 
 __all__ = ["app", "main"]
 
@@ -39,6 +41,27 @@ err = Console(stderr=True, highlight=False)
 def _fail(code: int, message: str) -> NoReturn:
     err.print(f"[bold red]error:[/] {message}", markup=True, soft_wrap=True)
     raise typer.Exit(code)
+
+
+def usage_table(result: EpisodeEnrichment) -> Table:
+    """Per step and per model: requests, cache hits, failed attempts, tokens, cost, latency."""
+    table = Table(title="cost", title_justify="left", box=None, pad_edge=False)
+    for column in ("", "calls", "hits", "retries", "prompt", "completion", "usd", "p50 s", "p95 s"):
+        table.add_column(column, justify="left" if not column else "right")
+    for kind, lines in (("step", result.cost.by_step), ("model", result.cost.by_model)):
+        for name, line in lines.items():
+            table.add_row(
+                f"{kind} {name}",
+                str(line.calls),
+                str(line.cache_hits),
+                str(line.retries),
+                str(line.prompt_tokens),
+                str(line.completion_tokens),
+                f"{line.usd:.6f}",
+                f"{line.latency_p50_s:.2f}",
+                f"{line.latency_p95_s:.2f}",
+            )
+    return table
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -114,6 +137,8 @@ def enrich(
     else:
         write_atomic(Path(out), text + "\n")
     cost = result.cost
+    if cost.by_step:
+        err.print(usage_table(result))
     err.print(
         f"{result.status}: {len(result.entities)} entities, {len(result.topics)} topics, "
         f"{len(result.quotes)} quotes; {cost.calls} calls, {cost.prompt_tokens} prompt + "

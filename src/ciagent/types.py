@@ -27,6 +27,7 @@ __all__ = [
     "StepFailure",
     "Topic",
     "Transcript",
+    "UsageLine",
     "VerificationReport",
 ]
 
@@ -157,13 +158,31 @@ class VerificationReport(_Frozen):
     dropped: int = 0
 
 
+class UsageLine(_Frozen):
+    """Usage of one step or one model: requests, cache hits, failed attempts, tokens, cost and
+    request latency (median and 95th percentile, seconds)."""
+
+    calls: int = 0
+    cache_hits: int = 0
+    retries: int = Field(default=0, description="Attempts that failed (then retried or given up).")
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    usd: float = 0.0
+    latency_p50_s: float = 0.0
+    latency_p95_s: float = 0.0
+
+
 class CostReport(_Frozen):
+    """Every model request of the episode (re-asks and retries included), and cache hits."""
+
     calls: int = 0
     cache_hits: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
     usd: float = 0.0
     wall_s: float = 0.0
+    by_step: dict[str, UsageLine] = Field(default_factory=dict)
+    by_model: dict[str, UsageLine] = Field(default_factory=dict)
 
 
 class Provenance(_Frozen):

@@ -156,7 +156,7 @@ class ModelClient:
             "seed": self.settings.seed,
         }
 
-    def _cached(self, key: str, response_model: type[T]) -> T | None:
+    def _cached(self, step: str, key: str, response_model: type[T]) -> T | None:
         if self.cache is None:
             return None
         answer = self.cache.get(key)
@@ -166,7 +166,7 @@ class ModelClient:
             result = response_model.model_validate(answer.output)
         except ValidationError:
             return None
-        self.meter.hit()
+        self.meter.hit(step, self.spec.model_id)
         return result
 
     def _extra_body(self) -> dict[str, Any] | None:
@@ -197,7 +197,7 @@ class ModelClient:
             params=self._sampling(),
             prompt=prompt.ref,
         )
-        cached = self._cached(key, response_model)
+        cached = self._cached(step, key, response_model)
         if cached is not None:
             return cached
         result = await self._ask(step, messages, response_model)

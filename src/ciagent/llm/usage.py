@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import threading
+from collections import Counter, defaultdict
+from collections.abc import Callable
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from ciagent.types import CostReport
+from ciagent.types import CostReport, UsageLine
 
 __all__ = ["CallRecord", "Outcome", "UsageMeter"]
 
@@ -35,18 +37,18 @@ class UsageMeter:
 
     def __init__(self) -> None:
         self._records: list[CallRecord] = []
-        self._cache_hits = 0
+        self._hits: list[tuple[str, str]] = []
         self._lock = threading.Lock()
 
-    def hit(self) -> None:
+    def hit(self, step: str, model: str) -> None:
         """Count an answer served from the cache (no model request)."""
         with self._lock:
-            self._cache_hits += 1
+            self._hits.append((step, model))
 
     @property
     def cache_hits(self) -> int:
         with self._lock:
-            return self._cache_hits
+            return len(self._hits)
 
     def add(self, record: CallRecord) -> None:
         with self._lock:
@@ -59,11 +61,53 @@ class UsageMeter:
 
     def report(self, wall_s: float) -> CostReport:
         records = self.records
+        with self._lock:
+            hits = list(self._hits)
         return CostReport(
             calls=len(records),
-            cache_hits=self.cache_hits,
+            cache_hits=len(hits),
             prompt_tokens=sum(r.prompt_tokens for r in records),
             completion_tokens=sum(r.completion_tokens for r in records),
             usd=round(sum(r.usd for r in records), 10),
             wall_s=round(wall_s, 3),
+            by_step=_lines(records, hits, lambda step, _: _step_kind(step)),
+            by_model=_lines(records, hits, lambda _, model: model),
         )
+
+
+def _step_kind(step: str) -> str:
+    """`notes[3]` and `notes[4]` are both the `notes` step."""
+    return step.split("[", 1)[0]
+
+
+def _percentile(values: list[float], share: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(share * len(ordered)))], 4)
+
+
+def _lines(
+    records: list[CallRecord],
+    hits: list[tuple[str, str]],
+    key: Callable[[str, str], str],
+) -> dict[str, UsageLine]:
+    groups: dict[str, list[CallRecord]] = defaultdict(list)
+    for record in records:
+        groups[key(record.step, record.model)].append(record)
+    hit_counts = Counter(key(step, model) for step, model in hits)
+    lines: dict[str, UsageLine] = {}
+    for name in sorted(set(groups) | set(hit_counts)):
+        group = groups.get(name, [])
+        latencies = [r.latency_s for r in group]
+        lines[name] = UsageLine(
+            calls=len(group),
+            cache_hits=hit_counts.get(name, 0),
+            retries=sum(1 for r in group if r.outcome != "ok"),
+            prompt_tokens=sum(r.prompt_tokens for r in group),
+            completion_tokens=sum(r.completion_tokens for r in group),
+            usd=round(sum(r.usd for r in group), 10),
+            latency_p50_s=_percentile(latencies, 0.5),
+            latency_p95_s=_percentile(latencies, 0.95),
+        )
+    return lines
