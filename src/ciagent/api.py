@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
@@ -75,9 +76,14 @@ async def aenrich(
 
     settings = settings or Settings()
     transcript = source if isinstance(source, Transcript) else load_transcript(source)
-    spec = resolve_model(settings.model, settings.embedded_context)
+    spec = resolve_model(settings.model, settings.embedded_context, settings.deployments)
     count = token_counter()
     _check_fits(settings, spec, count)
+    if spec.api_key_env and spec.api_key_env not in os.environ:
+        raise ConfigError(
+            f"deployment {spec.deployment}",
+            f"its key is read from ${spec.api_key_env}, which is not set",
+        )
     cache = ResponseCache(settings.cache_dir / "responses") if settings.cache else None
     context = RunContext(
         settings=settings,

@@ -47,7 +47,7 @@ def usage_table(result: EpisodeEnrichment) -> Table:
     """Per step and per model: requests, cache hits, failed attempts, tokens, cost, latency."""
     table = Table(title="cost", title_justify="left", box=None, pad_edge=False)
     for column in ("", "calls", "hits", "retries", "prompt", "completion", "usd", "p50 s", "p95 s"):
-        table.add_column(column, justify="left" if not column else "right")
+        table.add_column(column, justify="right" if column else "left", no_wrap=not column)
     for kind, lines in (("step", result.cost.by_step), ("model", result.cost.by_model)):
         for name, line in lines.items():
             table.add_row(
@@ -188,6 +188,42 @@ def cache_clear(config: ConfigOption = None, cache_dir: CacheDirOption = None) -
     finally:
         cache.close()
     sys.stdout.write(f"{cache.directory}: removed {removed} entries\n")
+
+
+@app.command()
+def models(config: ConfigOption = None) -> None:
+    """List the model deployments: tier, price in $/Mtok, context window, endpoint."""
+    from ciagent.llm.models import EMBEDDED_PRICING
+    from ciagent.settings import DEFAULT_MODEL, Settings
+
+    try:
+        settings = Settings.load(config)
+    except InputError as exc:
+        _fail(EXIT_INPUT, str(exc))
+    table = Table(box=None, pad_edge=False)
+    for column in ("name", "model", "tier", "$/Mtok in", "$/Mtok out", "context", "endpoint"):
+        table.add_column(column, justify="right" if column.startswith(("$", "ctx")) else "left")
+    table.add_row(
+        "embedded",
+        DEFAULT_MODEL,
+        "small",
+        f"{EMBEDDED_PRICING['input_usd_per_mtok']:.4f}",
+        f"{EMBEDDED_PRICING['output_usd_per_mtok']:.4f}",
+        str(settings.embedded_context),
+        "in-process (llama.cpp)",
+    )
+    for deployment in settings.deployments:
+        price_in, price_out = deployment.usd_per_mtok()
+        table.add_row(
+            deployment.name,
+            deployment.model,
+            deployment.tier.value,
+            f"{price_in:.4f}",
+            f"{price_out:.4f}",
+            str(deployment.context_window),
+            deployment.api_base or "provider default",
+        )
+    Console(highlight=False).print(table)
 
 
 @app.command()

@@ -17,6 +17,7 @@ import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ciagent.errors import ConfigError
+from ciagent.routing.registry import Deployment
 
 __all__ = ["DEFAULT_MODEL", "ENV_PREFIX", "Settings"]
 
@@ -66,6 +67,9 @@ class Settings(BaseModel):
     )
     ledger_path: Path | None = Field(
         default=None, description="The spend ledger shared by processes; cache_dir/ledger.sqlite."
+    )
+    deployments: tuple[Deployment, ...] = Field(
+        default=(), description="Model deployments ([[deployments]] tables); see routing.registry."
     )
     embedded_context: int = Field(default=8192, ge=512, description="Context of the local model.")
     embedded_threads: int | None = Field(

@@ -9,6 +9,7 @@ of times. Every attempt is recorded with its usage and cost.
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -191,7 +192,7 @@ class ModelClient:
         messages = prompt.messages(**values)
         key = cache_key(
             model=self.spec.model_id,
-            api_base=None,
+            api_base=self.spec.api_base,
             messages=messages,
             schema=response_model.model_json_schema(),
             params=self._sampling(),
@@ -230,6 +231,11 @@ class ModelClient:
         extra = self._extra_body()
         if extra is not None:
             kwargs["extra_body"] = extra
+        if self.spec.api_base:
+            kwargs["api_base"] = self.spec.api_base
+        if self.spec.api_key_env:
+            # Read at the moment of the call, passed to litellm only: never cached or logged.
+            kwargs["api_key"] = os.environ.get(self.spec.api_key_env, "")
         try:
             result: T = await client.chat.completions.create(
                 model=self.spec.model_id,

@@ -9,11 +9,13 @@ configuration error.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from ciagent.errors import ConfigError
 from ciagent.llm.fake import fake_model
+from ciagent.routing.registry import Deployment
 
 __all__ = ["EMBEDDED_PRICING", "ModelSpec", "resolve_model"]
 
@@ -28,12 +30,30 @@ EMBEDDED_PRICING = {
 
 
 class ModelSpec(BaseModel):
+    """What a call needs to know about its model: id, where it is, its context and price."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     model_id: str
     context_window: int = Field(gt=0)
     input_usd_per_mtok: float = Field(ge=0)
     output_usd_per_mtok: float = Field(ge=0)
+    deployment: str | None = None
+    api_base: str | None = None
+    api_key_env: str | None = None
+
+    @classmethod
+    def of(cls, deployment: Deployment) -> ModelSpec:
+        input_price, output_price = deployment.usd_per_mtok()
+        return cls(
+            model_id=deployment.model,
+            context_window=deployment.context_window,
+            input_usd_per_mtok=input_price,
+            output_usd_per_mtok=output_price,
+            deployment=deployment.name,
+            api_base=deployment.api_base,
+            api_key_env=deployment.api_key_env,
+        )
 
     def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
         return (
@@ -41,8 +61,14 @@ class ModelSpec(BaseModel):
         ) / 1e6
 
 
-def resolve_model(model_id: str, embedded_context: int) -> ModelSpec:
-    """The spec for a litellm model id: embedded/, fake/, or any model litellm knows a price for."""
+def resolve_model(
+    model_id: str, embedded_context: int, deployments: Sequence[Deployment] = ()
+) -> ModelSpec:
+    """The spec for a deployment name, or a litellm model id: embedded/, fake/, or any model
+    litellm knows a price for."""
+    for deployment in deployments:
+        if deployment.name == model_id:
+            return ModelSpec.of(deployment)
     provider, _, name = model_id.partition("/")
     if provider == "embedded":
         return ModelSpec(model_id=model_id, context_window=embedded_context, **EMBEDDED_PRICING)

@@ -1,6 +1,7 @@
 """Retries of one model request on transient errors only, with tenacity.
 
-Transient: 429, 408, 409 and 5xx answers, timeouts and dropped connections. A `Retry-After` header
+Transient: 429, 408, 409 and 5xx answers, answers that arrive unreadable, timeouts and dropped
+connections. A `Retry-After` header
 is honoured; otherwise waits grow exponentially with full jitter. The loop stops at an attempt
 count or an overall deadline, whichever comes first. This is the only retry loop around the
 transport: litellm's own retries are off, and instructor's loop re-asks on invalid output only.
@@ -13,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from openai import APIConnectionError, APIStatusError, APITimeoutError
+from openai import APIConnectionError, APIError, APIStatusError, APITimeoutError
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -33,8 +34,14 @@ def is_transient(error: BaseException) -> bool:
     """Whether trying the same request again may succeed."""
     if isinstance(error, APITimeoutError | APIConnectionError):
         return True
-    if isinstance(error, APIStatusError):
-        return error.status_code in _RETRY_STATUS or error.status_code >= 500
+    if isinstance(error, APIStatusError | APIError):
+        # litellm's APIError (not an APIStatusError) carries the status too. A 2xx status on an
+        # error means the answer arrived unreadable (a body cut short): worth another try.
+        status = getattr(error, "status_code", None)
+        if not isinstance(status, int):
+            return False
+        unreadable = not isinstance(error, APIStatusError) and 200 <= status < 300
+        return unreadable or status in _RETRY_STATUS or status >= 500
     return isinstance(error, TimeoutError | ConnectionError)
 
 

@@ -1,0 +1,1 @@
+"""Model deployments (the registry) and, next, the routing policy over them."""

@@ -1,0 +1,92 @@
+"""The model registry: deployments with their tier, context, capabilities and price.
+
+A hosted deployment is priced per million input and output tokens. A self-hosted one (vLLM on
+GPUs) costs what its GPUs cost: `gpu_hour_usd * gpus` divided by its measured throughput, so both
+are compared in $/Mtok. A deployment with no price is a configuration error, never free by accident.
+The key of a deployment is named by the environment variable that holds it, never written down.
+
+    [[deployments]]
+    name = "qwen-vllm"
+    model = "hosted_vllm/Qwen/Qwen2.5-7B-Instruct"
+    api_base = "http://10.0.0.5:8000/v1"
+    tier = "small"
+    context_window = 32768
+    max_concurrency = 64
+    price = { gpu_hour_usd = 2.5, tokens_per_second = 2400, prompt_tokens_per_second = 20000 }
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+__all__ = ["Deployment", "GpuPrice", "Tier", "TokenPrice"]
+
+
+class Tier(StrEnum):
+    SMALL = "small"
+    MEDIUM = "medium"
+    FRONTIER = "frontier"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class TokenPrice(_Frozen):
+    """A hosted API's list price."""
+
+    input_usd_per_mtok: float = Field(ge=0)
+    output_usd_per_mtok: float = Field(ge=0)
+
+    def per_mtok(self) -> tuple[float, float]:
+        return self.input_usd_per_mtok, self.output_usd_per_mtok
+
+
+class GpuPrice(_Frozen):
+    """A self-hosted deployment: its GPUs' hourly price over its measured throughput."""
+
+    gpu_hour_usd: float = Field(gt=0)
+    gpus: int = Field(default=1, ge=1)
+    tokens_per_second: float = Field(gt=0, description="Measured output tokens per second.")
+    prompt_tokens_per_second: float | None = Field(
+        default=None, gt=0, description="Measured prompt tokens per second; output rate if unset."
+    )
+
+    def per_mtok(self) -> tuple[float, float]:
+        hourly = self.gpu_hour_usd * self.gpus
+        prompt_rate = self.prompt_tokens_per_second or self.tokens_per_second
+        return (
+            hourly / (prompt_rate * 3600) * 1e6,
+            hourly / (self.tokens_per_second * 3600) * 1e6,
+        )
+
+
+class Deployment(_Frozen):
+    name: Annotated[str, Field(min_length=1)]
+    model: str = Field(description="litellm model id, e.g. hosted_vllm/..., openai/gpt-4o-mini.")
+    api_base: str | None = None
+    api_key_env: str | None = Field(
+        default=None, description="Environment variable holding the key (never the key)."
+    )
+    tier: Tier = Tier.SMALL
+    context_window: int = Field(gt=0)
+    capabilities: frozenset[str] = frozenset({"json_schema"})
+    max_concurrency: int | None = Field(default=None, ge=1)
+    price: TokenPrice | GpuPrice | None = None
+
+    @model_validator(mode="after")
+    def _priced(self) -> Deployment:
+        if self.price is None:
+            raise ValueError(
+                f"deployment {self.name!r} has no price: give input_usd_per_mtok and "
+                "output_usd_per_mtok, or gpu_hour_usd and tokens_per_second"
+            )
+        return self
+
+    def usd_per_mtok(self) -> tuple[float, float]:
+        """(input, output) dollars per million tokens."""
+        assert self.price is not None  # checked at validation
+        return self.price.per_mtok()

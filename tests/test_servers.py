@@ -1,0 +1,81 @@
+"""Through real HTTP: an OpenAI-compatible server behind a fault-injecting proxy, reached through
+litellm's hosted_vllm/ provider exactly as a vLLM deployment would be."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+import ciagent
+from ciagent import EpisodeEnrichment, Settings
+from ciagent.routing.registry import Deployment, TokenPrice
+from tests.servers import serve
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[str]:
+    with serve(["tools/fake_openai_server.py", "--port", "{port}"], "/health") as base:
+        yield base
+
+
+def deployment(name: str, base: str) -> Deployment:
+    return Deployment(
+        name=name,
+        model="hosted_vllm/fake",
+        api_base=f"{base}/v1",
+        context_window=32768,
+        price=TokenPrice(input_usd_per_mtok=0.2, output_usd_per_mtok=0.8),
+    )
+
+
+def test_episode_through_an_openai_compatible_server(upstream: str) -> None:
+    settings = Settings(model="vllm", deployments=(deployment("vllm", upstream),), cache=False)
+    result = ciagent.enrich(EXAMPLES / "long-tide-ep41.vtt", settings)
+    assert result.status == "complete"
+    assert result.provenance.models == ["hosted_vllm/fake"]
+    assert result.cost.usd > 0
+    assert {"Sarah Chen", "Guadalupe Island"} <= {e.name for e in result.entities}
+
+
+def test_twenty_episodes_complete_through_twenty_percent_faults(
+    upstream: str, tmp_path: Path
+) -> None:
+    command = [
+        "tools/fault_proxy.py",
+        "--port",
+        "{port}",
+        "--upstream",
+        upstream,
+        "--rate",
+        "0.2",
+        "--seed",
+        "11",
+        "--hang-s",
+        "5",
+    ]
+    with serve(command, "/health") as proxy:
+        settings = Settings(
+            model="flaky",
+            deployments=(deployment("flaky", proxy),),
+            cache=False,
+            timeout_s=1.5,
+            max_retries=8,
+            max_reasks=3,
+            chunk_tokens=300,
+            chunk_overlap_tokens=0,
+            concurrency=8,
+        )
+        episodes = [EXAMPLES / "long-tide-ep41.vtt", EXAMPLES / "harvest-notes-ep7.txt"] * 10
+        results = [ciagent.enrich(path, settings) for path in episodes]
+        stats = httpx.get(proxy + "/stats").json()
+    assert sum(v for k, v in stats.items() if k != "passed") > 10  # faults really happened
+    assert {k for k in stats if k != "passed"} >= {"rate_limit", "server_error", "drop"}
+    for result in results:
+        assert result.status == "complete", result.failures
+        EpisodeEnrichment.model_validate_json(result.to_json())
+    assert sum(r.cost.by_step["notes"].retries for r in results) > 0

@@ -1,0 +1,1 @@
+"""Operational scripts: local OpenAI-compatible servers for tests and benchmarks."""

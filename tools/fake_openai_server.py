@@ -1,0 +1,104 @@
+"""An OpenAI-compatible chat server on 127.0.0.1 that answers schema-valid JSON, with simulated
+latency: a stand-in for a hosted API or a vLLM deployment in tests and benchmarks.
+
+    python tools/fake_openai_server.py --port 8100 [--base-ms 0] [--per-prompt-token-ms 0]
+        [--per-output-token-ms 0] [--concurrency 0]
+
+Answers come from `ciagent.testing.default_answer` (notes read off the transcript lines in the
+prompt). Latency = base + per prompt token + per output token; `--concurrency N` lets N requests
+be served at once and queues the rest, like a saturated GPU server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+import uuid
+from typing import Any
+
+from aiohttp import web
+
+from ciagent.testing import FakeRequest, default_answer
+from ciagent.tokens import token_counter
+
+__all__ = ["build_app", "main"]
+
+
+def build_app(
+    base_ms: float = 0.0,
+    per_prompt_token_ms: float = 0.0,
+    per_output_token_ms: float = 0.0,
+    concurrency: int = 0,
+) -> web.Application:
+    count = token_counter()
+    slots = asyncio.Semaphore(concurrency) if concurrency > 0 else None
+
+    async def completions(request: web.Request) -> web.Response:
+        body: dict[str, Any] = await request.json()
+        messages = body.get("messages", [])
+        response_format = body.get("response_format") or {}
+        schema = (response_format.get("json_schema") or {}).get("schema")
+        answer = default_answer(FakeRequest(str(body.get("model")), messages, schema))
+        content = json.dumps(answer)
+        prompt_tokens = sum(count(str(m.get("content", ""))) + 4 for m in messages)
+        output_tokens = count(content)
+        delay = (
+            base_ms + per_prompt_token_ms * prompt_tokens + per_output_token_ms * output_tokens
+        ) / 1000
+        if slots is not None:
+            async with slots:
+                await asyncio.sleep(delay)
+        elif delay:
+            await asyncio.sleep(delay)
+        return web.json_response(
+            {
+                "id": f"chatcmpl-{uuid.uuid4().hex}",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": body.get("model"),
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": content},
+                        "finish_reason": "stop",
+                    }
+                ],
+                "usage": {
+                    "prompt_tokens": prompt_tokens,
+                    "completion_tokens": output_tokens,
+                    "total_tokens": prompt_tokens + output_tokens,
+                },
+            }
+        )
+
+    async def health(request: web.Request) -> web.Response:
+        return web.json_response({"ok": True})
+
+    async def models(request: web.Request) -> web.Response:
+        return web.json_response({"object": "list", "data": [{"id": "fake", "object": "model"}]})
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", completions)
+    app.router.add_get("/health", health)
+    app.router.add_get("/v1/models", models)
+    return app
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--base-ms", type=float, default=0.0)
+    parser.add_argument("--per-prompt-token-ms", type=float, default=0.0)
+    parser.add_argument("--per-output-token-ms", type=float, default=0.0)
+    parser.add_argument("--concurrency", type=int, default=0)
+    args = parser.parse_args()
+    app = build_app(
+        args.base_ms, args.per_prompt_token_ms, args.per_output_token_ms, args.concurrency
+    )
+    web.run_app(app, host="127.0.0.1", port=args.port, print=None)
+
+
+if __name__ == "__main__":
+    main()
