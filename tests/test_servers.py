@@ -11,7 +11,8 @@ import pytest
 
 import ciagent
 from ciagent import EpisodeEnrichment, Settings
-from ciagent.routing.registry import Deployment, TokenPrice
+from ciagent.routing.registry import Deployment, GpuPrice, TokenPrice
+from tests.helpers import assert_grounded
 from tests.servers import serve
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -79,3 +80,26 @@ def test_twenty_episodes_complete_through_twenty_percent_faults(
         assert result.status == "complete", result.failures
         EpisodeEnrichment.model_validate_json(result.to_json())
     assert sum(r.cost.by_step["notes"].retries for r in results) > 0
+
+
+@pytest.mark.slow
+def test_embedded_model_behind_llama_cpp_server(data_dir: Path, models_dir: Path) -> None:
+    """The vLLM stand-in: llama.cpp's OpenAI-compatible server, reached through hosted_vllm/."""
+    command = ["tools/llama_server.py", "--port", "{port}", "--models-dir", str(models_dir)]
+    with serve(command, "/v1/models", ready_s=180) as base:
+        llama = Deployment(
+            name="llama",
+            model="hosted_vllm/qwen2.5-coder-0.5b-instruct",
+            api_base=f"{base}/v1",
+            context_window=8192,
+            structured_output="json_object_schema",
+            price=GpuPrice(gpu_hour_usd=0.1, tokens_per_second=20, prompt_tokens_per_second=175),
+        )
+        path = data_dir / "short.vtt"
+        settings = Settings(model="llama", deployments=(llama,), cache=False, max_output_tokens=512)
+        result = ciagent.enrich(path, settings)
+    assert result.status == "complete", result.failures
+    assert result.entities
+    assert_grounded(result, ciagent.load_transcript(path))
+    assert result.cost.calls >= 1
+    assert result.cost.usd > 0

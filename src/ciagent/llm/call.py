@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 from ciagent.budget import BudgetGuard
 from ciagent.cache import CachedAnswer, ResponseCache, cache_key
 from ciagent.errors import BudgetExceeded, ModelCallError, StructuredOutputError
+from ciagent.llm.grammar import without_length_bounds
 from ciagent.llm.models import ModelSpec
 from ciagent.llm.providers import EMBEDDED_OPTIONS_KEY, litellm_module
 from ciagent.llm.retry import retrying
@@ -128,6 +129,19 @@ class ModelClient:
 
         return completion
 
+    def _wire_format(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """The request as this deployment's server takes a response schema."""
+        response_format = kwargs.get("response_format") or {}
+        if self.spec.structured_output != "json_object_schema" or "json_schema" not in (
+            response_format.get("type"),
+        ):
+            return kwargs
+        schema = (response_format.get("json_schema") or {}).get("schema") or {}
+        # Length bounds expand into grammars this server's converter cannot build; the response
+        # model still checks them (and re-asks).
+        wire = {"type": "json_object", "schema": without_length_bounds(schema)}
+        return {**kwargs, "response_format": wire}
+
     async def _send(self, litellm: Any, step: str, log: _AttemptLog, kwargs: dict[str, Any]) -> Any:
         budget = self.budget
         reservation = None
@@ -136,7 +150,7 @@ class ModelClient:
             reservation = budget.reserve(usd, tokens, label=f"{step} {self.spec.model_id}")
         started = time.perf_counter()
         try:
-            response = await litellm.acompletion(**kwargs)
+            response = await litellm.acompletion(**self._wire_format(kwargs))
         except BaseException as exc:
             if budget is not None and reservation is not None:
                 budget.ledger.release(reservation)

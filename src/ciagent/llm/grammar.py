@@ -16,7 +16,7 @@ from typing import Any
 
 from ciagent.errors import ConfigError
 
-__all__ = ["schema_to_gbnf"]
+__all__ = ["schema_to_gbnf", "without_length_bounds"]
 
 _BASE = {
     "space": '" "?',
@@ -122,3 +122,15 @@ def schema_to_gbnf(schema: dict[str, Any]) -> str:
     lines += [f"{name} ::= {body}" for name, body in converter.rules.items()]
     lines += [f"{name} ::= {body}" for name, body in _BASE.items()]
     return "\n".join(lines) + "\n"
+
+
+_LENGTH_KEYWORDS = frozenset({"maxLength", "minLength", "pattern"})
+
+
+def without_length_bounds(schema: Any) -> Any:
+    """A copy of a JSON schema without string length and pattern bounds."""
+    if isinstance(schema, dict):
+        return {k: without_length_bounds(v) for k, v in schema.items() if k not in _LENGTH_KEYWORDS}
+    if isinstance(schema, list):
+        return [without_length_bounds(item) for item in schema]
+    return schema

@@ -41,6 +41,7 @@ class ModelSpec(BaseModel):
     deployment: str | None = None
     api_base: str | None = None
     api_key_env: str | None = None
+    structured_output: str = "json_schema"
 
     @classmethod
     def of(cls, deployment: Deployment) -> ModelSpec:
@@ -53,6 +54,7 @@ class ModelSpec(BaseModel):
             deployment=deployment.name,
             api_base=deployment.api_base,
             api_key_env=deployment.api_key_env,
+            structured_output=deployment.structured_output,
         )
 
     def cost(self, prompt_tokens: int, completion_tokens: int) -> float:

@@ -18,7 +18,7 @@ The key of a deployment is named by the environment variable that holds it, neve
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -74,6 +74,13 @@ class Deployment(_Frozen):
     tier: Tier = Tier.SMALL
     context_window: int = Field(gt=0)
     capabilities: frozenset[str] = frozenset({"json_schema"})
+    structured_output: Literal["json_schema", "json_object_schema"] = Field(
+        default="json_schema",
+        description=(
+            "How the server takes a response schema: OpenAI's json_schema (vLLM, llama.cpp's "
+            "llama-server, hosted APIs), or json_object with a schema (llama-cpp-python's server)."
+        ),
+    )
     max_concurrency: int | None = Field(default=None, ge=1)
     price: TokenPrice | GpuPrice | None = None
 
