@@ -15,10 +15,12 @@ from ciagent.cache import ResponseCache
 from ciagent.errors import ConfigError
 from ciagent.llm.call import ModelClient
 from ciagent.llm.models import ModelSpec, resolve_model
+from ciagent.llm.routed import RoutedClient
 from ciagent.llm.usage import UsageMeter
 from ciagent.prompts import load_prompt
+from ciagent.routing.policy import Router
 from ciagent.settings import Settings
-from ciagent.state import ProgressCallback, RunContext
+from ciagent.state import Client, ProgressCallback, RunContext
 from ciagent.steps.notes import PROMPT as NOTES_PROMPT
 from ciagent.tokens import TokenCounter, token_counter
 from ciagent.transcripts import load_transcript
@@ -42,6 +44,32 @@ def _check_fits(settings: Settings, spec: ModelSpec, count: TokenCounter) -> Non
             f"{settings.max_output_tokens} output tokens needs about {needed} tokens, more than "
             f"the {spec.context_window} of {spec.model_id}; lower chunk_tokens",
         )
+
+
+def _client(settings: Settings, cache: ResponseCache | None) -> Client:
+    """One deployment (a name or a model id), or a router over all of them ('auto')."""
+    budget = _budget(settings)
+    if settings.model == "auto":
+        router = Router(
+            settings.deployments,
+            failures_to_cool=settings.failures_to_cool,
+            cooldown_s=settings.cooldown_s,
+            overflow=settings.overflow,
+        )
+        _check_keys([ModelSpec.of(d) for d in settings.deployments])
+        return RoutedClient(settings, router, UsageMeter(), cache, budget)
+    spec = resolve_model(settings.model, settings.embedded_context, settings.deployments)
+    _check_keys([spec])
+    return ModelClient(settings, spec, UsageMeter(), cache, budget)
+
+
+def _check_keys(specs: list[ModelSpec]) -> None:
+    for spec in specs:
+        if spec.api_key_env and spec.api_key_env not in os.environ:
+            raise ConfigError(
+                f"deployment {spec.deployment}",
+                f"its key is read from ${spec.api_key_env}, which is not set",
+            )
 
 
 def _budget(settings: Settings) -> BudgetGuard | None:
@@ -76,21 +104,11 @@ async def aenrich(
 
     settings = settings or Settings()
     transcript = source if isinstance(source, Transcript) else load_transcript(source)
-    spec = resolve_model(settings.model, settings.embedded_context, settings.deployments)
     count = token_counter()
-    _check_fits(settings, spec, count)
-    if spec.api_key_env and spec.api_key_env not in os.environ:
-        raise ConfigError(
-            f"deployment {spec.deployment}",
-            f"its key is read from ${spec.api_key_env}, which is not set",
-        )
     cache = ResponseCache(settings.cache_dir / "responses") if settings.cache else None
-    context = RunContext(
-        settings=settings,
-        client=ModelClient(settings, spec, UsageMeter(), cache, _budget(settings)),
-        count_tokens=count,
-        progress=progress,
-    )
+    client = _client(settings, cache)
+    _check_fits(settings, client.spec, count)
+    context = RunContext(settings=settings, client=client, count_tokens=count, progress=progress)
     try:
         final = await build_graph().ainvoke(
             {"transcript": transcript},

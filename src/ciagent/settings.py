@@ -11,7 +11,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -34,7 +34,10 @@ class Settings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    model: str = Field(default=DEFAULT_MODEL, description="litellm model id used for every step.")
+    model: str = Field(
+        default=DEFAULT_MODEL,
+        description="A deployment name, a litellm model id, or 'auto' to route over deployments.",
+    )
     chunk_tokens: int = Field(
         default=1500, ge=16, description="Most tokens of transcript per call."
     )
@@ -71,6 +74,12 @@ class Settings(BaseModel):
     deployments: tuple[Deployment, ...] = Field(
         default=(), description="Model deployments ([[deployments]] tables); see routing.registry."
     )
+    overflow: Literal["queue", "spill"] = Field(
+        default="queue",
+        description="At a deployment's max_concurrency: wait for a slot, or go to the next one.",
+    )
+    failures_to_cool: int = Field(default=2, ge=1, description="Failures in a row to cool down.")
+    cooldown_s: float = Field(default=30.0, ge=0, description="How long a failing one rests.")
     embedded_context: int = Field(default=8192, ge=512, description="Context of the local model.")
     embedded_threads: int | None = Field(
         default=None, ge=1, description="CPU threads; all if unset."

@@ -7,11 +7,14 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Any, Protocol, TypedDict, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ciagent.llm.call import ModelClient
+from ciagent.budget import BudgetGuard
+from ciagent.llm.models import ModelSpec
+from ciagent.llm.usage import UsageMeter
+from ciagent.prompts import Prompt
 from ciagent.schemas import ChunkNotes
 from ciagent.settings import Settings
 from ciagent.tokens import TokenCounter
@@ -39,8 +42,22 @@ __all__ = [
     "Verified",
 ]
 
+T = TypeVar("T", bound=BaseModel)
+
 # (stage, done, total): stage is "chunk", "notes", "summary", "verify" or "finalize".
 ProgressCallback = Callable[[str, int, int], None]
+
+
+class Client(Protocol):
+    """What steps need of the model layer: ModelClient (one deployment) or RoutedClient."""
+
+    spec: ModelSpec
+    meter: UsageMeter
+    budget: BudgetGuard | None
+
+    async def structured(
+        self, step: str, prompt: Prompt, response_model: type[T], **values: str
+    ) -> T: ...
 
 
 @dataclass
@@ -48,7 +65,7 @@ class RunContext:
     """Dependencies of one run, injected into every step through langgraph's Runtime."""
 
     settings: Settings
-    client: ModelClient
+    client: Client
     count_tokens: TokenCounter
     progress: ProgressCallback | None = None
     started: float = field(default_factory=time.perf_counter)

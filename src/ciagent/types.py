@@ -22,6 +22,7 @@ __all__ = [
     "Mention",
     "Provenance",
     "Quote",
+    "RoutingDecision",
     "Segment",
     "Status",
     "StepFailure",
@@ -172,6 +173,15 @@ class UsageLine(_Frozen):
     latency_p95_s: float = 0.0
 
 
+class RoutingDecision(_Frozen):
+    """One routing choice: which deployment served (or failed, or was passed over for) a step."""
+
+    step: str
+    deployment: str
+    outcome: Literal["chosen", "failed", "skipped"]
+    reason: str
+
+
 class CostReport(_Frozen):
     """Every model request of the episode (re-asks and retries included), and cache hits."""
 
@@ -183,6 +193,7 @@ class CostReport(_Frozen):
     wall_s: float = 0.0
     by_step: dict[str, UsageLine] = Field(default_factory=dict)
     by_model: dict[str, UsageLine] = Field(default_factory=dict)
+    routing: list[RoutingDecision] = Field(default_factory=list)
 
 
 class Provenance(_Frozen):

@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from ciagent.types import CostReport, UsageLine
+from ciagent.types import CostReport, RoutingDecision, UsageLine
 
 __all__ = ["CallRecord", "Outcome", "UsageMeter"]
 
@@ -39,6 +39,8 @@ class UsageMeter:
         self._records: list[CallRecord] = []
         self._hits: list[tuple[str, str]] = []
         self._lock = threading.Lock()
+        # Routing decisions of the run, when its calls are routed (the router appends to it).
+        self.routing: list[RoutingDecision] = []
 
     def hit(self, step: str, model: str) -> None:
         """Count an answer served from the cache (no model request)."""
@@ -72,6 +74,7 @@ class UsageMeter:
             wall_s=round(wall_s, 3),
             by_step=_lines(records, hits, lambda step, _: _step_kind(step)),
             by_model=_lines(records, hits, lambda _, model: model),
+            routing=list(self.routing),
         )
 
 

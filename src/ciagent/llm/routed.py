@@ -1,0 +1,79 @@
+"""Calls routed over several deployments: the cheapest healthy one that meets the need serves,
+and on failure the next in cost order takes over (see `ciagent.routing.policy`)."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from pydantic import BaseModel
+
+from ciagent.budget import BudgetGuard
+from ciagent.cache import ResponseCache
+from ciagent.errors import BudgetExceeded, ConfigError, ModelCallError
+from ciagent.llm.call import ModelClient
+from ciagent.llm.models import ModelSpec
+from ciagent.llm.usage import UsageMeter
+from ciagent.prompts import Prompt
+from ciagent.routing.policy import Router
+from ciagent.settings import Settings
+from ciagent.tokens import token_counter
+
+__all__ = ["RoutedClient"]
+
+T = TypeVar("T", bound=BaseModel)
+
+
+class RoutedClient:
+    """The same interface as ModelClient, over a Router's deployments."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        router: Router,
+        meter: UsageMeter,
+        cache: ResponseCache | None = None,
+        budget: BudgetGuard | None = None,
+    ) -> None:
+        if not router.deployments:
+            raise ConfigError("model", "model = 'auto' needs at least one [[deployments]] entry")
+        self.settings = settings
+        self.router = router
+        self.meter = meter
+        self.budget = budget
+        meter.routing = router.decisions
+        self.clients = {
+            d.name: ModelClient(settings, ModelSpec.of(d), meter, cache, budget)
+            for d in router.deployments
+        }
+        # What every step may assume: the smallest context among the deployments.
+        self.spec = min((c.spec for c in self.clients.values()), key=lambda s: s.context_window)
+        self._count = token_counter()
+
+    async def structured(
+        self, step: str, prompt: Prompt, response_model: type[T], **values: str
+    ) -> T:
+        messages = prompt.messages(**values)
+        tokens = sum(self._count(m["content"]) for m in messages) + self.settings.max_output_tokens
+        routes = self.router.routes(step, tokens=tokens)
+        last: ModelCallError | None = None
+        for position, route in enumerate(routes):
+            name = route.deployment.name
+            spill = self.router.overflow == "spill" and position < len(routes) - 1
+            if spill and self.router.saturated(name):
+                self.router.skipped(step, name, "at max_concurrency: spilled to the next")
+                continue
+            try:
+                async with self.router.slot(name):
+                    result = await self.clients[name].structured(
+                        step, prompt, response_model, **values
+                    )
+            except BudgetExceeded:
+                raise
+            except ModelCallError as exc:
+                self.router.failed(step, name, str(exc))
+                last = exc
+                continue
+            reason = "cheapest healthy" if position == 0 else f"fallback (choice {position + 1})"
+            self.router.succeeded(step, name, reason)
+            return result
+        raise last or ModelCallError("router", f"no deployment can take {step} ({tokens} tokens)")

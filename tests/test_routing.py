@@ -1,0 +1,114 @@
+"""The routing policy: cheapest healthy deployment that fits, fallback in cost order, cooldown."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import ciagent
+from ciagent import ConfigError, Settings
+from ciagent.routing.policy import Router
+from ciagent.routing.registry import Deployment, GpuPrice, Tier, TokenPrice
+from tests.servers import serve
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def deployment(name: str, price_in: float, price_out: float, **extra: object) -> Deployment:
+    fields: dict[str, object] = {"model": f"hosted_vllm/{name}", "context_window": 8192, **extra}
+    return Deployment(
+        name=name,
+        price=TokenPrice(input_usd_per_mtok=price_in, output_usd_per_mtok=price_out),
+        **fields,  # type: ignore[arg-type]
+    )
+
+
+def test_cheapest_first_and_needs_filter() -> None:
+    vllm = Deployment(
+        name="vllm",
+        model="hosted_vllm/q",
+        context_window=32768,
+        tier=Tier.SMALL,
+        price=GpuPrice(gpu_hour_usd=2.0, tokens_per_second=2000, prompt_tokens_per_second=20000),
+    )
+    mini = deployment("mini", 0.15, 0.6, tier=Tier.MEDIUM, context_window=128000)
+    big = deployment("big", 2.5, 10.0, tier=Tier.FRONTIER, context_window=128000)
+    router = Router([big, mini, vllm])
+    assert [r.deployment.name for r in router.routes("s")] == ["vllm", "mini", "big"]
+    assert [r.deployment.name for r in router.routes("s", min_tier=Tier.MEDIUM)] == ["mini", "big"]
+    assert [r.deployment.name for r in router.routes("s", tokens=50000)] == ["mini", "big"]
+    reasons = [d.reason for d in router.decisions if d.outcome == "skipped"]
+    assert "tier small below medium" in reasons
+    assert "context 32768 < 50000 tokens" in reasons
+
+
+def test_failing_deployment_is_cooled_down_then_tried_again() -> None:
+    now = [0.0]
+    cheap, dear = deployment("cheap", 0.1, 0.1), deployment("dear", 1.0, 1.0)
+    router = Router([cheap, dear], failures_to_cool=2, cooldown_s=30, clock=lambda: now[0])
+    router.failed("s", "cheap", "500")
+    assert router.routes("s")[0].deployment.name == "cheap"  # one failure: still first
+    router.failed("s", "cheap", "500")
+    assert [r.deployment.name for r in router.routes("s")] == ["dear", "cheap"]  # cooled: last
+    now[0] = 31.0
+    assert router.routes("s")[0].deployment.name == "cheap"  # rested
+    router.succeeded("s", "cheap", "ok")
+    assert any("cooled down for 30 s" in d.reason for d in router.decisions)
+
+
+def test_auto_needs_deployments() -> None:
+    with pytest.raises(ConfigError, match="at least one"):
+        ciagent.enrich(EXAMPLES / "harvest-notes-ep7.txt", Settings(model="auto"))
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[str]:
+    with serve(["tools/fake_openai_server.py", "--port", "{port}"], "/health") as base:
+        yield base
+
+
+def test_routes_to_the_cheaper_server_and_falls_back_when_it_fails(upstream: str) -> None:
+    failing = [
+        "tools/fault_proxy.py",
+        "--port",
+        "{port}",
+        "--upstream",
+        upstream,
+        "--rate",
+        "1",
+        "--faults",
+        "server_error",
+    ]
+    with serve(failing, "/health") as broken:
+        cheap = deployment("cheap", 0.1, 0.4, api_base=f"{upstream}/v1")
+        dear = deployment("dear", 3.0, 15.0, api_base=f"{upstream}/v1")
+        episode = EXAMPLES / "long-tide-ep41.vtt"
+        settings = Settings(
+            model="auto",
+            deployments=(cheap, dear),
+            cache=False,
+            chunk_tokens=400,
+            chunk_overlap_tokens=0,
+            concurrency=1,
+        )
+        healthy = ciagent.enrich(episode, settings)
+        assert set(healthy.cost.by_model) == {"hosted_vllm/cheap"}
+        assert {d.deployment for d in healthy.cost.routing if d.outcome == "chosen"} == {"cheap"}
+
+        broken_cheap = deployment("cheap", 0.1, 0.4, api_base=f"{broken}/v1")
+        settings = settings.model_copy(
+            update={"deployments": (broken_cheap, dear), "max_retries": 1}
+        )
+        result = ciagent.enrich(episode, settings)
+    assert result.status == "complete"
+    chosen = [d for d in result.cost.routing if d.outcome == "chosen"]
+    failed = [d for d in result.cost.routing if d.outcome == "failed"]
+    assert {d.deployment for d in chosen} == {"dear"}
+    assert chosen[0].reason.startswith("fallback")  # the cheap one failed first
+    assert chosen[-1].reason == "cheapest healthy"  # once it is cooled down
+    # Two failures cool the cheap deployment down: later calls go straight to the other one.
+    assert [d.deployment for d in failed] == ["cheap", "cheap"]
+    assert "cooled down" in failed[-1].reason
+    assert len(chosen) > 2
