@@ -35,7 +35,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-err = Console(stderr=True, highlight=False)
+# A log file or pipe gets wide lines rather than a table squeezed to 80 columns.
+err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 140)
 
 
 def _fail(code: int, message: str) -> NoReturn:
