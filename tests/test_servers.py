@@ -3,6 +3,8 @@ litellm's hosted_vllm/ provider exactly as a vLLM deployment would be."""
 
 from __future__ import annotations
 
+import hashlib
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -103,3 +105,47 @@ def test_embedded_model_behind_llama_cpp_server(data_dir: Path, models_dir: Path
     assert_grounded(result, ciagent.load_transcript(path))
     assert result.cost.calls >= 1
     assert result.cost.usd > 0
+
+
+def test_api_key_reaches_the_server_but_nothing_else(
+    upstream: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    secret = "sk-live-ciagent-0123456789abcdef0123"
+    monkeypatch.setenv("CIAGENT_TEST_PROVIDER_KEY", secret)
+    caplog.set_level(logging.DEBUG)
+    hosted = Deployment(
+        name="hosted",
+        model="hosted_vllm/fake",
+        api_base=f"{upstream}/v1",
+        api_key_env="CIAGENT_TEST_PROVIDER_KEY",
+        context_window=32768,
+        price=TokenPrice(input_usd_per_mtok=0.15, output_usd_per_mtok=0.6),
+    )
+    settings = Settings(model="hosted", deployments=(hosted,), cache_dir=tmp_path, budget_usd=1.0)
+    result = ciagent.enrich(EXAMPLES / "harvest-notes-ep7.txt", settings)
+    again = ciagent.enrich(EXAMPLES / "harvest-notes-ep7.txt", settings)  # from the cache
+    assert result.status == again.status == "complete"
+    assert again.cost.calls == 0
+    seen = httpx.get(f"{upstream}/seen-keys").json()
+    assert hashlib.sha256(secret.encode()).hexdigest() in seen  # the server got the key
+    stored = b"".join(p.read_bytes() for p in tmp_path.rglob("*") if p.is_file())
+    assert stored  # the cache and the ledger are there
+    for leak in (stored.decode(errors="replace"), result.to_json(), caplog.text):
+        assert secret not in leak
+        assert secret[-12:] not in leak
+
+
+def test_a_missing_key_is_a_config_error(upstream: str, tmp_path: Path) -> None:
+    hosted = Deployment(
+        name="hosted",
+        model="hosted_vllm/fake",
+        api_base=f"{upstream}/v1",
+        api_key_env="CIAGENT_TEST_UNSET_KEY",
+        context_window=32768,
+        price=TokenPrice(input_usd_per_mtok=0.15, output_usd_per_mtok=0.6),
+    )
+    with pytest.raises(ciagent.ConfigError, match=r"\$CIAGENT_TEST_UNSET_KEY, which is not set"):
+        ciagent.enrich(
+            EXAMPLES / "harvest-notes-ep7.txt",
+            Settings(model="hosted", deployments=(hosted,), cache_dir=tmp_path),
+        )

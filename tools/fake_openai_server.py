@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import json
 import time
 import uuid
@@ -34,8 +35,12 @@ def build_app(
 ) -> web.Application:
     count = token_counter()
     slots = asyncio.Semaphore(concurrency) if concurrency > 0 else None
+    seen_keys: set[str] = set()
 
     async def completions(request: web.Request) -> web.Response:
+        bearer = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        if bearer:
+            seen_keys.add(hashlib.sha256(bearer.encode()).hexdigest())
         body: dict[str, Any] = await request.json()
         messages = body.get("messages", [])
         response_format = body.get("response_format") or {}
@@ -76,12 +81,17 @@ def build_app(
     async def health(request: web.Request) -> web.Response:
         return web.json_response({"ok": True})
 
+    async def keys(request: web.Request) -> web.Response:
+        """sha256 of the bearer keys seen (never the keys), for tests of key handling."""
+        return web.json_response(sorted(seen_keys))
+
     async def models(request: web.Request) -> web.Response:
         return web.json_response({"object": "list", "data": [{"id": "fake", "object": "model"}]})
 
     app = web.Application()
     app.router.add_post("/v1/chat/completions", completions)
     app.router.add_get("/health", health)
+    app.router.add_get("/seen-keys", keys)
     app.router.add_get("/v1/models", models)
     return app
 
