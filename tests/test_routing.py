@@ -112,3 +112,34 @@ def test_routes_to_the_cheaper_server_and_falls_back_when_it_fails(upstream: str
     assert [d.deployment for d in failed] == ["cheap", "cheap"]
     assert "cooled down" in failed[-1].reason
     assert len(chosen) > 2
+
+
+def test_escalation_asks_for_a_stronger_tier() -> None:
+    from ciagent.llm.routed import RoutedClient
+    from ciagent.llm.usage import UsageMeter
+    from ciagent.prompts import load_prompt
+    from ciagent.schemas import EpisodeSummary
+    from ciagent.testing import FakeModel
+
+    small = FakeModel(respond=lambda request: {"summary": "From the small tier."})
+    frontier = FakeModel(respond=lambda request: {"summary": "From the frontier tier."})
+    deployments = (
+        deployment("small", 0.1, 0.1, model=small.model_id),
+        deployment("frontier", 5.0, 15.0, model=frontier.model_id, tier=Tier.FRONTIER),
+    )
+    settings = Settings(model="auto", deployments=deployments, cache=False)
+    client = RoutedClient(settings, Router(deployments), UsageMeter())
+    prompt = load_prompt("episode_summary")
+
+    async def ask(tier: Tier) -> str:
+        answer = await client.structured("s", prompt, EpisodeSummary, min_tier=tier, notes="x")
+        return answer.summary
+
+    import asyncio
+
+    assert asyncio.run(ask(Tier.SMALL)) == "From the small tier."
+    assert asyncio.run(ask(Tier.FRONTIER)) == "From the frontier tier."
+    assert [d.deployment for d in client.router.decisions if d.outcome == "chosen"] == [
+        "small",
+        "frontier",
+    ]

@@ -15,6 +15,7 @@ from ciagent.budget import BudgetGuard
 from ciagent.llm.models import ModelSpec
 from ciagent.llm.usage import UsageMeter
 from ciagent.prompts import Prompt
+from ciagent.routing.registry import Tier
 from ciagent.schemas import ChunkNotes
 from ciagent.settings import Settings
 from ciagent.tokens import TokenCounter
@@ -56,7 +57,13 @@ class Client(Protocol):
     budget: BudgetGuard | None
 
     async def structured(
-        self, step: str, prompt: Prompt, response_model: type[T], **values: str
+        self,
+        step: str,
+        prompt: Prompt,
+        response_model: type[T],
+        *,
+        min_tier: Tier = Tier.SMALL,
+        **values: str,
     ) -> T: ...
 
 

@@ -25,6 +25,7 @@ from ciagent.llm.providers import EMBEDDED_OPTIONS_KEY, litellm_module
 from ciagent.llm.retry import retrying
 from ciagent.llm.usage import CallRecord, Outcome, UsageMeter
 from ciagent.prompts import Prompt
+from ciagent.routing.registry import Tier
 from ciagent.settings import Settings
 from ciagent.tokens import token_counter
 
@@ -196,9 +197,17 @@ class ModelClient:
         }
 
     async def structured(
-        self, step: str, prompt: Prompt, response_model: type[T], **values: str
+        self,
+        step: str,
+        prompt: Prompt,
+        response_model: type[T],
+        *,
+        min_tier: Tier = Tier.SMALL,
+        **values: str,
     ) -> T:
         """Ask for a `response_model`; re-ask on invalid output up to `settings.max_reasks`.
+
+        One pinned deployment serves every tier asked (`min_tier` matters to a RoutedClient).
 
         An identical earlier request (same model, messages, schema, sampling and prompt version)
         is answered from the cache, with no model request.

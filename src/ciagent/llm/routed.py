@@ -15,6 +15,7 @@ from ciagent.llm.models import ModelSpec
 from ciagent.llm.usage import UsageMeter
 from ciagent.prompts import Prompt
 from ciagent.routing.policy import Router
+from ciagent.routing.registry import Tier
 from ciagent.settings import Settings
 from ciagent.tokens import token_counter
 
@@ -50,11 +51,18 @@ class RoutedClient:
         self._count = token_counter()
 
     async def structured(
-        self, step: str, prompt: Prompt, response_model: type[T], **values: str
+        self,
+        step: str,
+        prompt: Prompt,
+        response_model: type[T],
+        *,
+        min_tier: Tier = Tier.SMALL,
+        **values: str,
     ) -> T:
+        """As ModelClient.structured; `min_tier` asks for a stronger tier (escalation)."""
         messages = prompt.messages(**values)
         tokens = sum(self._count(m["content"]) for m in messages) + self.settings.max_output_tokens
-        routes = self.router.routes(step, tokens=tokens)
+        routes = self.router.routes(step, min_tier=min_tier, tokens=tokens)
         last: ModelCallError | None = None
         for position, route in enumerate(routes):
             name = route.deployment.name
@@ -65,7 +73,7 @@ class RoutedClient:
             try:
                 async with self.router.slot(name):
                     result = await self.clients[name].structured(
-                        step, prompt, response_model, **values
+                        step, prompt, response_model, min_tier=min_tier, **values
                     )
             except BudgetExceeded:
                 raise
