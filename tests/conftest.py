@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import platformdirs
@@ -15,6 +16,15 @@ QMSUM = ROOT.parent / "shared" / "datasets" / "qmsum"
 MODELS_DIR = platformdirs.user_cache_path("ciagent") / "models"
 # Everything else a test writes under the default cache folder stays in a folder of this session's.
 os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="ciagent-test-cache-")
+
+
+@pytest.fixture(scope="session")
+def upstream() -> Iterator[str]:
+    """An OpenAI-compatible fake server on 127.0.0.1 (tools/fake_openai_server.py)."""
+    from tests.servers import serve
+
+    with serve(["tools/fake_openai_server.py", "--port", "{port}"], "/health") as base:
+        yield base
 
 
 @pytest.fixture

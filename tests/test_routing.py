@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -61,12 +60,6 @@ def test_failing_deployment_is_cooled_down_then_tried_again() -> None:
 def test_auto_needs_deployments() -> None:
     with pytest.raises(ConfigError, match="at least one"):
         ciagent.enrich(EXAMPLES / "harvest-notes-ep7.txt", Settings(model="auto"))
-
-
-@pytest.fixture(scope="module")
-def upstream() -> Iterator[str]:
-    with serve(["tools/fake_openai_server.py", "--port", "{port}"], "/health") as base:
-        yield base
 
 
 def test_routes_to_the_cheaper_server_and_falls_back_when_it_fails(upstream: str) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -18,12 +17,6 @@ from tests.helpers import assert_grounded
 from tests.servers import serve
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-
-
-@pytest.fixture(scope="module")
-def upstream() -> Iterator[str]:
-    with serve(["tools/fake_openai_server.py", "--port", "{port}"], "/health") as base:
-        yield base
 
 
 def deployment(name: str, base: str) -> Deployment:
@@ -113,13 +106,8 @@ def test_api_key_reaches_the_server_but_nothing_else(
     secret = "sk-live-ciagent-0123456789abcdef0123"
     monkeypatch.setenv("CIAGENT_TEST_PROVIDER_KEY", secret)
     caplog.set_level(logging.DEBUG)
-    hosted = Deployment(
-        name="hosted",
-        model="hosted_vllm/fake",
-        api_base=f"{upstream}/v1",
-        api_key_env="CIAGENT_TEST_PROVIDER_KEY",
-        context_window=32768,
-        price=TokenPrice(input_usd_per_mtok=0.15, output_usd_per_mtok=0.6),
+    hosted = deployment("hosted", upstream).model_copy(
+        update={"api_key_env": "CIAGENT_TEST_PROVIDER_KEY"}
     )
     settings = Settings(model="hosted", deployments=(hosted,), cache_dir=tmp_path, budget_usd=1.0)
     result = ciagent.enrich(EXAMPLES / "harvest-notes-ep7.txt", settings)
@@ -136,13 +124,8 @@ def test_api_key_reaches_the_server_but_nothing_else(
 
 
 def test_a_missing_key_is_a_config_error(upstream: str, tmp_path: Path) -> None:
-    hosted = Deployment(
-        name="hosted",
-        model="hosted_vllm/fake",
-        api_base=f"{upstream}/v1",
-        api_key_env="CIAGENT_TEST_UNSET_KEY",
-        context_window=32768,
-        price=TokenPrice(input_usd_per_mtok=0.15, output_usd_per_mtok=0.6),
+    hosted = deployment("hosted", upstream).model_copy(
+        update={"api_key_env": "CIAGENT_TEST_UNSET_KEY"}
     )
     with pytest.raises(ciagent.ConfigError, match=r"\$CIAGENT_TEST_UNSET_KEY, which is not set"):
         ciagent.enrich(
