@@ -165,3 +165,30 @@ def test_cache_options_and_commands(tmp_path: Path, examples_dir: Path) -> None:
     assert (
         ": 0 entries" in runner.invoke(app, ["cache", "stats", "--cache-dir", str(tmp_path)]).stdout
     )
+
+
+def test_models_lists_prices_and_health(tmp_path: Path, upstream: str) -> None:
+    config = tmp_path / "ciagent.toml"
+    config.write_text(
+        "[[deployments]]\n"
+        'name = "local-vllm"\nmodel = "hosted_vllm/fake"\n'
+        f'api_base = "{upstream}/v1"\ncontext_window = 8192\n'
+        "price = { gpu_hour_usd = 2.0, tokens_per_second = 1000 }\n"
+        "[[deployments]]\n"
+        'name = "gone"\nmodel = "hosted_vllm/gone"\napi_base = "http://127.0.0.1:9/v1"\n'
+        'tier = "frontier"\ncontext_window = 8192\n'
+        "price = { input_usd_per_mtok = 1.0, output_usd_per_mtok = 2.0 }\n"
+    )
+    result = runner.invoke(app, ["models", "--config", str(config)], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    lines = {line.split()[0]: line for line in result.stdout.splitlines() if line.strip()}
+    assert "ready" in lines["embedded"]
+    assert "0.5556" in lines["local-vllm"]
+    assert lines["local-vllm"].rstrip().endswith("up")
+    assert "frontier" in lines["gone"]
+    assert "down" in lines["gone"]
+
+    config.write_text('[[deployments]]\nname = "x"\nmodel = "hosted_vllm/x"\ncontext_window = 9\n')
+    unpriced = runner.invoke(app, ["models", "--config", str(config)])
+    assert unpriced.exit_code == 2
+    assert "has no price" in unpriced.stderr

@@ -136,3 +136,63 @@ def test_escalation_asks_for_a_stronger_tier() -> None:
         "small",
         "frontier",
     ]
+
+
+def test_near_the_cap_a_cheaper_deployment_takes_the_call(tmp_path: Path) -> None:
+    import asyncio
+
+    from ciagent.budget import BudgetGuard, Cap, Ledger
+    from ciagent.llm.routed import RoutedClient
+    from ciagent.llm.usage import UsageMeter
+    from ciagent.prompts import load_prompt
+    from ciagent.schemas import EpisodeSummary
+    from ciagent.testing import FakeModel
+
+    cheap = FakeModel(respond=lambda request: {"summary": "Cheap answer."})
+    dear = FakeModel(respond=lambda request: {"summary": "Dear answer."})
+    deployments = (
+        deployment("cheap", 0.01, 0.01, model=cheap.model_id),
+        deployment("dear", 50.0, 150.0, model=dear.model_id, tier=Tier.FRONTIER),
+    )
+    budget = BudgetGuard(Ledger(tmp_path / "ledger.sqlite"), [Cap("run:x", usd=0.01)])
+    settings = Settings(model="auto", deployments=deployments, cache=False)
+    client = RoutedClient(settings, Router(deployments), UsageMeter(), budget=budget)
+    prompt = load_prompt("episode_summary")
+    answer = asyncio.run(
+        client.structured("s", prompt, EpisodeSummary, min_tier=Tier.FRONTIER, notes="x")
+    )
+    assert answer.summary == "Cheap answer."  # the frontier call would cross the cap
+    reasons = [(d.deployment, d.outcome, d.reason) for d in client.router.decisions]
+    assert ("dear", "skipped", "over budget (run:x usd): degrading") in reasons
+    assert reasons[-1] == ("cheap", "chosen", "degraded: cheaper, within the budget")
+    assert dear.requests == []
+
+
+def test_spill_goes_to_the_next_deployment_when_one_is_full() -> None:
+    import asyncio
+
+    from ciagent.llm.routed import RoutedClient
+    from ciagent.llm.usage import UsageMeter
+    from ciagent.prompts import load_prompt
+    from ciagent.schemas import EpisodeSummary
+    from ciagent.testing import FakeModel
+
+    busy, spare = FakeModel(), FakeModel()
+    deployments = (
+        deployment("busy", 0.1, 0.1, model=busy.model_id, max_concurrency=1),
+        deployment("spare", 1.0, 1.0, model=spare.model_id),
+    )
+    settings = Settings(model="auto", deployments=deployments, cache=False)
+    router = Router(deployments, overflow="spill")
+    client = RoutedClient(settings, router, UsageMeter())
+    prompt = load_prompt("episode_summary")
+
+    async def both() -> None:
+        async with router.slot("busy"):  # the cheap deployment is at its limit
+            await client.structured("s", prompt, EpisodeSummary, notes="Part 1: x")
+        await client.structured("s", prompt, EpisodeSummary, notes="Part 1: y")
+
+    asyncio.run(both())
+    assert len(spare.requests) == 1
+    assert len(busy.requests) == 1
+    assert any(d.reason.startswith("at max_concurrency") for d in router.decisions)

@@ -193,17 +193,34 @@ def cache_clear(config: ConfigOption = None, cache_dir: CacheDirOption = None) -
 
 @app.command()
 def models(config: ConfigOption = None) -> None:
-    """List the model deployments: tier, price in $/Mtok, context window, endpoint."""
+    """List the model deployments: tier, price in $/Mtok, context window, endpoint, health."""
+    from ciagent.errors import ModelAssetError
+    from ciagent.llm.assets import EMBEDDED_MODEL
     from ciagent.llm.models import EMBEDDED_PRICING
+    from ciagent.routing.registry import probe
     from ciagent.settings import DEFAULT_MODEL, Settings
 
     try:
         settings = Settings.load(config)
     except InputError as exc:
         _fail(EXIT_INPUT, str(exc))
+    try:
+        EMBEDDED_MODEL.part_paths()
+        embedded_health = "ready"
+    except ModelAssetError:
+        embedded_health = "not installed (extra: local)"
     table = Table(box=None, pad_edge=False)
-    for column in ("name", "model", "tier", "$/Mtok in", "$/Mtok out", "context", "endpoint"):
-        table.add_column(column, justify="right" if column.startswith(("$", "ctx")) else "left")
+    for column in (
+        "name",
+        "model",
+        "tier",
+        "$/Mtok in",
+        "$/Mtok out",
+        "context",
+        "endpoint",
+        "health",
+    ):
+        table.add_column(column, justify="right" if column.startswith("$") else "left")
     table.add_row(
         "embedded",
         DEFAULT_MODEL,
@@ -212,6 +229,7 @@ def models(config: ConfigOption = None) -> None:
         f"{EMBEDDED_PRICING['output_usd_per_mtok']:.4f}",
         str(settings.embedded_context),
         "in-process (llama.cpp)",
+        embedded_health,
     )
     for deployment in settings.deployments:
         price_in, price_out = deployment.usd_per_mtok()
@@ -223,8 +241,9 @@ def models(config: ConfigOption = None) -> None:
             f"{price_out:.4f}",
             str(deployment.context_window),
             deployment.api_base or "provider default",
+            probe(deployment),
         )
-    Console(highlight=False).print(table)
+    Console(highlight=False, width=None if sys.stdout.isatty() else 160).print(table)
 
 
 @app.command()

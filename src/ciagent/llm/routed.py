@@ -14,7 +14,7 @@ from ciagent.llm.call import ModelClient
 from ciagent.llm.models import ModelSpec
 from ciagent.llm.usage import UsageMeter
 from ciagent.prompts import Prompt
-from ciagent.routing.policy import Router
+from ciagent.routing.policy import Route, Router
 from ciagent.routing.registry import Tier
 from ciagent.settings import Settings
 from ciagent.tokens import token_counter
@@ -75,8 +75,13 @@ class RoutedClient:
                     result = await self.clients[name].structured(
                         step, prompt, response_model, min_tier=min_tier, **values
                     )
-            except BudgetExceeded:
-                raise
+            except BudgetExceeded as exc:
+                # Near a cap: degrade to a cheaper deployment (any tier) that still fits.
+                cheaper = self._cheaper_than(step, route, tokens)
+                if not cheaper:
+                    raise
+                self.router.skipped(step, name, f"over budget ({exc.cap}): degrading")
+                return await self._first_that_fits(step, cheaper, prompt, response_model, values)
             except ModelCallError as exc:
                 self.router.failed(step, name, str(exc))
                 last = exc
@@ -85,3 +90,40 @@ class RoutedClient:
             self.router.succeeded(step, name, reason)
             return result
         raise last or ModelCallError("router", f"no deployment can take {step} ({tokens} tokens)")
+
+    def _cheaper_than(self, step: str, route: Route, tokens: int) -> list[Route]:
+        ceiling = Router.typical_cost(route.deployment)
+        return [
+            r
+            for r in self.router.routes(step, tokens=tokens)
+            if Router.typical_cost(r.deployment) < ceiling
+        ]
+
+    async def _first_that_fits(
+        self,
+        step: str,
+        routes: list[Route],
+        prompt: Prompt,
+        response_model: type[T],
+        values: dict[str, str],
+    ) -> T:
+        """The first of `routes` the budget allows; BudgetExceeded when none does."""
+        error: BudgetExceeded | ModelCallError | None = None
+        for route in routes:
+            name = route.deployment.name
+            try:
+                async with self.router.slot(name):
+                    result = await self.clients[name].structured(
+                        step, prompt, response_model, min_tier=Tier.SMALL, **values
+                    )
+            except BudgetExceeded as exc:
+                error = exc
+                continue
+            except ModelCallError as exc:
+                self.router.failed(step, name, str(exc))
+                error = exc
+                continue
+            self.router.succeeded(step, name, "degraded: cheaper, within the budget")
+            return result
+        assert error is not None
+        raise error

@@ -22,7 +22,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-__all__ = ["Deployment", "GpuPrice", "Tier", "TokenPrice"]
+__all__ = ["Deployment", "GpuPrice", "Tier", "TokenPrice", "probe"]
 
 
 class Tier(StrEnum):
@@ -97,3 +97,17 @@ class Deployment(_Frozen):
         """(input, output) dollars per million tokens."""
         assert self.price is not None  # checked at validation
         return self.price.per_mtok()
+
+
+def probe(deployment: Deployment, timeout_s: float = 2.0) -> str:
+    """A deployment's health, as `ciagent models` shows it: `up`, `down (...)`, or `not probed`
+    for a provider's own endpoint (probing it would need the key and cost a request)."""
+    if not deployment.api_base:
+        return "not probed"
+    import httpx
+
+    try:
+        answer = httpx.get(deployment.api_base.rstrip("/") + "/models", timeout=timeout_s)
+    except httpx.HTTPError as exc:
+        return f"down ({type(exc).__name__})"
+    return "up" if answer.status_code < 500 else f"down ({answer.status_code})"
