@@ -68,3 +68,11 @@ def serve(command: list[str], health: str, ready_s: float = 60.0) -> Iterator[st
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+@contextmanager
+def fault_proxy(upstream: str, rate: float, *options: str) -> Iterator[str]:
+    """tools/fault_proxy.py in front of `upstream`, injecting faults at `rate`."""
+    command = ["tools/fault_proxy.py", "--port", "{port}", "--upstream", upstream]
+    with serve([*command, "--rate", str(rate), *options], "/health") as base:
+        yield base

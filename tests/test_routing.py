@@ -10,7 +10,7 @@ import ciagent
 from ciagent import ConfigError, Settings
 from ciagent.routing.policy import Router
 from ciagent.routing.registry import Deployment, GpuPrice, Tier, TokenPrice
-from tests.servers import serve
+from tests.servers import fault_proxy
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -63,18 +63,7 @@ def test_auto_needs_deployments() -> None:
 
 
 def test_routes_to_the_cheaper_server_and_falls_back_when_it_fails(upstream: str) -> None:
-    failing = [
-        "tools/fault_proxy.py",
-        "--port",
-        "{port}",
-        "--upstream",
-        upstream,
-        "--rate",
-        "1",
-        "--faults",
-        "server_error",
-    ]
-    with serve(failing, "/health") as broken:
+    with fault_proxy(upstream, 1.0, "--faults", "server_error") as broken:
         cheap = deployment("cheap", 0.1, 0.4, api_base=f"{upstream}/v1")
         dear = deployment("dear", 3.0, 15.0, api_base=f"{upstream}/v1")
         episode = EXAMPLES / "long-tide-ep41.vtt"

@@ -14,7 +14,7 @@ import ciagent
 from ciagent import EpisodeEnrichment, Settings
 from ciagent.routing.registry import Deployment, GpuPrice, TokenPrice
 from tests.helpers import assert_grounded
-from tests.servers import serve
+from tests.servers import fault_proxy, serve
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -41,20 +41,7 @@ def test_episode_through_an_openai_compatible_server(upstream: str) -> None:
 def test_twenty_episodes_complete_through_twenty_percent_faults(
     upstream: str, tmp_path: Path
 ) -> None:
-    command = [
-        "tools/fault_proxy.py",
-        "--port",
-        "{port}",
-        "--upstream",
-        upstream,
-        "--rate",
-        "0.2",
-        "--seed",
-        "11",
-        "--hang-s",
-        "5",
-    ]
-    with serve(command, "/health") as proxy:
+    with fault_proxy(upstream, 0.2, "--seed", "11", "--hang-s", "5") as proxy:
         settings = Settings(
             model="flaky",
             deployments=(deployment("flaky", proxy),),
