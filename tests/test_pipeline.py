@@ -212,3 +212,37 @@ def test_a_summary_about_something_else_is_dropped_and_flagged() -> None:
     assert result.summary == ""
     assert result.status == "partial"
     assert [f.step for f in result.failures] == ["summary"]
+
+
+def test_asr_spelling_noise_is_grounded_to_what_was_said() -> None:
+    noisy = _one_chunk(
+        """Maya: My guest is Dr. Sara Chen from the Monteray Bay Aquarium.
+Sara: We tagged sharks near Guadalupe Island."""
+    )
+    answer = notes(
+        [
+            {
+                "name": "Sarah Chen",
+                "type": "person",
+                "mentions": [{"segment_id": 1, "text": "Sarah Chen"}],
+            },
+            {
+                "name": "Monterey Bay Aquarium",
+                "type": "organization",
+                "mentions": [{"segment_id": 1, "text": "Monterey Bay Aquarium"}],
+            },
+            {
+                "name": "Jacques Cousteau",
+                "type": "person",
+                "mentions": [{"segment_id": 2, "text": "Jacques Cousteau"}],
+            },
+        ]
+    )
+    fake = FakeModel(respond=lambda request: answer)
+    result = ciagent.enrich(noisy, Settings(model=fake.model_id, cache=False))
+    found = {e.name: [m.text for m in e.mentions] for e in result.entities}
+    assert found == {
+        "Sarah Chen": ["Sara Chen"],
+        "Monterey Bay Aquarium": ["Monteray Bay Aquarium"],
+    }
+    assert_grounded(result, noisy)

@@ -2,7 +2,14 @@ from __future__ import annotations
 
 import pytest
 
-from ciagent.textnorm import clean, find_span, grounded_sentences, normalize_key, whole_sentences
+from ciagent.textnorm import (
+    clean,
+    find_span,
+    fuzzy_span,
+    grounded_sentences,
+    normalize_key,
+    whole_sentences,
+)
 
 
 @pytest.mark.parametrize(
@@ -51,3 +58,34 @@ def test_whole_sentences_keeps_closing_quotes() -> None:
     assert whole_sentences('One. Two is "quoted." Three is cut') == 'One. Two is "quoted."'
     assert whole_sentences("Complete.") == "Complete."
     assert whole_sentences("no end at all") == "no end at all"
+
+
+@pytest.mark.parametrize(
+    ("needle", "haystack", "expected"),
+    [
+        ("Sarah Chen", "thanks, Dr. Sara Chen, for coming", "Sara Chen"),
+        ("Guadalupe Island", "near Guadelupe Island in Mexico", "Guadelupe Island"),
+        (
+            "Monterey Bay Aquarium",
+            "the Monteray Bay {disfmarker} Aquarium team",
+            "Monteray Bay {disfmarker} Aquarium",
+        ),
+        ("Достоевский", "роман Достоевскии читали", "Достоевскии"),
+    ],
+)
+def test_fuzzy_span_tolerates_asr_spelling(needle: str, haystack: str, expected: str) -> None:
+    span = fuzzy_span(needle, haystack)
+    assert span is not None
+    assert haystack[span[0] : span[1]] == expected
+
+
+@pytest.mark.parametrize(
+    ("needle", "haystack"),
+    [
+        ("Jacques Cousteau", "we tagged sharks near Guadalupe Island"),
+        ("NOAA", "with NASA and others"),  # short names must match exactly
+        ("Stanford University", "a standard course at the university"),
+    ],
+)
+def test_fuzzy_span_refuses_other_names(needle: str, haystack: str) -> None:
+    assert fuzzy_span(needle, haystack) is None

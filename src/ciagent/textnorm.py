@@ -15,6 +15,7 @@ from collections import Counter
 __all__ = [
     "clean",
     "find_span",
+    "fuzzy_span",
     "grounded_sentences",
     "mentions_words",
     "normalize_key",
@@ -57,6 +58,35 @@ def _folded(text: str) -> tuple[str, list[int]]:
         else:
             pending_space = True
     return "".join(out), index
+
+
+def fuzzy_span(
+    needle: str, haystack: str, min_score: float = 88.0, min_length: int = 6
+) -> tuple[int, int] | None:
+    """Like `find_span`, tolerant of ASR spelling noise ("Sara Chen" for "Sarah Chen"): the best
+    approximate match scoring at least `min_score` (rapidfuzz, 0-100), widened to whole words.
+    Needles shorter than `min_length` characters must match exactly (see `find_span`)."""
+    from rapidfuzz import fuzz
+
+    key = normalize_key(needle)
+    if len(key) < min_length:
+        return None
+    folded, index = _folded(haystack)
+    found = fuzz.partial_ratio_alignment(key, folded, score_cutoff=min_score)
+    if found is None or found.dest_end <= found.dest_start:
+        return None
+    start, end = found.dest_start, found.dest_end
+    while start < end and folded[start] == " ":
+        start += 1
+    while end > start and folded[end - 1] == " ":
+        end -= 1
+    if start == end:
+        return None
+    while start > 0 and folded[start - 1] != " ":
+        start -= 1
+    while end < len(folded) and folded[end] != " ":
+        end += 1
+    return index[start], index[end - 1] + 1
 
 
 def normalize_key(text: str) -> str:

@@ -17,7 +17,7 @@ from ciagent.state import (
     RunContext,
     Verified,
 )
-from ciagent.textnorm import find_span, normalize_key
+from ciagent.textnorm import find_span, fuzzy_span, normalize_key
 from ciagent.types import Chunk, Entity, Mention, Quote, Transcript, VerificationReport
 
 __all__ = ["locate", "verify"]
@@ -34,13 +34,18 @@ def _search_order(candidate: Candidate, chunk: Chunk) -> list[int]:
 def locate(
     transcript: Transcript, chunk: Chunk, candidate: Candidate, phrases: list[str]
 ) -> tuple[int, int, int] | None:
-    """(segment id, start, end) of the first phrase found, cited segment first, else None."""
-    for segment_id in _search_order(candidate, chunk):
-        text = transcript.segments[segment_id].text
-        for phrase in phrases:
-            span = find_span(phrase, text)
-            if span is not None:
-                return segment_id, span[0], span[1]
+    """(segment id, start, end) of the first phrase found, cited segment first, else None.
+
+    Exact matches (up to case, punctuation and markers) everywhere come before approximate ones,
+    which tolerate ASR spelling noise in longer names."""
+    order = _search_order(candidate, chunk)
+    for search in (find_span, fuzzy_span):
+        for segment_id in order:
+            text = transcript.segments[segment_id].text
+            for phrase in phrases:
+                span = search(phrase, text)
+                if span is not None:
+                    return segment_id, span[0], span[1]
     return None
 
 
