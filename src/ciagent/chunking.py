@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 
 from ciagent.errors import ConfigError
+from ciagent.guard import WITHHELD, looks_like_instructions
 from ciagent.textnorm import clean
 from ciagent.tokens import TokenCounter
 from ciagent.types import Chunk, Segment, Transcript
@@ -176,5 +177,9 @@ def chunk_text(transcript: Transcript, chunk: Chunk) -> str:
         start = chunk.first_char if segment_id == chunk.first_segment else 0
         end = chunk.last_char_end if segment_id == chunk.last_segment else None
         number = segment_id - chunk.first_segment + 1
-        lines.append(segment_line(segment, segment.text[start:end], number))
+        text = segment.text[start:end]
+        # Transcript text is data: a line giving the model instructions is not shown to it.
+        lines.append(
+            segment_line(segment, WITHHELD if looks_like_instructions(text) else text, number)
+        )
     return "\n".join(lines)

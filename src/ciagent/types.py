@@ -157,6 +157,10 @@ class VerificationReport(_Frozen):
     checked: int = 0
     grounded: int = 0
     dropped: int = 0
+    untrusted_segments: list[int] = Field(
+        default_factory=list,
+        description="Lines withheld from the model because they address it with instructions.",
+    )
 
 
 class UsageLine(_Frozen):

@@ -9,6 +9,7 @@ segment's text with that segment's id and times; entities left with no mention a
 
 from __future__ import annotations
 
+from ciagent.guard import untrusted_segments
 from ciagent.state import (
     Candidate,
     EnrichState,
@@ -25,20 +26,27 @@ __all__ = ["locate", "verify"]
 _CLOSERS = frozenset(".!?\u2026\"'\u201d\u2019)")
 
 
-def _search_order(candidate: Candidate, chunk: Chunk) -> list[int]:
+def _search_order(
+    candidate: Candidate, chunk: Chunk, untrusted: frozenset[int] = frozenset()
+) -> list[int]:
+    """Segments to search: the cited one, then the rest of the chunk; never a withheld line."""
     cited = candidate.segment_id
-    others = [sid for sid in chunk.segment_ids if sid != cited]
-    return others if cited is None else [cited, *others]
+    others = [sid for sid in chunk.segment_ids if sid != cited and sid not in untrusted]
+    return others if cited is None or cited in untrusted else [cited, *others]
 
 
 def locate(
-    transcript: Transcript, chunk: Chunk, candidate: Candidate, phrases: list[str]
+    transcript: Transcript,
+    chunk: Chunk,
+    candidate: Candidate,
+    phrases: list[str],
+    untrusted: frozenset[int] = frozenset(),
 ) -> tuple[int, int, int] | None:
     """(segment id, start, end) of the first phrase found, cited segment first, else None.
 
     Exact matches (up to case, punctuation and markers) everywhere come before approximate ones,
     which tolerate ASR spelling noise in longer names."""
-    order = _search_order(candidate, chunk)
+    order = _search_order(candidate, chunk, untrusted)
     for search in (find_span, fuzzy_span):
         for segment_id in order:
             text = transcript.segments[segment_id].text
@@ -100,14 +108,18 @@ def _outermost(spans: set[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
 
 
 def _verify_entity(
-    entity: MergedEntity, transcript: Transcript, chunks: dict[int, Chunk], cased: bool
+    entity: MergedEntity,
+    transcript: Transcript,
+    chunks: dict[int, Chunk],
+    cased: bool,
+    untrusted: frozenset[int],
 ) -> tuple[int, Entity | None]:
     """(grounded candidates, the entity with its located mentions or None)."""
     spans: set[tuple[int, int, int]] = set()
     grounded = 0
     for candidate in entity.candidates:
         phrases = _entity_phrases(entity, candidate)
-        found = locate(transcript, chunks[candidate.chunk_id], candidate, phrases)
+        found = locate(transcript, chunks[candidate.chunk_id], candidate, phrases, untrusted)
         if found is None:
             continue
         segment_id, start, end = found
@@ -130,10 +142,11 @@ async def verify(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
     chunks = {chunk.id: chunk for chunk in state["chunks"]}
     merged = state["merged"]
     cased = _uses_capitals(transcript)
+    untrusted = untrusted_segments(transcript)
     checked = grounded = 0
     entities: list[Entity] = []
     for entity in merged.entities:
-        located, verified = _verify_entity(entity, transcript, chunks, cased)
+        located, verified = _verify_entity(entity, transcript, chunks, cased, untrusted)
         checked += len(entity.candidates)
         grounded += located
         if verified is not None:
@@ -141,7 +154,9 @@ async def verify(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
     quotes: list[Quote] = []
     for candidate in merged.quotes:
         checked += 1
-        found = locate(transcript, chunks[candidate.chunk_id], candidate, [candidate.text])
+        found = locate(
+            transcript, chunks[candidate.chunk_id], candidate, [candidate.text], untrusted
+        )
         if found is None:
             continue
         grounded += 1
@@ -159,6 +174,11 @@ async def verify(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
         )
     entities.sort(key=lambda e: (-len(e.mentions), e.mentions[0].segment_ids[0]))
     quotes.sort(key=lambda q: q.segment_ids[0])
-    report = VerificationReport(checked=checked, grounded=grounded, dropped=checked - grounded)
+    report = VerificationReport(
+        checked=checked,
+        grounded=grounded,
+        dropped=checked - grounded,
+        untrusted_segments=sorted(untrusted),
+    )
     ctx.report("verify")
     return {"verified": Verified(entities=entities, quotes=quotes, report=report)}
