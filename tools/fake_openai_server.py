@@ -21,6 +21,7 @@ from typing import Any
 
 from aiohttp import web
 
+from ciagent.llm.fake import prompt_tokens as fake_prompt_tokens
 from ciagent.testing import FakeRequest, default_answer
 from ciagent.tokens import token_counter
 
@@ -47,7 +48,7 @@ def build_app(
         schema = (response_format.get("json_schema") or {}).get("schema")
         answer = default_answer(FakeRequest(str(body.get("model")), messages, schema))
         content = json.dumps(answer)
-        prompt_tokens = sum(count(str(m.get("content", ""))) + 4 for m in messages)
+        prompt_tokens = fake_prompt_tokens(messages, count)
         output_tokens = count(content)
         delay = (
             base_ms + per_prompt_token_ms * prompt_tokens + per_output_token_ms * output_tokens

@@ -53,9 +53,7 @@ class _AttemptLog:
         self.started = time.perf_counter()
 
     def on_response(self, response: Any) -> None:
-        usage = getattr(response, "usage", None)
-        prompt = int(getattr(usage, "prompt_tokens", 0) or 0)
-        completion = int(getattr(usage, "completion_tokens", 0) or 0)
+        prompt, completion = _usage(response)
         self._pending = (prompt, completion, time.perf_counter() - self.started)
 
     def on_parse_error(self, error: Exception, **kwargs: Any) -> None:
@@ -159,9 +157,7 @@ class ModelClient:
                 log.failed(exc, time.perf_counter() - started)
             raise
         if budget is not None and reservation is not None:
-            usage = getattr(response, "usage", None)
-            prompt = int(getattr(usage, "prompt_tokens", 0) or 0)
-            output = int(getattr(usage, "completion_tokens", 0) or 0)
+            prompt, output = _usage(response)
             budget.ledger.settle(reservation, self.spec.cost(prompt, output), prompt + output)
         return response
 
@@ -282,6 +278,15 @@ class ModelClient:
             completion_tokens=log.completion_tokens,
         )
         return result, answer
+
+
+def _usage(response: Any) -> tuple[int, int]:
+    """(prompt, completion) tokens a litellm response reports; zeros when it reports none."""
+    usage = getattr(response, "usage", None)
+    return (
+        int(getattr(usage, "prompt_tokens", 0) or 0),
+        int(getattr(usage, "completion_tokens", 0) or 0),
+    )
 
 
 def _budget_refusal(exc: BaseException) -> BudgetExceeded | None:

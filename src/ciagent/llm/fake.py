@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["FakeModel", "FakeRequest", "fake_model"]
+__all__ = ["FakeModel", "FakeRequest", "fake_model", "prompt_tokens"]
 
 _LINE = re.compile(r"^\[(\d+)\]\s+(?:([^:\n]{1,40}):\s+)?(.*)$", re.MULTILINE)
 _NAME = re.compile(r"\b[A-Z][a-z]+(?:\s+(?:of\s+)?[A-Z][a-z]+)+\b")
@@ -75,6 +75,11 @@ class FakeModel:
         self.requests.append(request)
         answer = (self.respond or default_answer)(request)
         return answer if isinstance(answer, str) else json.dumps(answer)
+
+
+def prompt_tokens(messages: list[dict[str, Any]], count: Callable[[str], int]) -> int:
+    """The prompt tokens a fake model reports: each message's content plus a little framing."""
+    return sum(count(str(m.get("content", ""))) + 4 for m in messages)
 
 
 def fake_model(name: str) -> FakeModel | None:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ciagent.llm.embedded import EmbeddedOptions, LocalLlama
-from ciagent.llm.fake import FakeRequest, fake_model
+from ciagent.llm.fake import FakeRequest, fake_model, prompt_tokens
 from ciagent.settings import Settings
 from ciagent.tokens import token_counter
 
@@ -132,14 +132,13 @@ def _fake_handler(litellm: Any) -> Any:
             response_format = params.get("response_format") or {}
             schema = (response_format.get("json_schema") or {}).get("schema")
             content = fake.complete(FakeRequest(f"fake/{model}", list(messages), schema))
-            prompt_tokens = sum(count(str(m.get("content", ""))) + 4 for m in messages)
             return _fill(
                 litellm,
                 kwargs["model_response"],
                 f"fake/{model}",
                 content,
                 "stop",
-                prompt_tokens,
+                prompt_tokens(list(messages), count),
                 count(content),
             )
 

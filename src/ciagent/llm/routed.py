@@ -63,7 +63,22 @@ class RoutedClient:
         messages = prompt.messages(**values)
         tokens = sum(self._count(m["content"]) for m in messages) + self.settings.max_output_tokens
         routes = self.router.routes(step, min_tier=min_tier, tokens=tokens)
-        last: ModelCallError | None = None
+        return await self._serve(step, routes, tokens, prompt, response_model, values, min_tier)
+
+    async def _serve(
+        self,
+        step: str,
+        routes: list[Route],
+        tokens: int,
+        prompt: Prompt,
+        response_model: type[T],
+        values: dict[str, str],
+        min_tier: Tier,
+        degrading: bool = False,
+    ) -> T:
+        """The first of `routes` that answers. A budget refusal degrades, once, to the cheaper
+        deployments of any tier; while degrading, a refusal just moves on to the next."""
+        error: BudgetExceeded | ModelCallError | None = None
         for position, route in enumerate(routes):
             name = route.deployment.name
             spill = self.router.overflow == "spill" and position < len(routes) - 1
@@ -76,20 +91,29 @@ class RoutedClient:
                         step, prompt, response_model, min_tier=min_tier, **values
                     )
             except BudgetExceeded as exc:
-                # Near a cap: degrade to a cheaper deployment (any tier) that still fits.
+                if degrading:
+                    error = exc
+                    continue
                 cheaper = self._cheaper_than(step, route, tokens)
                 if not cheaper:
                     raise
                 self.router.skipped(step, name, f"over budget ({exc.cap}): degrading")
-                return await self._first_that_fits(step, cheaper, prompt, response_model, values)
+                return await self._serve(
+                    step, cheaper, tokens, prompt, response_model, values, Tier.SMALL, True
+                )
             except ModelCallError as exc:
                 self.router.failed(step, name, str(exc))
-                last = exc
+                error = exc
                 continue
-            reason = "cheapest healthy" if position == 0 else f"fallback (choice {position + 1})"
+            if degrading:
+                reason = "degraded: cheaper, within the budget"
+            elif position == 0:
+                reason = "cheapest healthy"
+            else:
+                reason = f"fallback (choice {position + 1})"
             self.router.succeeded(step, name, reason)
             return result
-        raise last or ModelCallError("router", f"no deployment can take {step} ({tokens} tokens)")
+        raise error or ModelCallError("router", f"no deployment can take {step} ({tokens} tokens)")
 
     def _cheaper_than(self, step: str, route: Route, tokens: int) -> list[Route]:
         ceiling = Router.typical_cost(route.deployment)
@@ -98,32 +122,3 @@ class RoutedClient:
             for r in self.router.routes(step, tokens=tokens)
             if Router.typical_cost(r.deployment) < ceiling
         ]
-
-    async def _first_that_fits(
-        self,
-        step: str,
-        routes: list[Route],
-        prompt: Prompt,
-        response_model: type[T],
-        values: dict[str, str],
-    ) -> T:
-        """The first of `routes` the budget allows; BudgetExceeded when none does."""
-        error: BudgetExceeded | ModelCallError | None = None
-        for route in routes:
-            name = route.deployment.name
-            try:
-                async with self.router.slot(name):
-                    result = await self.clients[name].structured(
-                        step, prompt, response_model, min_tier=Tier.SMALL, **values
-                    )
-            except BudgetExceeded as exc:
-                error = exc
-                continue
-            except ModelCallError as exc:
-                self.router.failed(step, name, str(exc))
-                error = exc
-                continue
-            self.router.succeeded(step, name, "degraded: cheaper, within the budget")
-            return result
-        assert error is not None
-        raise error
