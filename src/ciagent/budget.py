@@ -131,14 +131,12 @@ class Ledger:
             )
 
     def spent(self, scope: str) -> Spend:
-        """Settled spend of a scope."""
-        with self._transaction() as db:
-            return self._spend(db, scope, ("settled",))
+        """Settled spend of a scope (a read: no write lock taken)."""
+        return self._spend(self._connection(), scope, ("settled",))
 
     def held(self, scope: str) -> Spend:
-        """Open reservations of a scope."""
-        with self._transaction() as db:
-            return self._spend(db, scope, ("reserved",))
+        """Open reservations of a scope (a read: no write lock taken)."""
+        return self._spend(self._connection(), scope, ("reserved",))
 
 
 class BudgetGuard:
