@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ciagent import EpisodeEnrichment, Transcript
+from ciagent import EpisodeEnrichment, Segment, Transcript
 
 
 def assert_grounded(result: EpisodeEnrichment, transcript: Transcript) -> None:
@@ -18,3 +18,16 @@ def assert_grounded(result: EpisodeEnrichment, transcript: Transcript) -> None:
         segment = transcript.segments[quote.segment_ids[0]]
         assert quote.text in segment.text
         assert quote.speaker == segment.speaker
+
+
+def transcript_of(text: str) -> Transcript:
+    """A timed transcript from `Speaker: text` lines, ten seconds per line."""
+    lines = [line.split(": ", 1) for line in text.strip().splitlines()]
+    return Transcript(
+        segments=tuple(
+            Segment(id=i, start=i * 10, end=i * 10 + 9, speaker=s, text=t)
+            for i, (s, t) in enumerate(lines)
+        ),
+        timed=True,
+        format="txt",
+    )

@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 
 import ciagent
-from ciagent import EpisodeEnrichment, ModelCallError, Settings, Transcript
+from ciagent import EpisodeEnrichment, ModelCallError, Settings
 from ciagent.testing import FakeModel, FakeRequest, default_answer
-from tests.helpers import assert_grounded
+from ciagent.textnorm import split_sentences
+from tests.helpers import assert_grounded, transcript_of
 
 
 def test_sample_episode_on_fake_model(examples_dir: Path) -> None:
@@ -29,7 +30,9 @@ def test_sample_episode_on_fake_model(examples_dir: Path) -> None:
     assert len(chunk_calls) >= 3
     assert result.cost.calls == len(fake.requests)
     steps = result.cost.by_step
+    # The fake summarises by copying lines: its claims are matched verbatim, with no judge call.
     assert set(steps) == {"notes", "summary"}
+    assert {c.judged_by for c in result.claims} == {"transcript (verbatim)"}
     assert sum(line.calls for line in steps.values()) == result.cost.calls
     assert sum(line.usd for line in steps.values()) == pytest.approx(result.cost.usd)
     assert list(result.cost.by_model) == [fake.model_id]
@@ -38,24 +41,19 @@ def test_sample_episode_on_fake_model(examples_dir: Path) -> None:
     assert result.cost.completion_tokens > 0
     assert result.verification.checked == result.verification.grounded + result.verification.dropped
     assert result.provenance.transcript_sha256 == transcript.sha256
-    assert result.provenance.prompt_versions == {"chunk_notes": "1", "episode_summary": "1"}
+    assert result.provenance.prompt_versions == {
+        "chunk_notes": "1",
+        "episode_summary": "1",
+        "judge_claim": "1",
+        "locate_items": "1",
+    }
+    assert [c.text for c in result.claims if c.in_summary] == split_sentences(result.summary)
+    assert result.verification.claims.checked == len(result.claims) > 0
     assert result.provenance.timed
     assert all(0 < t.score <= 1 for t in result.topics)
 
 
-def _one_chunk(text: str) -> Transcript:
-    lines = [line.split(": ", 1) for line in text.strip().splitlines()]
-    return Transcript(
-        segments=tuple(
-            ciagent.Segment(id=i, start=i * 10, end=i * 10 + 9, speaker=s, text=t)
-            for i, (s, t) in enumerate(lines)
-        ),
-        timed=True,
-        format="txt",
-    )
-
-
-EPISODE = _one_chunk(
+EPISODE = transcript_of(
     """Maya: Welcome. My guest is Dr. Sarah Chen from MBARI.
 Sarah: Thanks Maya. We tagged sharks near Guadalupe Island.
 Maya: Chen, you also worked with NOAA?
@@ -72,6 +70,15 @@ def notes(
         "entities": entities,
         "quotes": quotes or [],
     }
+
+
+def notes_else_default(answer: dict[str, Any]) -> Any:
+    """A responder: `answer` to chunk-notes requests, the default answer to any other."""
+
+    def respond(request: FakeRequest) -> dict[str, Any] | str:
+        return answer if request.schema_name == "ChunkNotes" else default_answer(request)
+
+    return respond
 
 
 def test_verification_corrects_lines_and_drops_inventions() -> None:
@@ -108,7 +115,7 @@ def test_verification_corrects_lines_and_drops_inventions() -> None:
             {"segment_id": 2, "text": "Sharks are fish, said nobody."},
         ],
     )
-    fake = FakeModel(respond=lambda request: answer)
+    fake = FakeModel(respond=notes_else_default(answer))
     result = ciagent.enrich(EPISODE, Settings(model=fake.model_id))
 
     by_name = {e.name: e for e in result.entities}
@@ -119,20 +126,29 @@ def test_verification_corrects_lines_and_drops_inventions() -> None:
     assert by_name["NOAA"].mentions[0].segment_ids == [2]  # corrected from the cited line 1
     assert by_name["MBARI"].mentions[0].text == "MBARI"  # found by name, not the bogus words
     assert [q.text for q in result.quotes] == ["Yes, NOAA ran the ship."]
-    assert result.verification.checked == 8
-    assert result.verification.dropped == 2  # Cousteau and the invented quote
+    report = result.verification
+    assert (report.entities.checked, report.entities.grounded, report.entities.dropped) == (4, 3, 1)
+    assert (report.quotes.checked, report.quotes.grounded, report.quotes.dropped) == (2, 1, 1)
+    assert (report.checked, report.grounded, report.dropped) == (6, 4, 2)
+    assert report.entities.escalated == 0  # one deployment: nothing to escalate to
     assert_grounded(result, EPISODE)
-    assert len(fake.requests) == 1  # one chunk: its summary is the episode's, no reduce call
+    # One chunk: its summary is the episode's, no reduce call.
+    assert [r.schema_name for r in fake.requests] == ["ChunkNotes", "ClaimJudgement"]
     assert result.summary == "Sharks."
 
 
 def test_invalid_output_is_reasked_and_every_attempt_counted() -> None:
     answers = iter(['{"summary": "no closing brace"', {"summary": "x"}, notes([])])
-    fake = FakeModel(respond=lambda request: next(answers))
+
+    def respond(request: FakeRequest) -> dict[str, Any] | str:
+        return next(answers) if request.schema_name == "ChunkNotes" else default_answer(request)
+
+    fake = FakeModel(respond=respond)
     result = ciagent.enrich(EPISODE, Settings(model=fake.model_id, max_reasks=2))
     assert result.status == "complete"
-    assert result.cost.calls == 3
-    reask = fake.requests[-1].messages
+    assert result.cost.by_step["notes"].calls == 3
+    assert result.cost.by_step["notes"].retries == 2
+    reask = fake.requests[2].messages
     assert any(
         "validation" in str(m.get("content", "")).lower()
         or "error" in str(m.get("content", "")).lower()
@@ -148,7 +164,7 @@ def test_a_failing_chunk_gives_a_partial_result_with_the_rest_kept() -> None:
         return default_answer(request)
 
     fake = FakeModel(respond=respond)
-    transcript = _one_chunk("\n".join(f"S: Line {n} names Guadalupe Island." for n in range(40)))
+    transcript = transcript_of("\n".join(f"S: Line {n} names Guadalupe Island." for n in range(40)))
     settings = Settings(model=fake.model_id, chunk_tokens=100, chunk_overlap_tokens=0, max_reasks=1)
     result = ciagent.enrich(transcript, settings)
     assert result.status == "partial"
@@ -173,11 +189,16 @@ def test_hierarchical_summary_when_notes_do_not_fit() -> None:
         return answer
 
     fake = FakeModel(respond=respond, context_window=2600)
-    transcript = _one_chunk("\n".join(f"S: Line {n} is about the reef." for n in range(400)))
+    transcript = transcript_of("\n".join(f"S: Line {n} is about the reef." for n in range(400)))
     settings = Settings(
-        model=fake.model_id, chunk_tokens=150, chunk_overlap_tokens=0, max_output_tokens=256
+        model=fake.model_id,
+        chunk_tokens=150,
+        chunk_overlap_tokens=0,
+        max_output_tokens=256,
+        verify_claims=False,
     )
     result = ciagent.enrich(transcript, settings)
+    assert {c.verdict for c in result.claims} == {"unchecked"}
     summary_calls = [r for r in fake.requests if r.schema_name == "EpisodeSummary"]
     assert len(summary_calls) >= 3  # several groups, then one over their summaries
     assert result.summary.startswith("A summary")
@@ -207,7 +228,7 @@ def test_async_api_and_sync_api_inside_a_running_loop() -> None:
 def test_a_summary_about_something_else_is_dropped_and_flagged() -> None:
     answer = notes([])
     answer["summary"] = "Jacques Cousteau filmed the Calypso near Marseille."
-    fake = FakeModel(respond=lambda request: answer)
+    fake = FakeModel(respond=notes_else_default(answer))
     result = ciagent.enrich(EPISODE, Settings(model=fake.model_id))
     assert result.summary == ""
     assert result.status == "partial"
@@ -215,7 +236,7 @@ def test_a_summary_about_something_else_is_dropped_and_flagged() -> None:
 
 
 def test_asr_spelling_noise_is_grounded_to_what_was_said() -> None:
-    noisy = _one_chunk(
+    noisy = transcript_of(
         """Maya: My guest is Dr. Sara Chen from the Monteray Bay Aquarium.
 Sara: We tagged sharks near Guadalupe Island."""
     )

@@ -56,7 +56,8 @@ def test_rate_limits_are_retried_after_the_time_asked(tmp_path: Path) -> None:
     result = ciagent.enrich(EPISODE, settings)
     assert time.perf_counter() - started >= 0.3
     assert result.status == "complete"
-    assert result.cost.calls == 3  # two failed attempts and the answer, all counted
+    notes = result.cost.by_step["notes"]
+    assert (notes.calls, notes.retries) == (3, 2)  # two failed attempts and the answer, counted
     ledger = Ledger(tmp_path / "ledger.sqlite")
     assert ledger.held("run:retry").usd == 0  # failed attempts released their reservations
     assert ledger.spent("run:retry").usd == pytest.approx(result.cost.usd)

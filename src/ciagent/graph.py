@@ -1,6 +1,8 @@
 """Wiring only: the enrichment graph's nodes and edges. Each step lives in `ciagent.steps`.
 
-    START → chunk ─Send per chunk─▶ notes ─▶ merge → summarize → verify → finalize → END
+    START → chunk ─Send per chunk─▶ notes ─▶ merge → summarize → verify → claims
+          ─(something failed, a stronger tier exists)─▶ escalate → finalize → END
+          ─(otherwise)──────────────────────────────────────────▶ finalize → END
 
 Run-scoped dependencies (settings, model client, token counter, progress) reach the steps through
 langgraph's `Runtime[RunContext]`, never through globals.
@@ -13,11 +15,13 @@ from functools import lru_cache
 from typing import Any, Protocol, TypeVar
 
 from langgraph.graph import END, START, StateGraph
-from langgraph.runtime import Runtime
+from langgraph.runtime import Runtime, get_runtime
 from langgraph.types import Send
 
 from ciagent.state import ChunkTask, EnrichState, EnrichUpdate, RunContext
 from ciagent.steps.chunk import chunk
+from ciagent.steps.claims import claims
+from ciagent.steps.escalate import escalate, needs_escalation
 from ciagent.steps.finalize import finalize
 from ciagent.steps.merge import merge
 from ciagent.steps.notes import chunk_notes
@@ -52,6 +56,11 @@ def _one_branch_per_chunk(state: EnrichState) -> list[Send]:
     return [Send("notes", ChunkTask(transcript=transcript, chunk=c)) for c in state["chunks"]]
 
 
+def _escalate_or_finalize(state: EnrichState) -> str:
+    context: RunContext = get_runtime(RunContext).context
+    return "escalate" if needs_escalation(state, context) else "finalize"
+
+
 @lru_cache(maxsize=1)
 def build_graph() -> Any:
     """The compiled graph (built once per process; it holds no run state)."""
@@ -61,12 +70,16 @@ def build_graph() -> Any:
     graph.add_node("merge", _node(merge))
     graph.add_node("summarize", _node(summarize))
     graph.add_node("verify", _node(verify))
+    graph.add_node("claims", _node(claims))
+    graph.add_node("escalate", _node(escalate))
     graph.add_node("finalize", _node(finalize))
     graph.add_edge(START, "chunk")
     graph.add_conditional_edges("chunk", _one_branch_per_chunk, ["notes"])
     graph.add_edge("notes", "merge")
     graph.add_edge("merge", "summarize")
     graph.add_edge("summarize", "verify")
-    graph.add_edge("verify", "finalize")
+    graph.add_edge("verify", "claims")
+    graph.add_conditional_edges("claims", _escalate_or_finalize, ["escalate", "finalize"])
+    graph.add_edge("escalate", "finalize")
     graph.add_edge("finalize", END)
     return graph.compile()

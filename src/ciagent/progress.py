@@ -21,6 +21,8 @@ _LABELS = {
     "notes": "reading chunks",
     "summary": "summarising",
     "verify": "verifying",
+    "claims": "judging summary claims",
+    "escalate": "escalating to a stronger tier",
     "finalize": "finalising",
 }
 

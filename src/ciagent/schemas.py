@@ -6,13 +6,22 @@ answers short and stops a weak model from running on.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StringConstraints
 
 from ciagent.types import EntityType
 
-__all__ = ["ChunkNotes", "EpisodeSummary", "NoteEntity", "NoteMention", "NoteQuote"]
+__all__ = [
+    "ChunkNotes",
+    "ClaimJudgement",
+    "EpisodeSummary",
+    "FoundItem",
+    "LocatedItems",
+    "NoteEntity",
+    "NoteMention",
+    "NoteQuote",
+]
 
 Short = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
 
@@ -51,3 +60,27 @@ class EpisodeSummary(BaseModel):
     """The summary of an episode, or of a group of its parts in a hierarchical reduce."""
 
     summary: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1500)]
+
+
+class ClaimJudgement(BaseModel):
+    """A judge's verdict on one claim, given numbered evidence lines. The lines come first, so
+    the verdict follows from what was cited."""
+
+    lines: list[int] = Field(
+        max_length=4, description="Numbers of the evidence lines that bear on the claim."
+    )
+    verdict: Literal["supported", "contradicted", "not_found"]
+
+
+class FoundItem(BaseModel):
+    item: int = Field(description="The number of the item asked about.")
+    line: int = Field(description="The number of the line where it is said; 0 if nowhere.")
+    text: Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)] = Field(
+        description="The exact words on that line; empty if nowhere."
+    )
+
+
+class LocatedItems(BaseModel):
+    """Where a stronger model finds items that a first answer named but verification could not."""
+
+    found: list[FoundItem] = Field(max_length=12)

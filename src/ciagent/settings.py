@@ -80,6 +80,21 @@ class Settings(BaseModel):
     )
     failures_to_cool: int = Field(default=2, ge=1, description="Failures in a row to cool down.")
     cooldown_s: float = Field(default=30.0, ge=0, description="How long a failing one rests.")
+    verify_claims: bool = Field(
+        default=True, description="Judge each summary sentence against retrieved evidence."
+    )
+    claim_evidence: int = Field(
+        default=4, ge=1, le=12, description="Segments retrieved as evidence for each claim."
+    )
+    escalate: bool = Field(
+        default=True,
+        description="Re-ask what fails verification on the next tier up, when one is deployed.",
+    )
+    on_unverified: Literal["drop", "flag"] = Field(
+        default="drop",
+        description="What happens to items still unverified after escalation: dropped, or kept "
+        "marked unverified.",
+    )
     embedded_context: int = Field(default=8192, ge=512, description="Context of the local model.")
     embedded_threads: int | None = Field(
         default=None, ge=1, description="CPU threads; all if unset."

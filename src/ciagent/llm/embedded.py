@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, ClassVar, cast
 
 from ciagent.errors import ModelAssetError
-from ciagent.llm.assets import ensure_model_file
+from ciagent.llm.assets import embedded_asset, ensure_model_file
 from ciagent.llm.grammar import schema_to_gbnf
 
 __all__ = ["EmbeddedOptions", "LocalLlama", "decoding_constraint"]
@@ -26,6 +26,7 @@ __all__ = ["EmbeddedOptions", "LocalLlama", "decoding_constraint"]
 @dataclass(frozen=True)
 class EmbeddedOptions:
     models_dir: Path
+    model: str = "qwen2.5-coder-0.5b-instruct"
     n_ctx: int = 8192
     n_threads: int | None = None
 
@@ -65,9 +66,9 @@ class LocalLlama:
             from llama_cpp import Llama
         except ImportError:
             raise ModelAssetError(
-                "the embedded model needs llama-cpp-python: pip install 'ciagent[local]'"
+                "the embedded models need llama-cpp-python: pip install 'ciagent[local]'"
             ) from None
-        path = ensure_model_file(options.models_dir)
+        path = ensure_model_file(options.models_dir, embedded_asset(options.model))
         threads = options.n_threads or max(1, os.cpu_count() or 1)
         self.options = options
         self._lock = threading.Lock()

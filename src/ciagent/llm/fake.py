@@ -24,6 +24,7 @@ __all__ = ["FakeModel", "FakeRequest", "fake_model", "prompt_tokens"]
 _LINE = re.compile(r"^\[(\d+)\]\s+(?:([^:\n]{1,40}):\s+)?(.*)$", re.MULTILINE)
 _NAME = re.compile(r"\b[A-Z][a-z]+(?:\s+(?:of\s+)?[A-Z][a-z]+)+\b")
 _WORD = re.compile(r"[A-Za-z]{5,}")
+_REASK = "Correct your JSON"  # how instructor's re-ask message starts
 _counter = itertools.count(1)
 _registry: dict[str, FakeModel] = {}
 _registry_lock = threading.Lock()
@@ -43,9 +44,14 @@ class FakeRequest:
 
     @property
     def prompt(self) -> str:
-        """The last user message: the request itself, after any instructions and examples."""
-        users = [m for m in self.messages if m.get("role") == "user"]
-        return str(users[-1].get("content", "")) if users else ""
+        """The request itself: the last user message that is not a re-ask (a re-ask repeats
+        the conversation and adds the validation errors as a new user message)."""
+        users = [
+            str(m.get("content", ""))
+            for m in self.messages
+            if m.get("role") == "user" and not str(m.get("content", "")).startswith(_REASK)
+        ]
+        return users[-1] if users else ""
 
 
 Responder = Callable[[FakeRequest], dict[str, Any] | str]
@@ -91,6 +97,8 @@ def default_answer(request: FakeRequest) -> dict[str, Any]:
     """A plausible answer for the built-in schemas, read off the prompt."""
     if request.schema_name == "ChunkNotes":
         return _chunk_notes(request.prompt)
+    if request.schema_name == "ClaimJudgement":
+        return _judgement(request.prompt)
     if request.schema_name == "EpisodeSummary":
         lines = [line for line in request.prompt.splitlines() if line.startswith("Part ")]
         text = " ".join(line.split(": ", 1)[-1] for line in lines)
@@ -119,6 +127,17 @@ def _chunk_notes(prompt: str) -> dict[str, Any]:
         ],
         "quotes": [{"segment_id": longest[0], "text": longest[1][:300]}] if longest else [],
     }
+
+
+def _judgement(prompt: str) -> dict[str, Any]:
+    """Supported when most of the claim's longer words are on the evidence lines (cited)."""
+    evidence, _, claim = prompt.rpartition("Claim:")
+    wanted = {w.lower() for w in _WORD.findall(claim)}
+    lines = [(int(m.group(1)), m.group(3).lower()) for m in _LINE.finditer(evidence)]
+    cited = [n for n, text in lines if any(w in text for w in wanted)][:4]
+    present = {w for w in wanted if any(w in text for _, text in lines)}
+    supported = bool(wanted) and 2 * len(present) >= len(wanted)
+    return {"lines": cited, "verdict": "supported" if supported else "not_found"}
 
 
 def _from_schema(schema: dict[str, Any], root: dict[str, Any]) -> Any:

@@ -10,22 +10,25 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from ciagent.errors import ConfigError
 from ciagent.llm.fake import fake_model
-from ciagent.routing.registry import Deployment
+from ciagent.routing.registry import Deployment, Tier, embedded_price
 
-__all__ = ["EMBEDDED_PRICING", "ModelSpec", "resolve_model"]
+__all__ = ["EMBEDDED_PRICING", "ModelSpec", "Served", "resolve_model"]
 
-# Price of the embedded model: a 2-vCPU cloud machine at about $0.10/hour, divided by the throughput
-# measured on one (llama.cpp, Q4, 2 threads): about 175 prompt tokens/s, and 20 output tokens/s
-# under a JSON-schema grammar.
-EMBEDDED_MACHINE_USD_PER_HOUR = 0.10
+T = TypeVar("T")
+
+# The default embedded model's price (CPU time, see `ciagent.routing.registry.embedded_price`).
+_DEFAULT_PRICE = embedded_price("embedded/qwen2.5-coder-0.5b-instruct")
+assert _DEFAULT_PRICE is not None
 EMBEDDED_PRICING = {
-    "input_usd_per_mtok": EMBEDDED_MACHINE_USD_PER_HOUR / (175 * 3600) * 1e6,
-    "output_usd_per_mtok": EMBEDDED_MACHINE_USD_PER_HOUR / (20 * 3600) * 1e6,
+    "input_usd_per_mtok": _DEFAULT_PRICE.input_usd_per_mtok,
+    "output_usd_per_mtok": _DEFAULT_PRICE.output_usd_per_mtok,
 }
 
 
@@ -42,6 +45,7 @@ class ModelSpec(BaseModel):
     api_base: str | None = None
     api_key_env: str | None = None
     structured_output: str = "json_schema"
+    tier: Tier = Tier.SMALL
 
     @classmethod
     def of(cls, deployment: Deployment) -> ModelSpec:
@@ -55,12 +59,27 @@ class ModelSpec(BaseModel):
             api_base=deployment.api_base,
             api_key_env=deployment.api_key_env,
             structured_output=deployment.structured_output,
+            tier=deployment.tier,
         )
+
+    @property
+    def name(self) -> str:
+        """The deployment's name, or the model id when it was not named."""
+        return self.deployment or self.model_id
 
     def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
         return (
             prompt_tokens * self.input_usd_per_mtok + completion_tokens * self.output_usd_per_mtok
         ) / 1e6
+
+
+@dataclass(frozen=True)
+class Served(Generic[T]):
+    """An answer and who gave it: the deployment (or model id) and its tier."""
+
+    value: T
+    deployment: str
+    tier: Tier
 
 
 def resolve_model(
@@ -73,7 +92,15 @@ def resolve_model(
             return ModelSpec.of(deployment)
     provider, _, name = model_id.partition("/")
     if provider == "embedded":
-        return ModelSpec(model_id=model_id, context_window=embedded_context, **EMBEDDED_PRICING)
+        price = embedded_price(model_id)
+        if price is None:
+            raise ConfigError("model", f"no embedded model named {name!r}")
+        return ModelSpec(
+            model_id=model_id,
+            context_window=embedded_context,
+            input_usd_per_mtok=price.input_usd_per_mtok,
+            output_usd_per_mtok=price.output_usd_per_mtok,
+        )
     if provider == "fake":
         fake = fake_model(name)
         if fake is None:

@@ -72,12 +72,13 @@ def _fill(
     return response
 
 
-def _embedded_options(params: dict[str, Any]) -> EmbeddedOptions:
+def _embedded_options(model: str, params: dict[str, Any]) -> EmbeddedOptions:
     """The model options a ModelClient sends in `extra_body`; settings' defaults otherwise."""
     extra = (params.get("extra_body") or {}).get(EMBEDDED_OPTIONS_KEY) or {}
     defaults = Settings()
     return EmbeddedOptions(
         models_dir=Path(extra.get("models_dir") or defaults.model_files_dir),
+        model=model,
         n_ctx=int(extra.get("n_ctx") or defaults.embedded_context),
         n_threads=extra.get("n_threads"),
     )
@@ -102,14 +103,14 @@ def _embedded_handler(litellm: Any) -> Any:
 
         def completion(self, model: str, messages: list[Any], *args: Any, **kwargs: Any) -> Any:
             params = kwargs["optional_params"]
-            llama = LocalLlama.get(_embedded_options(params))
+            llama = LocalLlama.get(_embedded_options(model, params))
             return self._answer(model, llama.chat(messages, params), kwargs["model_response"])
 
         async def acompletion(
             self, model: str, messages: list[Any], *args: Any, **kwargs: Any
         ) -> Any:
             params = kwargs["optional_params"]
-            llama = LocalLlama.get(_embedded_options(params))
+            llama = LocalLlama.get(_embedded_options(model, params))
             result = await llama.achat(messages, params)
             return self._answer(model, result, kwargs["model_response"])
 

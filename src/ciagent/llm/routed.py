@@ -9,12 +9,12 @@ from pydantic import BaseModel
 
 from ciagent.budget import BudgetGuard
 from ciagent.cache import ResponseCache
-from ciagent.errors import BudgetExceeded, ConfigError, ModelCallError
+from ciagent.errors import BudgetExceeded, ConfigError, ModelCallError, StructuredOutputError
 from ciagent.llm.call import ModelClient
-from ciagent.llm.models import ModelSpec
+from ciagent.llm.models import ModelSpec, Served
 from ciagent.llm.usage import UsageMeter
 from ciagent.prompts import Prompt
-from ciagent.routing.policy import Route, Router
+from ciagent.routing.policy import TIER_RANK, Route, Router
 from ciagent.routing.registry import Tier
 from ciagent.settings import Settings
 from ciagent.tokens import token_counter
@@ -50,6 +50,11 @@ class RoutedClient:
         self.spec = min((c.spec for c in self.clients.values()), key=lambda s: s.context_window)
         self._count = token_counter()
 
+    def next_tier(self, tier: Tier) -> Tier | None:
+        """The lowest tier above `tier` that some deployment offers (where to escalate)."""
+        above = [d.tier for d in self.router.deployments if TIER_RANK[d.tier] > TIER_RANK[tier]]
+        return min(above, key=TIER_RANK.__getitem__, default=None)
+
     async def structured(
         self,
         step: str,
@@ -60,6 +65,19 @@ class RoutedClient:
         **values: str,
     ) -> T:
         """As ModelClient.structured; `min_tier` asks for a stronger tier (escalation)."""
+        answer = await self.served(step, prompt, response_model, min_tier=min_tier, **values)
+        return answer.value
+
+    async def served(
+        self,
+        step: str,
+        prompt: Prompt,
+        response_model: type[T],
+        *,
+        min_tier: Tier = Tier.SMALL,
+        **values: str,
+    ) -> Served[T]:
+        """As `structured`, with the deployment that answered."""
         messages = prompt.messages(**values)
         tokens = sum(self._count(m["content"]) for m in messages) + self.settings.max_output_tokens
         routes = self.router.routes(step, min_tier=min_tier, tokens=tokens)
@@ -75,12 +93,18 @@ class RoutedClient:
         values: dict[str, str],
         min_tier: Tier,
         degrading: bool = False,
-    ) -> T:
+    ) -> Served[T]:
         """The first of `routes` that answers. A budget refusal degrades, once, to the cheaper
-        deployments of any tier; while degrading, a refusal just moves on to the next."""
+        deployments of any tier; while degrading, a refusal just moves on to the next. Output
+        still invalid after its re-asks moves on only within its tier: asking a stronger tier
+        is the caller's decision (escalation), not a fallback."""
         error: BudgetExceeded | ModelCallError | None = None
+        ceiling: int | None = None
         for position, route in enumerate(routes):
             name = route.deployment.name
+            if ceiling is not None and TIER_RANK[route.deployment.tier] > ceiling:
+                self.router.skipped(step, name, "invalid output below: escalation decides")
+                continue
             spill = self.router.overflow == "spill" and position < len(routes) - 1
             if spill and self.router.saturated(name):
                 self.router.skipped(step, name, "at max_concurrency: spilled to the next")
@@ -101,6 +125,11 @@ class RoutedClient:
                 return await self._serve(
                     step, cheaper, tokens, prompt, response_model, values, Tier.SMALL, True
                 )
+            except StructuredOutputError as exc:
+                self.router.failed(step, name, str(exc))
+                error = exc
+                ceiling = TIER_RANK[route.deployment.tier]
+                continue
             except ModelCallError as exc:
                 self.router.failed(step, name, str(exc))
                 error = exc
@@ -112,7 +141,7 @@ class RoutedClient:
             else:
                 reason = f"fallback (choice {position + 1})"
             self.router.succeeded(step, name, reason)
-            return result
+            return Served(result, name, route.deployment.tier)
         raise error or ModelCallError("router", f"no deployment can take {step} ({tokens} tokens)")
 
     def _cheaper_than(self, step: str, route: Route, tokens: int) -> list[Route]:

@@ -20,11 +20,11 @@ from ciagent.llm.models import ModelSpec
 from ciagent.routing.registry import Deployment, Tier
 from ciagent.types import RoutingDecision
 
-__all__ = ["Route", "Router"]
+__all__ = ["TIER_RANK", "Route", "Router"]
 
 Outcome = Literal["chosen", "failed", "skipped"]
 
-_TIER_RANK = {Tier.SMALL: 0, Tier.MEDIUM: 1, Tier.FRONTIER: 2}
+TIER_RANK = {Tier.SMALL: 0, Tier.MEDIUM: 1, Tier.FRONTIER: 2}
 
 
 @dataclass
@@ -73,7 +73,7 @@ class Router:
         cooling: list[Route] = []
         for deployment in sorted(self.deployments, key=self.typical_cost):
             reason = None
-            if _TIER_RANK[deployment.tier] < _TIER_RANK[min_tier]:
+            if TIER_RANK[deployment.tier] < TIER_RANK[min_tier]:
                 reason = f"tier {deployment.tier.value} below {min_tier.value}"
             elif tokens > deployment.context_window:
                 reason = f"context {deployment.context_window} < {tokens} tokens"

@@ -22,7 +22,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-__all__ = ["Deployment", "GpuPrice", "Tier", "TokenPrice", "probe"]
+__all__ = ["Deployment", "GpuPrice", "Tier", "TokenPrice", "embedded_price", "probe"]
 
 
 class Tier(StrEnum):
@@ -64,6 +64,29 @@ class GpuPrice(_Frozen):
         )
 
 
+# The embedded models run on this machine's CPUs, so their price is CPU time: a 2-vCPU cloud machine
+# at about $0.10/hour, divided by the throughput measured on one (llama.cpp, Q4, 2 threads): prompt
+# tokens/s, and output tokens/s under a JSON-schema grammar.
+EMBEDDED_MACHINE_USD_PER_HOUR = 0.10
+_EMBEDDED_THROUGHPUT = {
+    "qwen2.5-coder-0.5b-instruct": (175.0, 20.0),
+    "qwen2.5-coder-1.5b-instruct": (65.0, 9.0),
+}
+
+
+def embedded_price(model: str) -> TokenPrice | None:
+    """The CPU-time price of `embedded/<name>`, None for any other model id."""
+    provider, _, name = model.partition("/")
+    rates = _EMBEDDED_THROUGHPUT.get(name) if provider == "embedded" else None
+    if rates is None:
+        return None
+    hourly = EMBEDDED_MACHINE_USD_PER_HOUR
+    return TokenPrice(
+        input_usd_per_mtok=hourly / (rates[0] * 3600) * 1e6,
+        output_usd_per_mtok=hourly / (rates[1] * 3600) * 1e6,
+    )
+
+
 class Deployment(_Frozen):
     name: Annotated[str, Field(min_length=1)]
     model: str = Field(description="litellm model id, e.g. hosted_vllm/..., openai/gpt-4o-mini.")
@@ -83,6 +106,16 @@ class Deployment(_Frozen):
     )
     max_concurrency: int | None = Field(default=None, ge=1)
     price: TokenPrice | GpuPrice | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _embedded_priced(cls, data: object) -> object:
+        """An embedded model's price is known (CPU time); give one only to override it."""
+        if isinstance(data, dict) and data.get("price") is None:
+            price = embedded_price(str(data.get("model", "")))
+            if price is not None:
+                return {**data, "price": price}
+        return data
 
     @model_validator(mode="after")
     def _priced(self) -> Deployment:

@@ -1,4 +1,9 @@
-"""Last step: assemble the EpisodeEnrichment with its verification, cost and provenance."""
+"""Last step: assemble the EpisodeEnrichment with its verification, cost and provenance.
+
+Items still unverified after escalation are dropped, or kept marked `unverified` when
+`settings.on_unverified == "flag"`; likewise summary sentences judged contradicted or not found
+are taken out of the summary, or kept with their verdicts.
+"""
 
 from __future__ import annotations
 
@@ -6,37 +11,139 @@ import time
 
 from ciagent import __version__
 from ciagent.prompts import load_prompt
-from ciagent.state import EnrichState, EnrichUpdate, RunContext
+from ciagent.state import EnrichState, EnrichUpdate, Grounding, RunContext
+from ciagent.steps.claims import PROMPT as JUDGE_PROMPT
+from ciagent.steps.escalate import PROMPT as LOCATE_PROMPT
 from ciagent.steps.notes import PROMPT as NOTES_PROMPT
 from ciagent.steps.summarize import PROMPT as SUMMARY_PROMPT
-from ciagent.types import EpisodeEnrichment, Provenance, StepFailure
+from ciagent.types import (
+    Chunk,
+    Claim,
+    ClaimCounts,
+    Entity,
+    EpisodeEnrichment,
+    Provenance,
+    Quote,
+    StepFailure,
+    VerificationReport,
+)
 
 __all__ = ["finalize"]
+
+_UNSUPPORTED = ("contradicted", "not_found")
+
+
+def _settle_items(
+    grounding: Grounding, chunks: dict[int, Chunk], flag: bool
+) -> tuple[list[Entity], list[Quote], Grounding]:
+    """Entities and quotes in output order, with what is still unfound flagged or dropped."""
+    entities = list(grounding.entities)
+    quotes = list(grounding.quotes)
+    if flag:
+        entities += [
+            Entity(
+                name=e.name, type=e.type, aliases=e.aliases, mentions=[], verification="unverified"
+            )
+            for e in grounding.unfound_entities
+        ]
+        quotes += [
+            Quote(
+                text=q.text,
+                speaker=None,
+                segment_ids=[],
+                start=chunks[q.chunk_id].start,
+                end=chunks[q.chunk_id].end,
+                verification="unverified",
+            )
+            for q in grounding.unfound_quotes
+        ]
+    entities.sort(
+        key=lambda e: (-len(e.mentions), e.mentions[0].segment_ids[0] if e.mentions else 0)
+    )
+    quotes.sort(key=lambda q: q.segment_ids[0] if q.segment_ids else q.start)
+    unfound_e, unfound_q = len(grounding.unfound_entities), len(grounding.unfound_quotes)
+    counts = {
+        "entity_counts": grounding.entity_counts.model_copy(
+            update={"flagged": unfound_e}
+            if flag
+            else {"dropped": grounding.entity_counts.dropped + unfound_e}
+        ),
+        "quote_counts": grounding.quote_counts.model_copy(
+            update={"flagged": unfound_q}
+            if flag
+            else {"dropped": grounding.quote_counts.dropped + unfound_q}
+        ),
+    }
+    return entities, quotes, grounding.model_copy(update=counts)
+
+
+def _settle_claims(claims: list[Claim], flag: bool) -> tuple[list[Claim], ClaimCounts]:
+    settled = [
+        c if flag or c.verdict not in _UNSUPPORTED else c.model_copy(update={"in_summary": False})
+        for c in claims
+    ]
+    counts = ClaimCounts(
+        checked=len(settled),
+        supported=sum(c.verdict == "supported" for c in settled),
+        contradicted=sum(c.verdict == "contradicted" for c in settled),
+        not_found=sum(c.verdict == "not_found" for c in settled),
+        unchecked=sum(c.verdict == "unchecked" for c in settled),
+        escalated=sum(c.escalated for c in settled),
+        removed=sum(not c.in_summary for c in settled),
+    )
+    return settled, counts
+
+
+def _report(
+    grounding: Grounding, claims: ClaimCounts, ctx: RunContext, chunks_escalated: int
+) -> VerificationReport:
+    records = ctx.client.meter.records
+    entities, quotes = grounding.entity_counts, grounding.quote_counts
+    grounded = entities.grounded + entities.recovered + quotes.grounded + quotes.recovered
+    return VerificationReport(
+        checked=entities.checked + quotes.checked,
+        grounded=grounded,
+        dropped=entities.dropped + quotes.dropped,
+        entities=entities,
+        quotes=quotes,
+        claims=claims,
+        chunks_escalated=chunks_escalated,
+        verification_usd=sum(r.usd for r in records if r.step.split("[")[0] == "judge"),
+        escalation_usd=sum(r.usd for r in records if r.step.startswith("escalate.")),
+        untrusted_segments=grounding.untrusted,
+    )
 
 
 async def finalize(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
     transcript = state["transcript"]
-    verified = state["verified"]
+    flag = ctx.settings.on_unverified == "flag"
+    chunks = {chunk.id: chunk for chunk in state["chunks"]}
+    entities, quotes, grounding = _settle_items(state["grounding"], chunks, flag)
+    claims, claim_counts = _settle_claims(state.get("claims", []), flag)
+    summary = " ".join(c.text for c in claims if c.in_summary)
+    notes = state.get("notes", [])
     failures = [
         StepFailure(step="notes", chunk_id=r.chunk_id, error=r.error)
-        for r in sorted(state.get("notes", []), key=lambda r: r.chunk_id)
+        for r in sorted(notes, key=lambda r: r.chunk_id)
         if r.error is not None
     ]
-    if not state["summary"]:
+    if not summary:
         failures.append(
             StepFailure(step="summary", error="no summary sentence survived verification")
         )
     records = ctx.client.meter.records
     models = sorted({r.model for r in records}) or [ctx.client.spec.model_id]
     folder = ctx.settings.prompts_dir
-    prompts = [load_prompt(NOTES_PROMPT, folder), load_prompt(SUMMARY_PROMPT, folder)]
+    names = [NOTES_PROMPT, SUMMARY_PROMPT, JUDGE_PROMPT, LOCATE_PROMPT]
+    prompts = [load_prompt(name, folder) for name in names]
     result = EpisodeEnrichment(
         status="budget_exceeded" if ctx.budget_exceeded else "partial" if failures else "complete",
-        summary=state["summary"],
+        summary=summary,
         topics=state["merged"].topics,
-        entities=verified.entities,
-        quotes=verified.quotes,
-        verification=verified.report,
+        entities=entities,
+        quotes=quotes,
+        claims=claims,
+        verification=_report(grounding, claim_counts, ctx, sum(r.escalated for r in notes)),
         cost=ctx.client.meter.report(wall_s=time.perf_counter() - ctx.started),
         failures=failures,
         provenance=Provenance(

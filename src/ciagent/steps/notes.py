@@ -1,7 +1,9 @@
 """Map step: one structured call per chunk returns its summary, topics, entities and quotes.
 
 Reading each transcript token once is the floor for cost, so all four come from the same call.
-Mentions and quotes cite the numbered lines they come from, which verification checks.
+Mentions and quotes cite the numbered lines they come from, which verification checks. A chunk
+whose answer is still invalid after its re-asks is escalated: asked again on the next tier up,
+when one is deployed (`settings.escalate`).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 from ciagent.chunking import chunk_text
 from ciagent.errors import BudgetExceeded, ModelCallError
 from ciagent.prompts import load_prompt
+from ciagent.routing.registry import Tier
 from ciagent.schemas import ChunkNotes
 from ciagent.state import ChunkTask, EnrichUpdate, NoteResult, RunContext
 
@@ -21,15 +24,29 @@ async def chunk_notes(task: ChunkTask, ctx: RunContext) -> EnrichUpdate:
     """Notes for one chunk; a chunk whose call fails is recorded as failed, not fatal."""
     chunk = task["chunk"]
     prompt = load_prompt(PROMPT, ctx.settings.prompts_dir)
-    try:
-        notes = await ctx.client.structured(
-            f"notes[{chunk.id}]",
-            prompt,
-            ChunkNotes,
-            transcript=chunk_text(task["transcript"], chunk),
-        )
-        result = NoteResult(chunk_id=chunk.id, notes=notes)
-    except (ModelCallError, BudgetExceeded) as exc:
-        result = NoteResult(chunk_id=chunk.id, error=str(exc))
+    text = chunk_text(task["transcript"], chunk)
+    step, tier, escalated = f"notes[{chunk.id}]", Tier.SMALL, False
+    while True:
+        try:
+            answer = await ctx.client.served(
+                step, prompt, ChunkNotes, min_tier=tier, transcript=text
+            )
+            result = NoteResult(
+                chunk_id=chunk.id,
+                notes=answer.value,
+                deployment=answer.deployment,
+                tier=answer.tier,
+                escalated=escalated,
+            )
+            break
+        except BudgetExceeded as exc:
+            result = NoteResult(chunk_id=chunk.id, error=str(exc), escalated=escalated)
+            break
+        except ModelCallError as exc:
+            above = ctx.client.next_tier(tier) if ctx.settings.escalate else None
+            if above is None:
+                result = NoteResult(chunk_id=chunk.id, error=str(exc), escalated=escalated)
+                break
+            step, tier, escalated = f"escalate.notes[{chunk.id}]", above, True
     ctx.report("notes")
     return {"notes": [result]}
