@@ -183,7 +183,9 @@ def test_models_lists_prices_and_health(tmp_path: Path, upstream: str) -> None:
     result = runner.invoke(app, ["models", "--config", str(config)], terminal_width=200)
     assert result.exit_code == 0, result.output
     lines = {line.split()[0]: line for line in result.stdout.splitlines() if line.strip()}
-    assert "ready" in lines["embedded"]
+    embedded = [line for line in result.stdout.splitlines() if line.startswith("embedded ")]
+    assert len(embedded) == 2  # the 0.5B default and the 1.5B stronger tier
+    assert all(line.rstrip().endswith("ready") for line in embedded)
     assert "0.5556" in lines["local-vllm"]
     assert lines["local-vllm"].rstrip().endswith("up")
     assert "frontier" in lines["gone"]

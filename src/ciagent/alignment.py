@@ -16,7 +16,7 @@ from typing import Literal
 
 from ciagent.state import Candidate, MergedEntity
 from ciagent.textnorm import find_span, fuzzy_span, normalize_key
-from ciagent.types import Chunk, Entity, ItemStatus, Mention, Quote, Transcript
+from ciagent.types import Chunk, Entity, EntityType, ItemStatus, Mention, Quote, Transcript
 
 __all__ = ["Aligner", "EntityAlignment", "locate"]
 
@@ -63,6 +63,11 @@ def _entity_phrases(entity: MergedEntity, candidate: Candidate) -> list[str]:
     said = normalize_key(candidate.text).split()
     variant = bool(known.intersection(said)) and len(said) <= max(map(len, name_words)) + 2
     phrases = [candidate.text, *names] if variant else names
+    if entity.type == EntityType.PERSON:
+        # A person is often named by one part of the name ("Chen", "Maya").
+        phrases += [
+            part for name in names for part in name.split() if len(part) > 2 and part[0].isupper()
+        ]
     # Longest first, so a mention covers the fullest form said ("Sarah Chen", not "Chen").
     return sorted(dict.fromkeys(phrases), key=len, reverse=True)
 

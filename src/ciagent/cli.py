@@ -195,20 +195,23 @@ def cache_clear(config: ConfigOption = None, cache_dir: CacheDirOption = None) -
 def models(config: ConfigOption = None) -> None:
     """List the model deployments: tier, price in $/Mtok, context window, endpoint, health."""
     from ciagent.errors import ModelAssetError
-    from ciagent.llm.assets import EMBEDDED_MODEL
-    from ciagent.llm.models import EMBEDDED_PRICING
-    from ciagent.routing.registry import probe
-    from ciagent.settings import DEFAULT_MODEL, Settings
+    from ciagent.llm.assets import EMBEDDED_MODELS
+    from ciagent.routing.registry import embedded_price, probe
+    from ciagent.settings import Settings
 
     try:
         settings = Settings.load(config)
     except InputError as exc:
         _fail(EXIT_INPUT, str(exc))
-    try:
-        EMBEDDED_MODEL.part_paths()
-        embedded_health = "ready"
-    except ModelAssetError:
-        embedded_health = "not installed (extra: local)"
+
+    def embedded_health(name: str) -> str:
+        asset = EMBEDDED_MODELS[name]
+        try:
+            asset.part_paths()
+        except ModelAssetError:
+            return f"not installed (extra: {asset.extra})"
+        return "ready"
+
     table = Table(box=None, pad_edge=False)
     for column in (
         "name",
@@ -221,18 +224,22 @@ def models(config: ConfigOption = None) -> None:
         "health",
     ):
         table.add_column(column, justify="right" if column.startswith("$") else "left")
-    table.add_row(
-        "embedded",
-        DEFAULT_MODEL,
-        "small",
-        f"{EMBEDDED_PRICING['input_usd_per_mtok']:.4f}",
-        f"{EMBEDDED_PRICING['output_usd_per_mtok']:.4f}",
-        str(settings.embedded_context),
-        "in-process (llama.cpp)",
-        embedded_health,
-    )
+    for name in EMBEDDED_MODELS:
+        price = embedded_price(f"embedded/{name}")
+        assert price is not None
+        table.add_row(
+            "embedded",
+            f"embedded/{name}",
+            "-",
+            f"{price.input_usd_per_mtok:.4f}",
+            f"{price.output_usd_per_mtok:.4f}",
+            str(settings.embedded_context),
+            "in-process (llama.cpp)",
+            embedded_health(name),
+        )
     for deployment in settings.deployments:
         price_in, price_out = deployment.usd_per_mtok()
+        local = deployment.model.removeprefix("embedded/")
         table.add_row(
             deployment.name,
             deployment.model,
@@ -240,8 +247,10 @@ def models(config: ConfigOption = None) -> None:
             f"{price_in:.4f}",
             f"{price_out:.4f}",
             str(deployment.context_window),
-            deployment.api_base or "provider default",
-            probe(deployment),
+            "in-process (llama.cpp)"
+            if local in EMBEDDED_MODELS
+            else deployment.api_base or "provider default",
+            embedded_health(local) if local in EMBEDDED_MODELS else probe(deployment),
         )
     Console(highlight=False, width=None if sys.stdout.isatty() else 160).print(table)
 
