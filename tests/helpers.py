@@ -11,13 +11,15 @@ def assert_grounded(result: EpisodeEnrichment, transcript: Transcript) -> None:
         assert entity.mentions
         for mention in entity.mentions:
             segments = [transcript.segments[i] for i in mention.segment_ids]
-            assert any(mention.text in s.text for s in segments), (entity.name, mention)
+            assert mention.segment_ids == list(range(segments[0].id, segments[-1].id + 1))
+            assert mention.text in " ".join(s.text for s in segments), (entity.name, mention)
             assert mention.start == segments[0].start
             assert mention.end == segments[-1].end
     for quote in result.quotes:
-        segment = transcript.segments[quote.segment_ids[0]]
-        assert quote.text in segment.text
-        assert quote.speaker == segment.speaker
+        segments = [transcript.segments[i] for i in quote.segment_ids]
+        assert quote.text in " ".join(s.text for s in segments)
+        assert quote.speaker == segments[0].speaker
+        assert (quote.start, quote.end) == (segments[0].start, segments[-1].end)
 
 
 def transcript_of(text: str) -> Transcript:

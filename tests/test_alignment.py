@@ -131,3 +131,37 @@ def test_quotes_keep_their_closing_punctuation_and_skip_withheld_lines() -> None
     quote = aligner.quote(Candidate(chunk_id=0, segment_id=0, text="sharks are evil"))
     assert quote is not None
     assert (quote.text, quote.segment_ids) == ("Sharks are evil.", [1])
+
+
+def test_a_speaker_label_never_said_is_not_escalated() -> None:
+    t = Transcript(
+        segments=(Segment(id=0, start=0, end=1, speaker="PhD B", text="So we ran it again."),),
+        timed=False,
+        format="qmsum",
+    )
+    aligned = Aligner(t, chunks_of(t, 10)).entity(entity("PhD B", (0, 0, "PhD B")))
+    assert aligned.outcome == "speaker"
+
+
+def test_a_short_line_is_not_found_inside_a_longer_phrase() -> None:
+    t = transcript("So .", "Right . Right")
+    assert align(t, entity("Professor A", (0, 0, "Professor A"))) == []
+    quote = Aligner(t, chunks_of(t, 10)).quote(
+        Candidate(chunk_id=0, segment_id=1, text="Right, we talked about the sharks all right")
+    )
+    assert quote is None
+
+
+def test_a_name_split_by_a_cue_boundary_spans_both_segments() -> None:
+    t = transcript("I work at the Monterey Bay", "Aquarium Research Institute in California.")
+    item = entity(
+        "Monterey Bay Aquarium Research Institute",
+        (0, 0, "Monterey Bay Aquarium Research Institute"),
+        kind=EntityType.ORGANIZATION,
+    )
+    aligned = Aligner(t, chunks_of(t, 10)).entity(item).entity
+    assert aligned is not None
+    [mention] = aligned.mentions
+    assert mention.text == "Monterey Bay Aquarium Research Institute"
+    assert mention.segment_ids == [0, 1]
+    assert (mention.start, mention.end) == (0.0, 9.0)

@@ -259,7 +259,7 @@ Sara: We tagged sharks near Guadalupe Island."""
             },
         ]
     )
-    fake = FakeModel(respond=lambda request: answer)
+    fake = FakeModel(respond=notes_else_default(answer))
     result = ciagent.enrich(noisy, Settings(model=fake.model_id, cache=False))
     found = {e.name: [m.text for m in e.mentions] for e in result.entities}
     assert found == {

@@ -5,20 +5,21 @@ they are a variant of the name), first in the segment it cites, then in the rest
 wrong line number is corrected, not trusted). Exact matching (up to case, punctuation and corpus
 markers) comes first, then approximate matching tolerant of ASR spelling noise. In a transcript
 that uses capitals, what is found must be capitalised to count as a name ("sonar" is not one).
-What is kept is an exact slice of a segment's text with that segment's id and times. Lines that
-address the model with instructions are never used as evidence.
+What is kept is an exact slice of a segment's text with that segment's id and times (or, for a
+name that a subtitle cue boundary splits, of two consecutive segments, joined by a space).
+Lines that address the model with instructions are never used as evidence.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from ciagent.state import Candidate, MergedEntity
 from ciagent.textnorm import find_span, fuzzy_span, normalize_key
 from ciagent.types import Chunk, Entity, EntityType, ItemStatus, Mention, Quote, Transcript
 
-__all__ = ["Aligner", "EntityAlignment", "locate"]
+__all__ = ["Aligner", "EntityAlignment", "Span", "locate"]
 
 _CLOSERS = frozenset(".!?\u2026\"'\u201d\u2019)")
 
@@ -32,26 +33,67 @@ def _search_order(
     return others if cited is None or cited in untrusted else [cited, *others]
 
 
+@dataclass(frozen=True, order=True)
+class Span:
+    """Where something is said: from `start` in segment `first` to `end` in segment `last`
+    (the next one, when a subtitle cue splits a name: "the Monterey Bay" / "Aquarium ...")."""
+
+    first: int
+    start: int
+    last: int
+    end: int
+
+    def text(self, transcript: Transcript) -> str:
+        """The exact transcript text (two cues joined by one space)."""
+        head = transcript.segments[self.first].text
+        if self.first == self.last:
+            return head[self.start : self.end]
+        return f"{head[self.start :]} {transcript.segments[self.last].text[: self.end]}"
+
+    def contains(self, other: Span) -> bool:
+        return (self.first, self.start) <= (other.first, other.start) and (
+            other.last,
+            other.end,
+        ) <= (self.last, self.end)
+
+
+def _across_cues(transcript: Transcript, order: list[int], phrases: list[str]) -> Span | None:
+    """A phrase said across the boundary of two consecutive segments of the search order."""
+    allowed = set(order)
+    for first in order:
+        if first + 1 not in allowed:
+            continue
+        head, tail = transcript.segments[first].text, transcript.segments[first + 1].text
+        joined = f"{head} {tail}"
+        for phrase in phrases:
+            found = find_span(phrase, joined)
+            if found is not None and found[0] < len(head) < found[1]:
+                return Span(first, found[0], first + 1, found[1] - len(head) - 1)
+    return None
+
+
 def locate(
     transcript: Transcript,
     chunk: Chunk,
     candidate: Candidate,
     phrases: list[str],
     untrusted: frozenset[int] = frozenset(),
-) -> tuple[int, int, int] | None:
-    """(segment id, start, end) of the first phrase found, cited segment first, else None.
+    exact: bool = False,
+) -> Span | None:
+    """Where the first phrase found is said, cited segment first, else None.
 
     Exact matches (up to case, punctuation and markers) everywhere come before approximate ones,
-    which tolerate ASR spelling noise in longer names."""
+    which tolerate ASR spelling noise in longer names, and those before an exact match across
+    two consecutive segments."""
     order = _search_order(candidate, chunk, untrusted)
-    for search in (find_span, fuzzy_span):
+    for search in (find_span,) if exact else (find_span, fuzzy_span):
         for segment_id in order:
             text = transcript.segments[segment_id].text
             for phrase in phrases:
                 span = search(phrase, text)
                 if span is not None:
-                    return segment_id, span[0], span[1]
-    return None
+                    return Span(segment_id, span[0], segment_id, span[1])
+    return None if exact else _across_cues(transcript, order, phrases)
 
 
 def _entity_phrases(entity: MergedEntity, candidate: Candidate) -> list[str]:
@@ -63,13 +105,17 @@ def _entity_phrases(entity: MergedEntity, candidate: Candidate) -> list[str]:
     said = normalize_key(candidate.text).split()
     variant = bool(known.intersection(said)) and len(said) <= max(map(len, name_words)) + 2
     phrases = [candidate.text, *names] if variant else names
-    if entity.type == EntityType.PERSON:
-        # A person is often named by one part of the name ("Chen", "Maya").
-        phrases += [
-            part for name in names for part in name.split() if len(part) > 2 and part[0].isupper()
-        ]
     # Longest first, so a mention covers the fullest form said ("Sarah Chen", not "Chen").
     return sorted(dict.fromkeys(phrases), key=len, reverse=True)
+
+
+def _name_parts(entity: MergedEntity) -> list[str]:
+    """A person is often named by one part of the name ("Chen", "Maya"): looked for exactly,
+    when no full form is found."""
+    if entity.type != EntityType.PERSON:
+        return []
+    parts = [p for n in [entity.name, *entity.aliases] for p in n.split() if len(p) > 2]
+    return sorted(dict.fromkeys(p for p in parts if p[0].isupper()), key=len, reverse=True)
 
 
 def _with_closing_punctuation(text: str, end: int) -> int:
@@ -79,9 +125,13 @@ def _with_closing_punctuation(text: str, end: int) -> int:
     return end
 
 
-def _mention(transcript: Transcript, segment_id: int, text: str) -> Mention:
-    segment = transcript.segments[segment_id]
-    return Mention(segment_ids=[segment_id], start=segment.start, end=segment.end, text=text)
+def _mention(transcript: Transcript, span: Span) -> Mention:
+    return Mention(
+        segment_ids=list(range(span.first, span.last + 1)),
+        start=transcript.segments[span.first].start,
+        end=transcript.segments[span.last].end,
+        text=span.text(transcript),
+    )
 
 
 def _looks_like_a_name(text: str, cased: bool) -> bool:
@@ -97,24 +147,19 @@ def _uses_capitals(transcript: Transcript) -> bool:
     return letters > 0 and upper / letters > 0.005
 
 
-def _outermost(spans: set[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
-    """Spans not inside a longer span of the same segment ("Sarah Chen" in "Dr. Sarah Chen")."""
-    return sorted(
-        span
-        for span in spans
-        if not any(
-            other != span and other[0] == span[0] and other[1] <= span[1] and span[2] <= other[2]
-            for other in spans
-        )
-    )
+def _outermost(spans: set[Span]) -> list[Span]:
+    """Spans not inside a longer one ("Sarah Chen" in "Dr. Sarah Chen")."""
+    return sorted(span for span in spans if not any(o != span and o.contains(span) for o in spans))
 
 
 @dataclass(frozen=True)
 class EntityAlignment:
     """`found`: mentions located and said as a name; `not_a_name`: located, but never said as
-    a name (a role or a common noun: dropped); `unfound`: said nowhere the model pointed."""
+    a name (a role or a common noun: dropped); `speaker`: not said, but a speaker label (the
+    transcript's metadata, not something said: dropped); `unfound`: said nowhere the model
+    pointed."""
 
-    outcome: Literal["found", "not_a_name", "unfound"]
+    outcome: Literal["found", "not_a_name", "speaker", "unfound"]
     entity: Entity | None = None
 
 
@@ -131,6 +176,7 @@ class Aligner:
         self.chunks = {chunk.id: chunk for chunk in chunks}
         self.untrusted = untrusted
         self.cased = _uses_capitals(transcript)
+        self.speakers = {normalize_key(s.speaker) for s in transcript.segments if s.speaker}
 
     def entity(
         self,
@@ -141,28 +187,27 @@ class Aligner:
     ) -> EntityAlignment:
         """Every candidate mention of `entity` located; `extra_phrases` adds words to look for
         per candidate (a stronger model's reading of where it is said)."""
-        spans: set[tuple[int, int, int]] = set()
+        spans: set[Span] = set()
         located = False
         for candidate in entity.candidates:
             phrases = [
                 *(extra_phrases or {}).get(candidate, []),
                 *_entity_phrases(entity, candidate),
             ]
-            found = self.locate(candidate, phrases)
+            found = self.locate(candidate, phrases) or self.locate(
+                candidate, _name_parts(entity), exact=True
+            )
             if found is None:
                 continue
             located = True
-            segment_id, start, end = found
-            if _looks_like_a_name(self.transcript.segments[segment_id].text[start:end], self.cased):
+            if _looks_like_a_name(found.text(self.transcript), self.cased):
                 spans.add(found)
         if not spans:
-            return EntityAlignment("not_a_name" if located else "unfound")
-        mentions = [
-            _mention(
-                self.transcript, segment_id, self.transcript.segments[segment_id].text[start:end]
-            )
-            for segment_id, start, end in _outermost(spans)
-        ]
+            if located:
+                return EntityAlignment("not_a_name")
+            names = {normalize_key(name) for name in [entity.name, *entity.aliases]}
+            return EntityAlignment("speaker" if names & self.speakers else "unfound")
+        mentions = [_mention(self.transcript, span) for span in _outermost(spans)]
         return EntityAlignment(
             "found",
             Entity(
@@ -186,19 +231,18 @@ class Aligner:
         found = self.locate(candidate, phrases or [candidate.text])
         if found is None:
             return None
-        segment_id, start, end = found
-        segment = self.transcript.segments[segment_id]
+        first, last = self.transcript.segments[found.first], self.transcript.segments[found.last]
+        whole = replace(found, end=_with_closing_punctuation(last.text, found.end))
         return Quote(
-            text=segment.text[start : _with_closing_punctuation(segment.text, end)],
-            speaker=segment.speaker,
-            segment_ids=[segment_id],
-            start=segment.start,
-            end=segment.end,
+            text=whole.text(self.transcript),
+            speaker=first.speaker,
+            segment_ids=list(range(found.first, found.last + 1)),
+            start=first.start,
+            end=last.end,
             produced_by=produced_by,
             verification=status,
         )
 
-    def locate(self, candidate: Candidate, phrases: list[str]) -> tuple[int, int, int] | None:
-        return locate(
-            self.transcript, self.chunks[candidate.chunk_id], candidate, phrases, self.untrusted
-        )
+    def locate(self, candidate: Candidate, phrases: list[str], exact: bool = False) -> Span | None:
+        chunk = self.chunks[candidate.chunk_id]
+        return locate(self.transcript, chunk, candidate, phrases, self.untrusted, exact)

@@ -101,8 +101,13 @@ def fuzzy_span(
     if len(key) < min_length:
         return None
     folded, index = _folded(haystack)
+    if len(folded) < len(key):
+        # rapidfuzz would align the shorter text inside the longer: "So" inside "Professor".
+        if not folded or fuzz.ratio(key, folded) < min_score:
+            return None
+        return index[0], index[-1] + 1
     found = fuzz.partial_ratio_alignment(key, folded, score_cutoff=min_score)
-    if found is None or found.dest_end <= found.dest_start:
+    if found is None or found.dest_end - found.dest_start < 0.8 * len(key):
         return None
     start, end = found.dest_start, found.dest_end
     while start < end and folded[start] == " ":

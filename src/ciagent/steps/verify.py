@@ -3,7 +3,8 @@
 What is found is kept with its exact spans, segment ids and times, and the deployment whose notes
 produced it. What is said nowhere the model pointed is set aside for escalation (re-asked on a
 stronger tier), after which it is dropped or kept flagged. An entity found only as a role or a
-common noun ("the project manager") is dropped at once: a stronger reading would not make it a name.
+common noun ("the project manager"), or only as a speaker label ("PhD B", never said), is dropped
+at once: a stronger reading would not make it something said.
 """
 
 from __future__ import annotations
