@@ -32,6 +32,7 @@ from ciagent.state import (
     RunContext,
 )
 from ciagent.steps.claims import Evidence, judge
+from ciagent.steps.verify import notable
 from ciagent.textnorm import clean, content_words, normalize_key
 from ciagent.types import Claim, Entity, Quote, Transcript
 
@@ -161,7 +162,10 @@ class _Locator:
             names = [*item.aliases, said] if new else item.aliases
             retry = item.model_copy(update={"aliases": names, "candidates": [found]})
             return self.aligner.entity(retry, by, "recovered").entity
-        if fuzz.token_set_ratio(normalize_key(item.text), normalize_key(found.text)) < 60:
+        if (
+            not notable(found.text)
+            or fuzz.token_set_ratio(normalize_key(item.text), normalize_key(found.text)) < 60
+        ):
             return None
         return self.aligner.quote(found, by, "recovered")
 

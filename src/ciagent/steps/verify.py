@@ -4,7 +4,7 @@ What is found is kept with its exact spans, segment ids and times, and the deplo
 produced it. What is said nowhere the model pointed is set aside for escalation (re-asked on a
 stronger tier), after which it is dropped or kept flagged. An entity found only as a role or a
 common noun ("the project manager"), or only as a speaker label ("PhD B", never said), is dropped
-at once: a stronger reading would not make it something said.
+at once: a stronger reading would not make it something said. So is a quote of under four words.
 """
 
 from __future__ import annotations
@@ -12,9 +12,17 @@ from __future__ import annotations
 from ciagent.alignment import Aligner
 from ciagent.guard import untrusted_segments
 from ciagent.state import Candidate, EnrichState, EnrichUpdate, Grounding, MergedNotes, RunContext
+from ciagent.textnorm import normalize_key
 from ciagent.types import Chunk, Entity, ItemCounts, Quote, Transcript
 
-__all__ = ["ground", "verify"]
+__all__ = ["ground", "notable", "verify"]
+
+_QUOTE_WORDS = 4
+
+
+def notable(quote: str) -> bool:
+    """A quote worth keeping says something: four words or more ("Right. Right." is not)."""
+    return len(normalize_key(quote).split()) >= _QUOTE_WORDS
 
 
 def _producer(candidates: list[Candidate], producers: dict[int, str]) -> str | None:
@@ -47,7 +55,11 @@ def ground(
             not_names += 1
     quotes: list[Quote] = []
     unfound_quotes = []
+    too_short = 0
     for candidate in merged.quotes:
+        if not notable(candidate.text):
+            too_short += 1
+            continue
         quote = aligner.quote(candidate, producers.get(candidate.chunk_id))
         if quote is None:
             unfound_quotes.append(candidate)
@@ -61,7 +73,9 @@ def ground(
         entity_counts=ItemCounts(
             checked=len(merged.entities), grounded=len(entities), dropped=not_names
         ),
-        quote_counts=ItemCounts(checked=len(merged.quotes), grounded=len(quotes)),
+        quote_counts=ItemCounts(
+            checked=len(merged.quotes), grounded=len(quotes), dropped=too_short
+        ),
         untrusted=sorted(untrusted),
     )
 
