@@ -100,7 +100,7 @@ def cascade(**overrides: Any) -> tuple[Settings, FakeModel, FakeModel]:
 
 
 def test_failed_items_are_escalated_recovered_or_dropped() -> None:
-    settings, small, frontier = cascade()
+    settings, small, frontier = cascade(reread_below=0)
     result = ciagent.enrich(TRANSCRIPT, settings)
 
     by_name = {e.name: e for e in result.entities}
@@ -158,7 +158,7 @@ def test_failed_items_are_escalated_recovered_or_dropped() -> None:
 
 
 def test_flag_keeps_what_still_fails_marked_unverified() -> None:
-    settings, _, _ = cascade(on_unverified="flag")
+    settings, _, _ = cascade(on_unverified="flag", reread_below=0)
     result = ciagent.enrich(TRANSCRIPT, settings)
     cousteau = next(e for e in result.entities if e.name == "Jacques Cousteau")
     assert (cousteau.verification, cousteau.mentions) == ("unverified", [])
@@ -178,6 +178,66 @@ def test_escalation_off_drops_without_asking_the_frontier() -> None:
     # The small judge found nothing for either claim: both removed, the summary is empty.
     assert result.summary == ""
     assert result.status == "partial"
+
+
+def test_a_chunk_mostly_ungrounded_is_read_again_on_the_frontier() -> None:
+    def speakers_and_inventions(request: FakeRequest) -> dict[str, Any] | str:
+        if request.schema_name == "ChunkNotes":
+            return {
+                "entities": [
+                    {
+                        "name": "Maya",
+                        "type": "person",
+                        "mentions": [{"segment_id": 1, "text": "Maya"}],
+                    },
+                    {
+                        "name": "Tom Hale",
+                        "type": "person",
+                        "mentions": [{"segment_id": 2, "text": "Tom Hale"}],
+                    },
+                    {
+                        "name": "Sarah Chen",
+                        "type": "person",
+                        "mentions": [{"segment_id": 1, "text": "Sarah Chen"}],
+                    },
+                ],
+                "topics": ["white sharks"],
+                "quotes": [{"segment_id": 2, "text": "we talked about my book, Quiet Rivers."}],
+                "summary": "Sarah Chen works at MBARI.",
+            }
+        return small_answer(request)
+
+    settings, _small, frontier = cascade(small=speakers_and_inventions)
+    result = ciagent.enrich(TRANSCRIPT, settings)
+    report = result.verification
+    assert report.chunks_escalated == 1
+    # The frontier read the whole chunk instead of being asked about each failed item.
+    assert [r.schema_name for r in frontier.requests].count("ChunkNotes") == 1
+    assert all(r.schema_name != "LocatedItems" for r in frontier.requests)
+    by_name = {e.name: e for e in result.entities}
+    assert "Tom Hale" not in by_name
+    assert "Maya" not in by_name
+    sarah = by_name["Sarah Chen"]  # found by both: one entity, the first answer's
+    assert (sarah.verification, sarah.produced_by) == ("grounded", "small")
+    added = [e for e in result.entities if e.verification == "recovered"]
+    assert added
+    assert {e.produced_by for e in added} == {"frontier"}
+    assert "Guadalupe Island" in {e.name for e in added}
+    assert_grounded(result, TRANSCRIPT)
+    entities = report.entities
+    assert (entities.checked - entities.reread, entities.grounded) == (3, 1)
+    assert entities.reread > 0
+    assert entities.recovered > 0
+    assert entities.checked == (
+        entities.grounded + entities.recovered + entities.dropped + entities.flagged
+    )
+    assert entities.grounding_rate_before == pytest.approx(1 / 3)
+    assert entities.grounding_rate_after > entities.grounding_rate_before
+    steps = result.cost.by_step
+    assert steps["escalate.notes"].usd > 0
+    assert report.escalation_usd == pytest.approx(
+        sum(line.usd for step, line in steps.items() if step.startswith("escalate."))
+    )
 
 
 def test_a_chunk_invalid_on_the_small_tier_is_escalated() -> None:

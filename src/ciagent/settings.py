@@ -90,6 +90,13 @@ class Settings(BaseModel):
         default=True,
         description="Re-ask what fails verification on the next tier up, when one is deployed.",
     )
+    reread_below: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="A chunk whose items are grounded at a lower rate than this (of two or more) "
+        "is read again on the next tier up; 0 turns chunk re-reads off.",
+    )
     on_unverified: Literal["drop", "flag"] = Field(
         default="drop",
         description="What happens to items still unverified after escalation: dropped, or kept "

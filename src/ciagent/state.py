@@ -159,6 +159,11 @@ class Grounding(_Model):
     entity_counts: ItemCounts
     quote_counts: ItemCounts
     untrusted: list[int]
+    chunk_scores: dict[int, tuple[int, int]] = Field(
+        default_factory=dict,
+        description="Per chunk: (items grounded, items produced), entities and quotes.",
+    )
+    chunks_reread: int = Field(default=0, description="Chunks read again on a stronger tier.")
 
 
 class ChunkTask(TypedDict):

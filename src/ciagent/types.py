@@ -201,19 +201,25 @@ class Chapter(_Frozen):
 class ItemCounts(_Frozen):
     """What happened to one kind of item (entities or quotes) in verification and escalation."""
 
-    checked: int = 0
+    checked: int = Field(default=0, description="Every item produced, re-reads included.")
     grounded: int = Field(default=0, description="Found as first produced.")
     escalated: int = Field(default=0, description="Not found, so re-asked on a stronger tier.")
-    recovered: int = Field(default=0, description="Found after escalation.")
+    reread: int = Field(
+        default=0, description="Produced by a stronger tier re-reading a chunk that failed."
+    )
+    recovered: int = Field(default=0, description="Found after escalation (re-asked or re-read).")
     dropped: int = 0
     flagged: int = Field(default=0, description="Never found, kept as unverified.")
 
     @property
     def grounding_rate_before(self) -> float:
-        return self.grounded / self.checked if self.checked else 0.0
+        """Share of the first answers' items found in the transcript."""
+        first = self.checked - self.reread
+        return self.grounded / first if first else 0.0
 
     @property
     def grounding_rate_after(self) -> float:
+        """Share of all items produced (escalations included) found in the transcript."""
         return (self.grounded + self.recovered) / self.checked if self.checked else 0.0
 
 
@@ -241,7 +247,9 @@ class VerificationReport(_Frozen):
     quotes: ItemCounts = ItemCounts()
     claims: ClaimCounts = ClaimCounts()
     chunks_escalated: int = Field(
-        default=0, description="Chunks whose notes failed on their tier and were re-asked above."
+        default=0,
+        description="Chunks asked again on a stronger tier: invalid output, or too little of "
+        "their answer grounded (see `reread_below`).",
     )
     verification_usd: float = Field(default=0.0, description="Cost of the judge calls.")
     escalation_usd: float = Field(default=0.0, description="Cost of every escalated call.")

@@ -2,10 +2,12 @@
 
 Runs only when something failed and a stronger tier is deployed (`needs_escalation`, the graph's
 conditional edge). Within the budget:
-- entities and quotes said nowhere the model pointed: per chunk, one call shows the stronger tier
-  the lines retrieved for them and asks where each is said, in the lines' own words. An answer is
-  used only if it names the same thing (shares a word with the name, spells it closely, or is its
-  acronym) or is the same quote; it must then pass the same alignment as a first answer;
+- a chunk whose answer is mostly ungrounded is read again whole (`ciagent.steps.reread`);
+- elsewhere, entities and quotes said nowhere the model pointed: per chunk, one call shows the
+  stronger tier the lines retrieved for them and asks where each is said, in the lines' own
+  words. An answer is used only if it names the same thing (shares a word with the name, spells
+  it closely, or is its acronym) or is the same quote; it must then pass the same alignment as a
+  first answer;
 - claims not judged supported: judged again by the stronger tier on the same evidence.
 What still fails is dropped or flagged by the finalize step.
 """
@@ -32,6 +34,7 @@ from ciagent.state import (
     RunContext,
 )
 from ciagent.steps.claims import Evidence, judge
+from ciagent.steps.reread import absorb, chunks_to_reread, reread_chunks
 from ciagent.steps.verify import notable
 from ciagent.textnorm import clean, content_words, normalize_key
 from ciagent.types import Claim, Entity, Quote, Transcript
@@ -73,6 +76,7 @@ def needs_escalation(state: EnrichState, ctx: RunContext) -> bool:
         grounding.unfound_entities
         or grounding.unfound_quotes
         or any(c.verdict in ("contradicted", "not_found") for c in state.get("claims", []))
+        or chunks_to_reread(state, ctx)
     )
     return (
         bool(failed)
@@ -170,8 +174,11 @@ class _Locator:
         return self.aligner.quote(found, by, "recovered")
 
 
-async def _locate_all(state: EnrichState, ctx: RunContext, grounding: Grounding) -> Grounding:
-    """The grounding with what the stronger tier recovered moved from unfound to found."""
+async def _locate_all(
+    state: EnrichState, ctx: RunContext, grounding: Grounding, skip: set[int]
+) -> Grounding:
+    """The grounding with what the stronger tier recovered moved from unfound to found; items
+    of the chunks in `skip` (read again whole) are not asked about one by one."""
     aligner = Aligner(state["transcript"], state["chunks"], frozenset(grounding.untrusted))
     locator = _Locator(state, ctx, aligner)
     tiers = _tiers(state)
@@ -180,6 +187,8 @@ async def _locate_all(state: EnrichState, ctx: RunContext, grounding: Grounding)
     for item in unfound:
         candidates = item.candidates if isinstance(item, MergedEntity) else [item]
         for candidate in candidates:
+            if candidate.chunk_id in skip:
+                continue
             above = ctx.client.next_tier(tiers.get(candidate.chunk_id, Tier.SMALL))
             if above is not None:
                 work[(candidate.chunk_id, above)].append((item, candidate))
@@ -244,9 +253,14 @@ async def _rejudge(state: EnrichState, ctx: RunContext, claims: list[Claim]) -> 
 
 
 async def escalate(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
-    grounding, claims = await asyncio.gather(
-        _locate_all(state, ctx, state["grounding"]),
+    jobs = chunks_to_reread(state, ctx)
+    skip = {chunk_id for chunk_id, _ in jobs}
+    fresh, located, claims = await asyncio.gather(
+        reread_chunks(state, ctx, jobs),
+        _locate_all(state, ctx, state["grounding"], skip),
         _rejudge(state, ctx, state.get("claims", [])),
     )
+    grounding = located if fresh is None else absorb(located, fresh)
+    grounding = grounding.model_copy(update={"chunks_reread": len(jobs)})
     ctx.report("escalate")
     return {"grounding": grounding, "claims": claims}

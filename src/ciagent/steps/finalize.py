@@ -143,7 +143,9 @@ async def finalize(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
         entities=entities,
         quotes=quotes,
         claims=claims,
-        verification=_report(grounding, claim_counts, ctx, sum(r.escalated for r in notes)),
+        verification=_report(
+            grounding, claim_counts, ctx, sum(r.escalated for r in notes) + grounding.chunks_reread
+        ),
         cost=ctx.client.meter.report(wall_s=time.perf_counter() - ctx.started),
         failures=failures,
         provenance=Provenance(

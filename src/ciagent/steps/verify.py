@@ -9,6 +9,8 @@ at once: a stronger reading would not make it something said. So is a quote of u
 
 from __future__ import annotations
 
+from collections import defaultdict
+
 from ciagent.alignment import Aligner
 from ciagent.guard import untrusted_segments
 from ciagent.state import Candidate, EnrichState, EnrichUpdate, Grounding, MergedNotes, RunContext
@@ -45,8 +47,12 @@ def ground(
     entities: list[Entity] = []
     unfound_entities = []
     not_names = 0
+    scores: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     for entity in merged.entities:
         aligned = aligner.entity(entity, _producer(entity.candidates, producers))
+        for chunk_id in {c.chunk_id for c in entity.candidates}:
+            scores[chunk_id][0] += aligned.entity is not None
+            scores[chunk_id][1] += 1
         if aligned.entity is not None:
             entities.append(aligned.entity)
         elif aligned.outcome == "unfound":
@@ -61,6 +67,8 @@ def ground(
             too_short += 1
             continue
         quote = aligner.quote(candidate, producers.get(candidate.chunk_id))
+        scores[candidate.chunk_id][0] += quote is not None
+        scores[candidate.chunk_id][1] += 1
         if quote is None:
             unfound_quotes.append(candidate)
         else:
@@ -77,6 +85,7 @@ def ground(
             checked=len(merged.quotes), grounded=len(quotes), dropped=too_short
         ),
         untrusted=sorted(untrusted),
+        chunk_scores={chunk_id: (found, made) for chunk_id, (found, made) in scores.items()},
     )
 
 

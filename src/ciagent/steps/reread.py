@@ -1,0 +1,134 @@
+"""Chunk re-reads: a chunk whose answer is mostly ungrounded is read again on the next tier up.
+
+The answer of a chunk is scored by verification: the share of its entities and quotes found in
+the transcript. Below `settings.reread_below` (of two items or more), the cheap tier's answer
+is not worth fixing item by item (it named speaker labels, echoed its examples, or invented), so
+the stronger tier reads the whole chunk, as in FrugalGPT's cascade. Its entities and quotes go
+through the same merge and alignment as first answers; what they ground is `recovered`, merged
+into an entity already found when it names the same one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from ciagent.chunking import chunk_text
+from ciagent.errors import BudgetExceeded, ModelCallError
+from ciagent.prompts import load_prompt
+from ciagent.routing.registry import Tier
+from ciagent.schemas import ChunkNotes
+from ciagent.state import EnrichState, Grounding, NoteResult, RunContext
+from ciagent.steps.merge import entity_key, merge
+from ciagent.steps.notes import PROMPT as NOTES_PROMPT
+from ciagent.steps.verify import ground
+from ciagent.types import Entity, ItemCounts, Quote
+
+__all__ = ["absorb", "chunks_to_reread", "reread_chunks"]
+
+_MIN_ITEMS = 2
+
+
+def chunks_to_reread(state: EnrichState, ctx: RunContext) -> list[tuple[int, Tier]]:
+    """(chunk id, tier to read it on) for each chunk whose answer scored too low."""
+    threshold = ctx.settings.reread_below
+    if threshold <= 0:
+        return []
+    tiers = {r.chunk_id: r.tier for r in state.get("notes", []) if r.notes is not None}
+    jobs = []
+    for chunk_id, (found, made) in sorted(state["grounding"].chunk_scores.items()):
+        if chunk_id in tiers and made >= _MIN_ITEMS and found / made < threshold:
+            above = ctx.client.next_tier(tiers[chunk_id])
+            if above is not None:
+                jobs.append((chunk_id, above))
+    return jobs
+
+
+async def _read(state: EnrichState, ctx: RunContext, chunk_id: int, tier: Tier) -> NoteResult:
+    chunk = next(c for c in state["chunks"] if c.id == chunk_id)
+    try:
+        answer = await ctx.client.served(
+            f"escalate.notes[{chunk_id}]",
+            load_prompt(NOTES_PROMPT, ctx.settings.prompts_dir),
+            ChunkNotes,
+            min_tier=tier,
+            transcript=chunk_text(state["transcript"], chunk),
+        )
+    except (ModelCallError, BudgetExceeded) as exc:
+        return NoteResult(chunk_id=chunk_id, error=str(exc), escalated=True)
+    return NoteResult(
+        chunk_id=chunk_id,
+        notes=answer.value,
+        deployment=answer.deployment,
+        tier=answer.tier,
+        escalated=True,
+    )
+
+
+def _keys(entity: Entity) -> set[str]:
+    return {entity_key(name) for name in [entity.name, *entity.aliases]}
+
+
+def _combine(entities: list[Entity], fresh: list[Entity]) -> list[Entity]:
+    """`fresh` entities folded into `entities`: mentions added to one already found under the
+    same name or alias, otherwise added as new."""
+    combined = list(entities)
+    for entity in fresh:
+        found = next((i for i, e in enumerate(combined) if _keys(e) & _keys(entity)), None)
+        if found is None:
+            combined.append(entity)
+            continue
+        known = combined[found]
+        seen = {(tuple(m.segment_ids), m.text) for m in known.mentions}
+        extra = [m for m in entity.mentions if (tuple(m.segment_ids), m.text) not in seen]
+        combined[found] = known.model_copy(update={"mentions": [*known.mentions, *extra]})
+    return combined
+
+
+def _counted(counts: ItemCounts, fresh: ItemCounts) -> ItemCounts:
+    return counts.model_copy(
+        update={
+            "checked": counts.checked + fresh.checked,
+            "reread": counts.reread + fresh.checked,
+            "recovered": counts.recovered + fresh.grounded,
+            "dropped": counts.dropped + fresh.dropped,
+        }
+    )
+
+
+async def reread_chunks(
+    state: EnrichState, ctx: RunContext, jobs: list[tuple[int, Tier]]
+) -> Grounding | None:
+    """What the re-reads found, aligned like first answers; None if none answered."""
+    results = await asyncio.gather(*(_read(state, ctx, c, t) for c, t in jobs))
+    answered = [r for r in results if r.notes is not None]
+    if not answered:
+        return None
+    sub: EnrichState = {
+        "transcript": state["transcript"],
+        "chunks": state["chunks"],
+        "notes": answered,
+    }
+    merged = (await merge(sub, ctx))["merged"]
+    producers = {r.chunk_id: r.deployment for r in answered if r.deployment is not None}
+    return ground(state["transcript"], state["chunks"], merged, producers)
+
+
+def absorb(grounding: Grounding, fresh: Grounding) -> Grounding:
+    """`grounding` with a re-read's findings added: what they ground is `recovered`."""
+    recovered = [e.model_copy(update={"verification": "recovered"}) for e in fresh.entities]
+    texts = {q.text for q in grounding.quotes}
+    quotes: list[Quote] = [
+        q.model_copy(update={"verification": "recovered"})
+        for q in fresh.quotes
+        if q.text not in texts
+    ]
+    return grounding.model_copy(
+        update={
+            "entities": _combine(grounding.entities, recovered),
+            "quotes": [*grounding.quotes, *quotes],
+            "unfound_entities": [*grounding.unfound_entities, *fresh.unfound_entities],
+            "unfound_quotes": [*grounding.unfound_quotes, *fresh.unfound_quotes],
+            "entity_counts": _counted(grounding.entity_counts, fresh.entity_counts),
+            "quote_counts": _counted(grounding.quote_counts, fresh.quote_counts),
+        }
+    )
