@@ -14,20 +14,29 @@ import asyncio
 
 from rapidfuzz import fuzz
 
+from ciagent.chunking import segment_line
 from ciagent.errors import BudgetExceeded, ModelCallError
 from ciagent.prompts import load_prompt
 from ciagent.retrieval import SegmentIndex, with_neighbours
 from ciagent.routing.registry import Tier
 from ciagent.schemas import ClaimJudgement
 from ciagent.state import EnrichState, EnrichUpdate, RunContext
-from ciagent.textnorm import clean, normalize_key, split_sentences
+from ciagent.textnorm import normalize_key, split_sentences
 from ciagent.types import Claim, Transcript
 
-__all__ = ["Evidence", "claims", "judge"]
+__all__ = ["Evidence", "claims", "judge", "numbered_lines"]
 
 PROMPT = "judge_claim"
 _MAX_LINES = 8
 VERBATIM = "transcript (verbatim)"
+
+
+def numbered_lines(transcript: Transcript, segment_ids: list[int]) -> str:
+    """The segments as the model reads them, numbered from 1 in the order given."""
+    return "\n".join(
+        segment_line(transcript.segments[sid], number=number)
+        for number, sid in enumerate(segment_ids, start=1)
+    )
 
 
 class Evidence:
@@ -36,12 +45,7 @@ class Evidence:
     def __init__(self, transcript: Transcript, segment_ids: list[int]) -> None:
         self.segment_ids = segment_ids
         self.texts = [transcript.segments[sid].text for sid in segment_ids]
-        lines = []
-        for number, segment_id in enumerate(segment_ids, start=1):
-            segment = transcript.segments[segment_id]
-            text = clean(segment.text)
-            lines.append(f"[{number}] {segment.speaker}: {text}" if segment.speaker else text)
-        self.text = "\n".join(lines)
+        self.text = numbered_lines(transcript, segment_ids)
 
     @classmethod
     def retrieve(

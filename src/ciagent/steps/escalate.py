@@ -33,11 +33,11 @@ from ciagent.state import (
     MergedEntity,
     RunContext,
 )
-from ciagent.steps.claims import Evidence, judge
+from ciagent.steps.claims import Evidence, judge, numbered_lines
 from ciagent.steps.reread import absorb, chunks_to_reread, reread_chunks
 from ciagent.steps.verify import notable
-from ciagent.textnorm import clean, content_words, normalize_key
-from ciagent.types import Claim, Entity, Quote, Transcript
+from ciagent.textnorm import content_words, normalize_key
+from ciagent.types import Claim, Entity, Quote
 
 __all__ = ["escalate", "needs_escalation", "same_name"]
 
@@ -92,15 +92,6 @@ def _label(item: Item) -> str:
     return f'the quote "{item.text}"'
 
 
-def _lines(transcript: Transcript, ids: list[int]) -> str:
-    rendered = []
-    for number, segment_id in enumerate(ids, start=1):
-        segment = transcript.segments[segment_id]
-        text = clean(segment.text)
-        rendered.append(f"[{number}] {segment.speaker}: {text}" if segment.speaker else text)
-    return "\n".join(rendered)
-
-
 class _Locator:
     """Re-asks one chunk's unfound items on a stronger tier and re-aligns the answers."""
 
@@ -143,7 +134,7 @@ class _Locator:
                 load_prompt(PROMPT, self.ctx.settings.prompts_dir),
                 LocatedItems,
                 min_tier=tier,
-                lines=_lines(self.transcript, ids),
+                lines=numbered_lines(self.transcript, ids),
                 items=listing,
             )
         except (ModelCallError, BudgetExceeded):
