@@ -13,13 +13,22 @@ def assert_grounded(result: EpisodeEnrichment, transcript: Transcript) -> None:
             segments = [transcript.segments[i] for i in mention.segment_ids]
             assert mention.segment_ids == list(range(segments[0].id, segments[-1].id + 1))
             assert mention.text in " ".join(s.text for s in segments), (entity.name, mention)
+            assert _sliced(segments, mention.char_start, mention.char_end) == mention.text
             assert mention.start == segments[0].start
             assert mention.end == segments[-1].end
     for quote in result.quotes:
         segments = [transcript.segments[i] for i in quote.segment_ids]
         assert quote.text in " ".join(s.text for s in segments)
+        assert _sliced(segments, quote.char_start, quote.char_end) == quote.text
         assert quote.speaker == segments[0].speaker
         assert (quote.start, quote.end) == (segments[0].start, segments[-1].end)
+
+
+def _sliced(segments: list[Segment], start: int, end: int) -> str:
+    """The text from offset `start` of the first segment to `end` of the last."""
+    if len(segments) == 1:
+        return segments[0].text[start:end]
+    return f"{segments[0].text[start:]} {segments[-1].text[:end]}"
 
 
 def transcript_of(text: str) -> Transcript:

@@ -165,3 +165,4 @@ def test_a_name_split_by_a_cue_boundary_spans_both_segments() -> None:
     assert mention.text == "Monterey Bay Aquarium Research Institute"
     assert mention.segment_ids == [0, 1]
     assert (mention.start, mention.end) == (0.0, 9.0)
+    assert (mention.char_start, mention.char_end) == (14, 27)

@@ -131,6 +131,8 @@ def _mention(transcript: Transcript, span: Span) -> Mention:
         start=transcript.segments[span.first].start,
         end=transcript.segments[span.last].end,
         text=span.text(transcript),
+        char_start=span.start,
+        char_end=span.end,
     )
 
 
@@ -239,6 +241,8 @@ class Aligner:
             segment_ids=list(range(found.first, found.last + 1)),
             start=first.start,
             end=last.end,
+            char_start=whole.start,
+            char_end=whole.end,
             produced_by=produced_by,
             verification=status,
         )

@@ -121,12 +121,16 @@ class EntityType(StrEnum):
 
 
 class Mention(_Frozen):
-    """Where an entity is said: exact transcript text, its segments and their times."""
+    """Where an entity is said: exact transcript text, its segments, their times, and the
+    character offsets of the text (from `char_start` in the first segment's text to `char_end`
+    in the last one's)."""
 
     segment_ids: list[int] = Field(min_length=1)
     start: float
     end: float
     text: str
+    char_start: int = Field(default=0, ge=0)
+    char_end: int = Field(default=0, ge=0)
 
 
 ItemStatus = Literal["grounded", "recovered", "unverified"]
@@ -165,6 +169,8 @@ class Quote(_Checked):
     segment_ids: list[int] = Field(description="Where it is said; empty only if unverified.")
     start: float
     end: float
+    char_start: int = Field(default=0, ge=0, description="Offset in the first segment's text.")
+    char_end: int = Field(default=0, ge=0, description="Offset in the last segment's text.")
 
     @model_validator(mode="after")
     def _evidenced(self) -> Quote:
