@@ -24,6 +24,13 @@ def assert_grounded(result: EpisodeEnrichment, transcript: Transcript) -> None:
         assert (quote.start, quote.end) == (segments[0].start, segments[-1].end)
 
 
+def without_cost(result: EpisodeEnrichment) -> dict[str, object]:
+    """The result minus what this run spent (a cached replay spends nothing)."""
+    return result.model_dump(
+        exclude={"cost": True, "verification": {"verification_usd", "escalation_usd"}}
+    )
+
+
 def _sliced(segments: list[Segment], start: int, end: int) -> str:
     """The text from offset `start` of the first segment to `end` of the last."""
     if len(segments) == 1:

@@ -9,16 +9,13 @@ from pathlib import Path
 import pytest
 
 import ciagent
-from ciagent import EpisodeEnrichment, Settings
+from ciagent import Settings
 from ciagent.cache import ResponseCache, cache_key
 from ciagent.prompts import prompts_dir
 from ciagent.testing import FakeModel
+from tests.helpers import without_cost
 
 EPISODE = Path(__file__).resolve().parents[1] / "examples" / "harvest-notes-ep7.txt"
-
-
-def without_cost(result: EpisodeEnrichment) -> dict[str, object]:
-    return result.model_dump(exclude={"cost"})
 
 
 def test_second_run_is_served_from_the_cache(tmp_path: Path) -> None:

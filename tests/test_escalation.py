@@ -78,7 +78,11 @@ def frontier_answer(request: FakeRequest) -> dict[str, Any] | str:
 
 def cascade(**overrides: Any) -> tuple[Settings, FakeModel, FakeModel]:
     small = FakeModel(respond=overrides.pop("small", small_answer), input_usd_per_mtok=0.1)
-    frontier = FakeModel(respond=frontier_answer, input_usd_per_mtok=10.0, output_usd_per_mtok=30.0)
+    frontier = FakeModel(
+        respond=overrides.pop("frontier", frontier_answer),
+        input_usd_per_mtok=10.0,
+        output_usd_per_mtok=30.0,
+    )
     deployments = (
         Deployment(
             name="small",
@@ -153,7 +157,11 @@ def test_failed_items_are_escalated_recovered_or_dropped() -> None:
     assert report.verification_usd > 0
     assert {"escalate.locate", "escalate.judge"} <= set(steps)
     # The frontier tier read only what failed: one locate call and the two claims.
-    assert [r.schema_name for r in frontier.requests] == ["LocatedItems"] + ["ClaimJudgement"] * 2
+    assert sorted(str(r.schema_name) for r in frontier.requests) == [
+        "ClaimJudgement",
+        "ClaimJudgement",
+        "LocatedItems",
+    ]
     assert all(r.schema_name != "LocatedItems" for r in small.requests)
 
 
@@ -178,6 +186,32 @@ def test_escalation_off_drops_without_asking_the_frontier() -> None:
     # The small judge found nothing for either claim: both removed, the summary is empty.
     assert result.summary == ""
     assert result.status == "partial"
+
+
+def test_a_stronger_judge_that_fails_leaves_the_first_verdict() -> None:
+    def no_verdicts(request: FakeRequest) -> dict[str, Any] | str:
+        return "{broken" if request.schema_name == "ClaimJudgement" else frontier_answer(request)
+
+    settings, _, _ = cascade(frontier=no_verdicts, reread_below=0, max_reasks=0)
+    result = ciagent.enrich(TRANSCRIPT, settings)
+    # The small judge found neither claim: never "unchecked" (which would keep them) after a
+    # failed re-judge, so both stay out of the summary.
+    assert [(c.verdict, c.escalated, c.in_summary) for c in result.claims] == [
+        ("not_found", True, False),
+        ("not_found", True, False),
+    ]
+
+
+def test_items_of_a_chunk_whose_re_read_failed_are_asked_about_one_by_one() -> None:
+    def no_notes(request: FakeRequest) -> dict[str, Any] | str:
+        return "{broken" if request.schema_name == "ChunkNotes" else frontier_answer(request)
+
+    settings, _, frontier = cascade(frontier=no_notes, max_reasks=0)
+    result = ciagent.enrich(TRANSCRIPT, settings)
+    assert result.verification.chunks_escalated == 0
+    assert "LocatedItems" in {r.schema_name for r in frontier.requests}
+    mbari = next(e for e in result.entities if e.name.startswith("Monterey"))
+    assert mbari.verification == "recovered"
 
 
 def test_a_chunk_mostly_ungrounded_is_read_again_on_the_frontier() -> None:

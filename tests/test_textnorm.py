@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
 
 from ciagent.textnorm import (
@@ -8,6 +10,7 @@ from ciagent.textnorm import (
     fuzzy_span,
     grounded_sentences,
     normalize_key,
+    split_sentences,
     whole_sentences,
 )
 
@@ -89,3 +92,19 @@ def test_fuzzy_span_tolerates_asr_spelling(needle: str, haystack: str, expected:
 )
 def test_fuzzy_span_refuses_other_names(needle: str, haystack: str) -> None:
     assert fuzzy_span(needle, haystack) is None
+
+
+def test_split_sentences_keeps_titles_initials_and_decimals_inside() -> None:
+    text = "She said no. Dr. Chen and J. Smith left, etc. It cost 12.5 euros. Done"
+    assert split_sentences(text) == [
+        "She said no.",
+        "Dr. Chen and J. Smith left, etc.",
+        "It cost 12.5 euros.",
+        "Done",
+    ]
+
+
+def test_decomposed_diacritics_match_like_composed_ones() -> None:
+    decomposed = unicodedata.normalize("NFD", "Zoë Müller spoke")
+    assert find_span("Zoe Muller", decomposed) == (0, 12)
+    assert find_span("Zoë Müller", "Zoe Muller spoke") == (0, 10)

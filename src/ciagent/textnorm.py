@@ -62,7 +62,7 @@ def _fold_char(char: str) -> str:
     often drops them: "Zoe Muller" for "Zoë Müller")."""
     if ord(char) < 0x0530:
         decomposed = unicodedata.normalize("NFKD", char)
-        char = "".join(c for c in decomposed if not unicodedata.combining(c)) or char
+        char = "".join(c for c in decomposed if not unicodedata.combining(c))
     return unicodedata.normalize("NFKC", char).casefold()
 
 
@@ -229,11 +229,7 @@ def _repeats_itself(sentence: str, n: int = 3, limit: int = 3) -> bool:
     return any(count >= limit for count in runs.values())
 
 
-_ABBREVIATION = re.compile(
-    r"(?:\b(?:Dr|Mr|Mrs|Ms|Prof|St|Jr|Sr|vs|etc|e\.g|i\.e|approx|No)|\b[A-Z])\.$", re.IGNORECASE
-)
-
-
+_ABBREVIATION = re.compile(r"(?:\b(?:Dr|Mr|Mrs|Ms|Prof|St|Jr|Sr|vs|approx|e\.g|i\.e)|\b[A-Z])\.$")
 _BOUNDARY = re.compile("(?<=[.!?\u2026])\\s+|(?<=[.!?\u2026][\"'\u201d\u2019)\\]])\\s+")
 
 

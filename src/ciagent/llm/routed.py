@@ -105,7 +105,12 @@ class RoutedClient:
             if ceiling is not None and TIER_RANK[route.deployment.tier] > ceiling:
                 self.router.skipped(step, name, "invalid output below: escalation decides")
                 continue
-            spill = self.router.overflow == "spill" and position < len(routes) - 1
+            later = [
+                r
+                for r in routes[position + 1 :]
+                if ceiling is None or TIER_RANK[r.deployment.tier] <= ceiling
+            ]
+            spill = self.router.overflow == "spill" and bool(later)
             if spill and self.router.saturated(name):
                 self.router.skipped(step, name, "at max_concurrency: spilled to the next")
                 continue

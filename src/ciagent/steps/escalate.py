@@ -34,7 +34,13 @@ from ciagent.state import (
     RunContext,
 )
 from ciagent.steps.claims import Evidence, judge, numbered_lines
-from ciagent.steps.reread import absorb, chunks_to_reread, reread_chunks
+from ciagent.steps.reread import (
+    absorb,
+    chunks_to_reread,
+    combine_entities,
+    combine_quotes,
+    reread_chunks,
+)
 from ciagent.steps.verify import notable
 from ciagent.textnorm import content_words, normalize_key
 from ciagent.types import Claim, Entity, Quote
@@ -205,22 +211,25 @@ async def _locate_all(
     entities = [r for r in recovered.values() if isinstance(r, Entity)]
     quotes = [r for r in recovered.values() if isinstance(r, Quote)]
     unfound_entities, unfound_quotes = grounding.unfound_entities, grounding.unfound_quotes
+    counts, quote_counts = grounding.entity_counts, grounding.quote_counts
     return grounding.model_copy(
         update={
-            "entities": [*grounding.entities, *entities],
-            "quotes": [*grounding.quotes, *quotes],
+            "entities": combine_entities(grounding.entities, entities),
+            "quotes": combine_quotes(grounding.quotes, quotes),
             "unfound_entities": [e for e in unfound_entities if id(e) not in recovered],
             "unfound_quotes": [q for q in unfound_quotes if id(q) not in recovered],
-            "entity_counts": grounding.entity_counts.model_copy(
+            "entity_counts": counts.model_copy(
                 update={
-                    "escalated": sum(id(e) in escalated for e in unfound_entities),
-                    "recovered": len(entities),
+                    "escalated": counts.escalated
+                    + sum(id(e) in escalated for e in unfound_entities),
+                    "recovered": counts.recovered + len(entities),
                 }
             ),
-            "quote_counts": grounding.quote_counts.model_copy(
+            "quote_counts": quote_counts.model_copy(
                 update={
-                    "escalated": sum(id(q) in escalated for q in unfound_quotes),
-                    "recovered": len(quotes),
+                    "escalated": quote_counts.escalated
+                    + sum(id(q) in escalated for q in unfound_quotes),
+                    "recovered": quote_counts.recovered + len(quotes),
                 }
             ),
         }
@@ -238,20 +247,23 @@ async def _rejudge(state: EnrichState, ctx: RunContext, claims: list[Claim]) -> 
             return claim
         evidence = Evidence(transcript, sorted(claim.evidence_segment_ids))
         judged = await judge(ctx, f"escalate.judge[{number}]", claim.text, evidence, above)
+        if judged.verdict == "unchecked":  # the stronger judge could not rule: the first stands
+            return claim.model_copy(update={"escalated": True})
         return judged.model_copy(update={"escalated": True})
 
     return list(await asyncio.gather(*(again(n, c) for n, c in enumerate(claims))))
 
 
 async def escalate(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
-    jobs = chunks_to_reread(state, ctx)
-    skip = {chunk_id for chunk_id, _ in jobs}
-    fresh, located, claims = await asyncio.gather(
-        reread_chunks(state, ctx, jobs),
-        _locate_all(state, ctx, state["grounding"], skip),
+    (fresh, answered), claims = await asyncio.gather(
+        reread_chunks(state, ctx, chunks_to_reread(state, ctx)),
         _rejudge(state, ctx, state.get("claims", [])),
     )
-    grounding = located if fresh is None else absorb(located, fresh)
-    grounding = grounding.model_copy(update={"chunks_reread": len(jobs)})
+    grounding = state["grounding"]
+    if fresh is not None:
+        grounding = absorb(grounding, fresh, answered)
+    # Items of chunks not read again (or whose re-read failed) are asked about one by one.
+    grounding = await _locate_all(state, ctx, grounding, answered)
+    grounding = grounding.model_copy(update={"chunks_reread": len(answered)})
     ctx.report("escalate")
     return {"grounding": grounding, "claims": claims}

@@ -23,7 +23,13 @@ from ciagent.steps.notes import PROMPT as NOTES_PROMPT
 from ciagent.steps.verify import ground
 from ciagent.types import Entity, ItemCounts, Quote
 
-__all__ = ["absorb", "chunks_to_reread", "reread_chunks"]
+__all__ = [
+    "absorb",
+    "chunks_to_reread",
+    "combine_entities",
+    "combine_quotes",
+    "reread_chunks",
+]
 
 _MIN_ITEMS = 2
 
@@ -68,7 +74,7 @@ def _keys(entity: Entity) -> set[str]:
     return {entity_key(name) for name in [entity.name, *entity.aliases]}
 
 
-def _combine(entities: list[Entity], fresh: list[Entity]) -> list[Entity]:
+def combine_entities(entities: list[Entity], fresh: list[Entity]) -> list[Entity]:
     """`fresh` entities folded into `entities`: mentions added to one already found under the
     same name or alias, otherwise added as new."""
     combined = list(entities)
@@ -84,25 +90,43 @@ def _combine(entities: list[Entity], fresh: list[Entity]) -> list[Entity]:
     return combined
 
 
-def _counted(counts: ItemCounts, fresh: ItemCounts) -> ItemCounts:
+def combine_quotes(quotes: list[Quote], fresh: list[Quote]) -> list[Quote]:
+    """`fresh` quotes not already among `quotes` (the same span of the transcript) added."""
+
+    def key(quote: Quote) -> tuple[tuple[int, ...], int, int]:
+        return tuple(quote.segment_ids), quote.char_start, quote.char_end
+
+    seen = {key(q) for q in quotes}
+    added: list[Quote] = []
+    for quote in fresh:
+        if key(quote) not in seen:
+            seen.add(key(quote))
+            added.append(quote)
+    return [*quotes, *added]
+
+
+def _counted(counts: ItemCounts, fresh: ItemCounts, superseded: int) -> ItemCounts:
+    """Re-read items count as checked; those found, as recovered (also when they only add
+    mentions to an entity already found)."""
     return counts.model_copy(
         update={
             "checked": counts.checked + fresh.checked,
             "reread": counts.reread + fresh.checked,
             "recovered": counts.recovered + fresh.grounded,
-            "dropped": counts.dropped + fresh.dropped,
+            "dropped": counts.dropped + fresh.dropped + superseded,
         }
     )
 
 
 async def reread_chunks(
     state: EnrichState, ctx: RunContext, jobs: list[tuple[int, Tier]]
-) -> Grounding | None:
-    """What the re-reads found, aligned like first answers; None if none answered."""
+) -> tuple[Grounding | None, set[int]]:
+    """What the re-reads found, aligned like first answers (None if none answered), and the
+    ids of the chunks whose re-read answered."""
     results = await asyncio.gather(*(_read(state, ctx, c, t) for c, t in jobs))
     answered = [r for r in results if r.notes is not None]
     if not answered:
-        return None
+        return None, set()
     sub: EnrichState = {
         "transcript": state["transcript"],
         "chunks": state["chunks"],
@@ -110,25 +134,28 @@ async def reread_chunks(
     }
     merged = (await merge(sub, ctx))["merged"]
     producers = {r.chunk_id: r.deployment for r in answered if r.deployment is not None}
-    return ground(state["transcript"], state["chunks"], merged, producers)
+    fresh = ground(state["transcript"], state["chunks"], merged, producers)
+    return fresh, {r.chunk_id for r in answered}
 
 
-def absorb(grounding: Grounding, fresh: Grounding) -> Grounding:
-    """`grounding` with a re-read's findings added: what they ground is `recovered`."""
+def absorb(grounding: Grounding, fresh: Grounding, reread: set[int]) -> Grounding:
+    """`grounding` with a re-read's findings added (what they ground is `recovered`). The first
+    answer's unfound items from the chunks read again are superseded: dropped."""
     recovered = [e.model_copy(update={"verification": "recovered"}) for e in fresh.entities]
-    texts = {q.text for q in grounding.quotes}
-    quotes: list[Quote] = [
-        q.model_copy(update={"verification": "recovered"})
-        for q in fresh.quotes
-        if q.text not in texts
+    quotes = [q.model_copy(update={"verification": "recovered"}) for q in fresh.quotes]
+    old_entities = [
+        e for e in grounding.unfound_entities if not {c.chunk_id for c in e.candidates} <= reread
     ]
+    old_quotes = [q for q in grounding.unfound_quotes if q.chunk_id not in reread]
+    superseded_e = len(grounding.unfound_entities) - len(old_entities)
+    superseded_q = len(grounding.unfound_quotes) - len(old_quotes)
     return grounding.model_copy(
         update={
-            "entities": _combine(grounding.entities, recovered),
-            "quotes": [*grounding.quotes, *quotes],
-            "unfound_entities": [*grounding.unfound_entities, *fresh.unfound_entities],
-            "unfound_quotes": [*grounding.unfound_quotes, *fresh.unfound_quotes],
-            "entity_counts": _counted(grounding.entity_counts, fresh.entity_counts),
-            "quote_counts": _counted(grounding.quote_counts, fresh.quote_counts),
+            "entities": combine_entities(grounding.entities, recovered),
+            "quotes": combine_quotes(grounding.quotes, quotes),
+            "unfound_entities": [*old_entities, *fresh.unfound_entities],
+            "unfound_quotes": [*old_quotes, *fresh.unfound_quotes],
+            "entity_counts": _counted(grounding.entity_counts, fresh.entity_counts, superseded_e),
+            "quote_counts": _counted(grounding.quote_counts, fresh.quote_counts, superseded_q),
         }
     )
