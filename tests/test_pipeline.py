@@ -31,7 +31,7 @@ def test_sample_episode_on_fake_model(examples_dir: Path) -> None:
     assert result.cost.calls == len(fake.requests)
     steps = result.cost.by_step
     # The fake summarises by copying lines: its claims are matched verbatim, with no judge call.
-    assert set(steps) == {"notes", "summary"}
+    assert set(steps) == {"notes", "summary", "chapters"}
     assert {c.judged_by for c in result.claims} == {"transcript (verbatim)"}
     assert sum(line.calls for line in steps.values()) == result.cost.calls
     assert sum(line.usd for line in steps.values()) == pytest.approx(result.cost.usd)
@@ -44,6 +44,7 @@ def test_sample_episode_on_fake_model(examples_dir: Path) -> None:
     assert result.provenance.prompt_versions == {
         "chunk_notes": "1",
         "episode_summary": "1",
+        "chapter_titles": "1",
         "judge_claim": "1",
         "locate_items": "1",
     }
@@ -133,7 +134,11 @@ def test_verification_corrects_lines_and_drops_inventions() -> None:
     assert report.entities.escalated == 0  # one deployment: nothing to escalate to
     assert_grounded(result, EPISODE)
     # One chunk: its summary is the episode's, no reduce call.
-    assert [r.schema_name for r in fake.requests] == ["ChunkNotes", "ClaimJudgement"]
+    assert [r.schema_name for r in fake.requests] == [
+        "ChunkNotes",
+        "ChapterTitles",
+        "ClaimJudgement",
+    ]
     assert result.summary == "Sharks."
 
 

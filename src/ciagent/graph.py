@@ -1,6 +1,6 @@
 """Wiring only: the enrichment graph's nodes and edges. Each step lives in `ciagent.steps`.
 
-    START → chunk ─Send per chunk─▶ notes ─▶ merge → summarize → verify → claims
+    START → chunk ─Send per chunk─▶ notes ─▶ merge → summarize → chapters → verify → claims
           ─(something failed, a stronger tier exists)─▶ escalate → finalize → END
           ─(otherwise)──────────────────────────────────────────▶ finalize → END
 
@@ -19,6 +19,7 @@ from langgraph.runtime import Runtime, get_runtime
 from langgraph.types import Send
 
 from ciagent.state import ChunkTask, EnrichState, EnrichUpdate, RunContext
+from ciagent.steps.chapters import chapters
 from ciagent.steps.chunk import chunk
 from ciagent.steps.claims import claims
 from ciagent.steps.escalate import escalate, needs_escalation
@@ -69,6 +70,7 @@ def build_graph() -> Any:
     graph.add_node("notes", _node(chunk_notes), input_schema=ChunkTask)
     graph.add_node("merge", _node(merge))
     graph.add_node("summarize", _node(summarize))
+    graph.add_node("chapters", _node(chapters))
     graph.add_node("verify", _node(verify))
     graph.add_node("claims", _node(claims))
     graph.add_node("escalate", _node(escalate))
@@ -77,7 +79,8 @@ def build_graph() -> Any:
     graph.add_conditional_edges("chunk", _one_branch_per_chunk, ["notes"])
     graph.add_edge("notes", "merge")
     graph.add_edge("merge", "summarize")
-    graph.add_edge("summarize", "verify")
+    graph.add_edge("summarize", "chapters")
+    graph.add_edge("chapters", "verify")
     graph.add_edge("verify", "claims")
     graph.add_conditional_edges("claims", _escalate_or_finalize, ["escalate", "finalize"])
     graph.add_edge("escalate", "finalize")

@@ -20,6 +20,7 @@ __all__ = ["StageProgress"]
 _LABELS = {
     "notes": "reading chunks",
     "summary": "summarising",
+    "chapters": "naming chapters",
     "verify": "verifying",
     "claims": "judging summary claims",
     "escalate": "escalating to a stronger tier",

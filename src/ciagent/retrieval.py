@@ -14,13 +14,14 @@ from collections.abc import Iterable, Sequence
 from ciagent.textnorm import content_words
 from ciagent.types import Segment
 
-__all__ = ["SegmentIndex", "with_neighbours"]
+__all__ = ["SegmentIndex", "terms", "with_neighbours"]
 
 _K1 = 1.2
 _B = 0.75
 
 
-def _terms(text: str) -> list[str]:
+def terms(text: str) -> list[str]:
+    """The index terms of a text: its content words, cut to a five-letter stem."""
     return [word[:5] for word in content_words(text)]
 
 
@@ -32,7 +33,7 @@ class SegmentIndex:
         self._counts: list[Counter[str]] = []
         for segment in segments:
             self._ids.append(segment.id)
-            self._counts.append(Counter(_terms(segment.text)))
+            self._counts.append(Counter(terms(segment.text)))
         lengths = [sum(c.values()) for c in self._counts]
         self._lengths = lengths
         self._average = (sum(lengths) / len(lengths)) if lengths else 0.0
@@ -46,12 +47,12 @@ class SegmentIndex:
 
     def scores(self, query: str) -> dict[int, float]:
         """Segment id -> BM25 score, for the segments sharing a term with `query`."""
-        terms = set(_terms(query))
+        wanted = set(terms(query))
         found: dict[int, float] = {}
         for position, counts in enumerate(self._counts):
             score = 0.0
             norm = _K1 * (1 - _B + _B * self._lengths[position] / (self._average or 1.0))
-            for term in terms.intersection(counts):
+            for term in wanted.intersection(counts):
                 tf = counts[term]
                 score += self._idf[term] * tf * (_K1 + 1) / (tf + norm)
             if score > 0:

@@ -13,6 +13,8 @@ from pydantic import BaseModel, Field, StringConstraints
 from ciagent.types import EntityType
 
 __all__ = [
+    "ChapterTitle",
+    "ChapterTitles",
     "ChunkNotes",
     "ClaimJudgement",
     "EpisodeSummary",
@@ -84,3 +86,15 @@ class LocatedItems(BaseModel):
     """Where a stronger model finds items that a first answer named but verification could not."""
 
     found: list[FoundItem] = Field(max_length=12)
+
+
+class ChapterTitle(BaseModel):
+    number: int
+    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
+    summary: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+
+
+class ChapterTitles(BaseModel):
+    """Titles for chapters whose boundaries are fixed: the model only names them."""
+
+    chapters: list[ChapterTitle] = Field(max_length=40)

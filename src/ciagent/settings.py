@@ -80,6 +80,11 @@ class Settings(BaseModel):
     )
     failures_to_cool: int = Field(default=2, ge=1, description="Failures in a row to cool down.")
     cooldown_s: float = Field(default=30.0, ge=0, description="How long a failing one rests.")
+    chapters: bool = Field(default=True, description="Divide the episode into chapters.")
+    min_chapter_s: float = Field(default=60.0, gt=0, description="Shortest chapter (timed).")
+    max_chapter_s: float = Field(default=900.0, gt=0, description="Longest chapter (timed).")
+    min_chapter_turns: int = Field(default=10, ge=1, description="Shortest chapter (untimed).")
+    max_chapter_turns: int = Field(default=120, ge=2, description="Longest chapter (untimed).")
     verify_claims: bool = Field(
         default=True, description="Judge each summary sentence against retrieved evidence."
     )

@@ -20,6 +20,7 @@ from ciagent.schemas import ChunkNotes
 from ciagent.settings import Settings
 from ciagent.tokens import TokenCounter
 from ciagent.types import (
+    Chapter,
     Chunk,
     Claim,
     Entity,
@@ -177,6 +178,7 @@ class EnrichState(TypedDict, total=False):
     notes: Annotated[list[NoteResult], operator.add]
     merged: MergedNotes
     summary: str
+    chapters: list[Chapter]
     grounding: Grounding
     claims: list[Claim]
     result: EpisodeEnrichment

@@ -198,10 +198,18 @@ class Claim(_Frozen):
 
 
 class Chapter(_Frozen):
+    """A stretch of the episode on one subject. Its boundaries are segment starts and its times
+    are those of its first and last segments, never written by a model."""
+
     title: str
+    summary: str = Field(default="", description="One sentence; empty when none was grounded.")
     start: float
     end: float
     segment_ids: list[int] = Field(min_length=1)
+    keywords: list[str] = Field(default_factory=list, description="Its most distinctive words.")
+    titled_by: str | None = Field(
+        default=None, description="The deployment that wrote the title; None: its key words."
+    )
 
 
 class ItemCounts(_Frozen):

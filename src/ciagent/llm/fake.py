@@ -99,6 +99,8 @@ def default_answer(request: FakeRequest) -> dict[str, Any]:
         return _chunk_notes(request.prompt)
     if request.schema_name == "ClaimJudgement":
         return _judgement(request.prompt)
+    if request.schema_name == "ChapterTitles":
+        return _chapter_titles(request.prompt)
     if request.schema_name == "EpisodeSummary":
         lines = [line for line in request.prompt.splitlines() if line.startswith("Part ")]
         text = " ".join(line.split(": ", 1)[-1] for line in lines)
@@ -127,6 +129,18 @@ def _chunk_notes(prompt: str) -> dict[str, Any]:
         ],
         "quotes": [{"segment_id": longest[0], "text": longest[1][:300]}] if longest else [],
     }
+
+
+_CHAPTER = re.compile(r"^Chapter (\d+)\. Key words: (.*)\.$", re.MULTILINE)
+
+
+def _chapter_titles(prompt: str) -> dict[str, Any]:
+    """Each chapter titled with its first two key words."""
+    chapters = []
+    for number, words in _CHAPTER.findall(prompt):
+        title = " and ".join(w.strip() for w in words.split(",")[:2]).capitalize()
+        chapters.append({"number": int(number), "title": title or "Chapter", "summary": ""})
+    return {"chapters": chapters}
 
 
 def _judgement(prompt: str) -> dict[str, Any]:

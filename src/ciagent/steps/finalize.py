@@ -12,6 +12,7 @@ import time
 from ciagent import __version__
 from ciagent.prompts import load_prompt
 from ciagent.state import EnrichState, EnrichUpdate, Grounding, RunContext
+from ciagent.steps.chapters import PROMPT as CHAPTERS_PROMPT
 from ciagent.steps.claims import PROMPT as JUDGE_PROMPT
 from ciagent.steps.escalate import PROMPT as LOCATE_PROMPT
 from ciagent.steps.notes import PROMPT as NOTES_PROMPT
@@ -134,11 +135,12 @@ async def finalize(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
     records = ctx.client.meter.records
     models = sorted({r.model for r in records}) or [ctx.client.spec.model_id]
     folder = ctx.settings.prompts_dir
-    names = [NOTES_PROMPT, SUMMARY_PROMPT, JUDGE_PROMPT, LOCATE_PROMPT]
+    names = [NOTES_PROMPT, SUMMARY_PROMPT, CHAPTERS_PROMPT, JUDGE_PROMPT, LOCATE_PROMPT]
     prompts = [load_prompt(name, folder) for name in names]
     result = EpisodeEnrichment(
         status="budget_exceeded" if ctx.budget_exceeded else "partial" if failures else "complete",
         summary=summary,
+        chapters=state.get("chapters", []),
         topics=state["merged"].topics,
         entities=entities,
         quotes=quotes,

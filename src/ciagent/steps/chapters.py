@@ -1,0 +1,127 @@
+"""Chapters step: boundaries by lexical cohesion (`ciagent.segmentation`), titles by the model.
+
+Boundaries always fall on segment starts and a chapter's start and end are the times of its first
+and last segments (turn indices for an untimed transcript); the model never writes a time. One
+call names every chapter from its key words and a few representative lines. A title whose words
+are not in its chapter, and a summary sentence naming what the chapter never mentions, are not
+kept: the title falls back to the chapter's key words, the summary to empty.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+from ciagent.chunking import segment_line
+from ciagent.errors import BudgetExceeded, ModelCallError
+from ciagent.prompts import load_prompt
+from ciagent.retrieval import terms
+from ciagent.schemas import ChapterTitles
+from ciagent.segmentation import chapter_spans
+from ciagent.state import EnrichState, EnrichUpdate, RunContext
+from ciagent.textnorm import content_words, grounded_sentences, mentions_words, normalize_key
+from ciagent.types import Chapter, Transcript
+
+__all__ = ["PROMPT", "chapters", "keywords"]
+
+PROMPT = "chapter_titles"
+_KEYWORDS = 6
+_LINES = 2
+_LINE_WORDS = 30
+
+
+def keywords(transcript: Transcript, spans: list[tuple[int, int]]) -> list[list[str]]:
+    """Each chapter's most distinctive words (tf-idf of stems across chapters), as said."""
+    stems = [
+        Counter(t for s in transcript.segments[a : b + 1] for t in terms(s.text)) for a, b in spans
+    ]
+    spoken: list[Counter[tuple[str, str]]] = [
+        Counter((w[:5], w) for s in transcript.segments[a : b + 1] for w in content_words(s.text))
+        for a, b in spans
+    ]
+    found_in = Counter(stem for counts in stems for stem in counts)
+    chosen: list[list[str]] = []
+    for counts, words in zip(stems, spoken, strict=True):
+        weight = {
+            stem: n * math.log(1 + len(spans) / found_in[stem])
+            for stem, n in counts.items()
+            if len(stem) > 3
+        }
+        best = sorted(weight, key=lambda stem: (-weight[stem], stem))[:_KEYWORDS]
+        chosen.append(
+            [max((w for w in words if w[0] == stem), key=lambda w: words[w])[1] for stem in best]
+        )
+    return chosen
+
+
+def _lines(transcript: Transcript, span: tuple[int, int], words: list[str]) -> str:
+    """The chapter's lines that say most of its key words, in order, cut to a few words."""
+    wanted = {w[:5] for w in words}
+    ids = range(span[0], span[1] + 1)
+    scored = sorted(
+        ids, key=lambda i: -len(wanted.intersection(terms(transcript.segments[i].text)))
+    )
+    picked = sorted(scored[:_LINES])
+    shown = []
+    for segment_id in picked:
+        line = segment_line(transcript.segments[segment_id])
+        body = line.split("] ", 1)[1]
+        shown.append(" ".join(body.split()[:_LINE_WORDS]))
+    return " | ".join(shown)
+
+
+def _request(transcript: Transcript, spans: list[tuple[int, int]], words: list[list[str]]) -> str:
+    return "\n".join(
+        f"Chapter {n}. Key words: {', '.join(kw)}.\nLines: {_lines(transcript, span, kw)}"
+        for n, (span, kw) in enumerate(zip(spans, words, strict=True), start=1)
+    )
+
+
+def _fallback_title(words: list[str]) -> str:
+    return ", ".join(words[:3]).capitalize() if words else "Chapter"
+
+
+async def chapters(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
+    transcript = state["transcript"]
+    settings = ctx.settings
+    if not settings.chapters or not transcript.segments:
+        return {"chapters": []}
+    low, high = (
+        (settings.min_chapter_s, settings.max_chapter_s)
+        if transcript.timed
+        else (float(settings.min_chapter_turns), float(settings.max_chapter_turns))
+    )
+    spans = chapter_spans(transcript, low, high)
+    words = keywords(transcript, spans)
+    named: dict[int, tuple[str, str]] = {}
+    titled_by: str | None = None
+    if not ctx.budget_exceeded:
+        try:
+            answer = await ctx.client.served(
+                "chapters",
+                load_prompt(PROMPT, settings.prompts_dir),
+                ChapterTitles,
+                chapters=_request(transcript, spans, words),
+            )
+            titled_by = answer.deployment
+            named = {c.number: (c.title, c.summary) for c in answer.value.chapters}
+        except (ModelCallError, BudgetExceeded):
+            named = {}
+    result: list[Chapter] = []
+    for number, ((first, last), kw) in enumerate(zip(spans, words, strict=True), start=1):
+        said = set(normalize_key(transcript.render(first, last)).split())
+        title, summary = named.get(number, ("", ""))
+        titled = bool(title) and mentions_words(title, said)
+        result.append(
+            Chapter(
+                title=title if titled else _fallback_title(kw),
+                summary=grounded_sentences(summary, said) if titled else "",
+                start=transcript.segments[first].start,
+                end=transcript.segments[last].end,
+                segment_ids=list(range(first, last + 1)),
+                keywords=kw,
+                titled_by=titled_by if titled else None,
+            )
+        )
+    ctx.report("chapters")
+    return {"chapters": result}
