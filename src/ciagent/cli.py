@@ -255,6 +255,51 @@ def models(config: ConfigOption = None) -> None:
     Console(highlight=False, width=None if sys.stdout.isatty() else 160).print(table)
 
 
+@app.command("eval")
+def eval_(
+    datasets: Annotated[
+        list[Path], typer.Argument(help="QMSum meeting .json files or golden .jsonl files.")
+    ],
+    config: Annotated[
+        list[Path] | None,
+        typer.Option("--config", "-c", help="A settings file to compare; repeat for several."),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write every score as JSON to FILE.")
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", help="Model for every config.")
+    ] = None,
+) -> None:
+    """Enrich every episode under every config; print quality and cost side by side."""
+    from ciagent.evals import evaluate, read_dataset
+    from ciagent.evals.report import means_table, scores_table
+    from ciagent.settings import Settings
+
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+    try:
+        episodes = [episode for path in datasets for episode in read_dataset(path)]
+        configs = (
+            {path.stem: Settings.load(path, model=model) for path in config}
+            if config
+            else {"default": Settings.load(None, model=model)}
+        )
+        scores = evaluate(
+            episodes,
+            configs,
+            on_score=lambda row: err.print(f"{row.config} {row.episode}: {row.status}"),
+        )
+    except InputError as exc:
+        _fail(EXIT_INPUT, str(exc))
+    except CiagentError as exc:
+        _fail(EXIT_ERROR, str(exc))
+    for name in configs:
+        console.print(scores_table(scores, name))
+    console.print(means_table(scores))
+    if out is not None:
+        write_atomic(out, json.dumps([s.model_dump() for s in scores], indent=2) + "\n")
+
+
 @app.command()
 def schema() -> None:
     """Print the JSON schema of the enrichment output (EpisodeEnrichment)."""

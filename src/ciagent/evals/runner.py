@@ -1,0 +1,117 @@
+"""The eval runner: every episode under every config, scored for quality and cost side by side."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from ciagent.api import enrich
+from ciagent.evals.datasets import EvalEpisode
+from ciagent.evals.metrics import boundary_prf, entity_prf, pk, rouge, windowdiff
+from ciagent.settings import Settings
+from ciagent.transcripts import load_transcript
+from ciagent.types import EpisodeEnrichment
+
+__all__ = ["EpisodeScore", "evaluate", "mean_scores", "score"]
+
+TOLERANCE = 3  # segments either side for a boundary to count as found
+
+
+class EpisodeScore(BaseModel):
+    """One episode under one config: quality (None where there is no gold) and cost."""
+
+    model_config = ConfigDict(frozen=True)
+
+    config: str
+    episode: str
+    status: str
+    chapters: int
+    boundary_f1: float | None = None
+    pk: float | None = None
+    windowdiff: float | None = None
+    rouge1: float | None = None
+    rouge2: float | None = None
+    rougeL: float | None = None
+    entity_f1: float | None = None
+    grounding_rate: float
+    claims_supported: float | None = None
+    usd: float
+    calls: int
+    tokens: int
+    wall_s: float
+
+
+def score(config: str, episode: EvalEpisode, result: EpisodeEnrichment, count: int) -> EpisodeScore:
+    """Scores of one result against its episode's gold (`count`: segments in the transcript)."""
+    values: dict[str, float | None] = {}
+    if episode.chapters is not None and result.chapters:
+        predicted = [c.segment_ids[0] for c in result.chapters]
+        values["boundary_f1"] = boundary_prf(predicted, episode.chapters, TOLERANCE).f1
+        values["pk"] = pk(predicted, episode.chapters, count)
+        values["windowdiff"] = windowdiff(predicted, episode.chapters, count)
+    if episode.summary:
+        scores = rouge(result.summary, episode.summary)
+        values.update(rouge1=scores["rouge1"], rouge2=scores["rouge2"], rougeL=scores["rougeL"])
+    if episode.entities is not None:
+        predicted_entities = [(e.name, e.type.value) for e in result.entities]
+        gold = [(e.name, e.type.value) for e in episode.entities]
+        values["entity_f1"] = entity_prf(predicted_entities, gold).f1
+    report = result.verification
+    claims = report.claims
+    return EpisodeScore(
+        config=config,
+        episode=episode.id,
+        status=result.status,
+        chapters=len(result.chapters),
+        grounding_rate=report.grounded / report.checked if report.checked else 0.0,
+        claims_supported=claims.supported / claims.checked if claims.checked else None,
+        usd=result.cost.usd,
+        calls=result.cost.calls,
+        tokens=result.cost.prompt_tokens + result.cost.completion_tokens,
+        wall_s=result.cost.wall_s,
+        **values,
+    )
+
+
+def evaluate(
+    episodes: Sequence[EvalEpisode],
+    configs: dict[str, Settings],
+    on_score: Callable[[EpisodeScore], None] | None = None,
+) -> list[EpisodeScore]:
+    """Enrich every episode under every config and score it."""
+    scores: list[EpisodeScore] = []
+    for name, settings in configs.items():
+        for episode in episodes:
+            transcript = load_transcript(Path(episode.transcript))
+            started = time.perf_counter()
+            result = enrich(transcript, settings)
+            result = result.model_copy(
+                update={
+                    "cost": result.cost.model_copy(update={"wall_s": time.perf_counter() - started})
+                }
+            )
+            row = score(name, episode, result, len(transcript.segments))
+            scores.append(row)
+            if on_score is not None:
+                on_score(row)
+    return scores
+
+
+def mean_scores(scores: Sequence[EpisodeScore]) -> dict[str, dict[str, float | None]]:
+    """Per config, the mean of every numeric column over the episodes that have it."""
+    columns = [
+        name
+        for name, field in EpisodeScore.model_fields.items()
+        if name not in ("config", "episode", "status")
+    ]
+    means: dict[str, dict[str, float | None]] = {}
+    for config in dict.fromkeys(s.config for s in scores):
+        rows = [s for s in scores if s.config == config]
+        means[config] = {}
+        for column in columns:
+            values = [float(v) for r in rows if (v := getattr(r, column)) is not None]
+            means[config][column] = sum(values) / len(values) if values else None
+    return means

@@ -1,0 +1,108 @@
+"""Eval metrics on hand-checked cases, the dataset readers, and `ciagent eval` on a fake model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from ciagent.cli import app
+from ciagent.errors import TranscriptError
+from ciagent.evals import boundary_prf, entity_prf, pk, read_dataset, rouge, windowdiff
+from ciagent.testing import FakeModel
+
+QMSUM = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "qmsum"
+
+
+def test_a_perfect_segmentation() -> None:
+    gold = [0, 10, 25]
+    assert boundary_prf(gold, gold).f1 == 1.0
+    assert pk(gold, gold, count=40) == 0.0
+    assert windowdiff(gold, gold, count=40) == 0.0
+
+
+def test_a_shifted_boundary_scores_what_the_definitions_say() -> None:
+    # 20 segments, one gold boundary before segment 10, predicted before segment 12.
+    # k = half the mean gold chapter length = 20 / 2 chapters / 2 = 5. The 16 windows (i, i + 5)
+    # disagree where exactly one segmentation puts a boundary inside: i = 5, 6 (gold only) and
+    # i = 10, 11 (predicted only): 4 of 16.
+    assert pk([12], [10], count=20) == pytest.approx(4 / 16)
+    assert windowdiff([12], [10], count=20) == pytest.approx(4 / 16)
+    assert boundary_prf([12], [10], tolerance=0).f1 == 0.0
+    assert boundary_prf([12], [10], tolerance=2).f1 == 1.0
+    # Two predictions near one gold boundary: one matches, one is a false positive.
+    both = boundary_prf([9, 11], [10], tolerance=1)
+    assert (both.precision, both.recall) == (0.5, 1.0)
+
+
+def test_rouge_and_entities() -> None:
+    assert rouge("the cat sat", "the cat sat")["rouge1"] == pytest.approx(1.0)
+    partial = rouge("the cat sat", "the cat sat on the mat")
+    assert partial["rouge1"] == pytest.approx(2 * 1.0 * 0.5 / 1.5, abs=0.05)
+    found = entity_prf(
+        [("Sarah Chen", "person"), ("MBARI", "place")],
+        [("sarah chen", "person"), ("MBARI", "organization")],
+    )
+    assert (found.precision, found.recall) == (0.5, 0.5)
+    untyped = entity_prf([("MBARI", "place")], [("MBARI", "organization")], typed=False)
+    assert untyped.f1 == 1.0
+
+
+def test_qmsum_reader_takes_gold_chapters_and_summary() -> None:
+    [episode] = read_dataset(QMSUM / "TS3010a.json")
+    assert episode.chapters == [0, 103, 132]
+    assert episode.summary
+    assert episode.entities is None
+
+
+def test_golden_reader_and_its_errors(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("S: Hello from Oslo.\n")
+    good = tmp_path / "gold.jsonl"
+    good.write_text(
+        json.dumps(
+            {
+                "id": "a",
+                "transcript": "a.txt",
+                "chapters": [0],
+                "entities": [{"name": "Oslo", "type": "place"}],
+            }
+        )
+        + "\n"
+    )
+    [episode] = read_dataset(good)
+    assert episode.transcript == (tmp_path / "a.txt").resolve()
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "a"}\n')
+    with pytest.raises(TranscriptError, match=r"bad\.jsonl:1"):
+        read_dataset(bad)
+
+
+def test_eval_command_prints_tables_and_writes_scores(tmp_path: Path) -> None:
+    fake = FakeModel()
+    runner = CliRunner()
+    other = tmp_path / "short-chapters.toml"
+    other.write_text("[ciagent]\nmin_chapter_turns = 20\n")
+    result = runner.invoke(
+        app,
+        [
+            "eval",
+            str(QMSUM / "TS3010a.json"),
+            "--model",
+            fake.model_id,
+            "--config",
+            str(other),
+            "--out",
+            str(tmp_path / "scores.json"),
+        ],
+        terminal_width=200,
+    )
+    assert result.exit_code == 0, result.output
+    assert "means, side by side" in result.stdout
+    assert "TS3010a" in result.stdout
+    [row] = json.loads((tmp_path / "scores.json").read_text())
+    assert row["config"] == "short-chapters"
+    assert 0 <= row["pk"] <= 1
+    assert row["rouge1"] > 0
+    assert row["chapters"] >= 1
