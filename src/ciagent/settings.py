@@ -81,6 +81,10 @@ class Settings(BaseModel):
     failures_to_cool: int = Field(default=2, ge=1, description="Failures in a row to cool down.")
     cooldown_s: float = Field(default=30.0, ge=0, description="How long a failing one rests.")
     chapters: bool = Field(default=True, description="Divide the episode into chapters.")
+    taxonomy: str | None = Field(
+        default=None,
+        description="Map topics onto a taxonomy: 'podcast' (shipped) or a TOML file's path.",
+    )
     min_chapter_s: float = Field(default=60.0, gt=0, description="Shortest chapter (timed).")
     max_chapter_s: float = Field(default=900.0, gt=0, description="Longest chapter (timed).")
     min_chapter_turns: int = Field(default=10, ge=1, description="Shortest chapter (untimed).")

@@ -161,6 +161,13 @@ class Entity(_Checked):
 class Topic(_Frozen):
     name: str
     score: float = Field(ge=0, le=1, description="Share of the episode's tokens that discuss it.")
+    segment_ids: list[int] = Field(
+        default_factory=list,
+        description="Evidence: the segments that say its words most (at most five, in order).",
+    )
+    category: str | None = Field(
+        default=None, description="Where it falls in the configured taxonomy, if one is set."
+    )
 
 
 class Quote(_Checked):

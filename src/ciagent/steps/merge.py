@@ -13,6 +13,7 @@ import re
 from collections import Counter, defaultdict
 
 from ciagent.chunking import chunk_text, line_segment
+from ciagent.retrieval import SegmentIndex
 from ciagent.state import (
     Candidate,
     EnrichState,
@@ -21,15 +22,17 @@ from ciagent.state import (
     MergedNotes,
     RunContext,
 )
+from ciagent.taxonomy import load_taxonomy
 from ciagent.textnorm import (
     grounded_sentences,
     mentions_words,
     normalize_key,
 )
-from ciagent.types import EntityType, Topic
+from ciagent.types import Chunk, EntityType, Topic, Transcript
 
 __all__ = ["entity_key", "merge"]
 
+_TOPIC_EVIDENCE = 5
 _DROP_WORDS = re.compile(r"^(?:the|dr|doctor|mr|mrs|ms|miss|prof|professor|sir)\s+")
 
 
@@ -72,6 +75,13 @@ def _merge_surnames(groups: dict[str, _Group]) -> None:
         owners = [k for k in people if " " in k and k.rsplit(" ", 1)[1] == key]
         if len(owners) == 1:
             groups[owners[0]].absorb(groups.pop(key))
+
+
+def _evidence(transcript: Transcript, chunks: list[Chunk], topic: str) -> list[int]:
+    """The segments of the topic's chunks that share most of its words (at most five)."""
+    ids = sorted({sid for chunk in chunks for sid in chunk.segment_ids})
+    index = SegmentIndex(transcript.segments[sid] for sid in ids)
+    return sorted(index.search(topic, _TOPIC_EVIDENCE))
 
 
 async def merge(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
@@ -133,9 +143,22 @@ async def merge(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
         Topic(
             name=_pick_name(topic_names[key]),
             score=round(min(1.0, sum(tokens[c] for c in topic_chunks[key]) / covered), 4),
+            segment_ids=_evidence(transcript, [chunk_by_id[c] for c in topic_chunks[key]], key),
         )
         for key in ranked
     ]
+    if ctx.settings.taxonomy:
+        taxonomy = load_taxonomy(ctx.settings.taxonomy)
+        topics = [
+            topic.model_copy(
+                update={
+                    "category": taxonomy.categorize(
+                        topic.name, " ".join(transcript.segments[i].text for i in topic.segment_ids)
+                    )
+                }
+            )
+            for topic in topics
+        ]
     merged = MergedNotes(
         entities=[group.entity() for group in groups.values()],
         topics=topics,
