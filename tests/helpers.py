@@ -6,7 +6,8 @@ from ciagent import EpisodeEnrichment, Segment, Transcript
 
 
 def assert_grounded(result: EpisodeEnrichment, transcript: Transcript) -> None:
-    """Every kept mention and quote is really in the segments it cites, at their times."""
+    """Every kept mention and quote is really in the segments it cites, at their times, and
+    every chapter's times are those of its first and last segments."""
     for entity in result.entities:
         assert entity.mentions
         for mention in entity.mentions:
@@ -16,6 +17,13 @@ def assert_grounded(result: EpisodeEnrichment, transcript: Transcript) -> None:
             assert _sliced(segments, mention.char_start, mention.char_end) == mention.text
             assert mention.start == segments[0].start
             assert mention.end == segments[-1].end
+    for chapter in result.chapters:
+        first, last = chapter.segment_ids[0], chapter.segment_ids[-1]
+        assert chapter.segment_ids == list(range(first, last + 1))
+        assert (chapter.start, chapter.end) == (
+            transcript.segments[first].start,
+            transcript.segments[last].end,
+        )
     for quote in result.quotes:
         segments = [transcript.segments[i] for i in quote.segment_ids]
         assert quote.text in " ".join(s.text for s in segments)

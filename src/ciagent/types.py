@@ -357,6 +357,18 @@ class EpisodeEnrichment(_Frozen):
     def to_json(self, indent: int | None = 2) -> str:
         return self.model_dump_json(indent=indent)
 
+    def to_dataframes(self) -> dict[str, Any]:
+        """pandas DataFrames: chapters, topics, mentions, quotes, claims, cost (extra
+        `notebook`)."""
+        from ciagent.frames import to_dataframes
+
+        return to_dataframes(self)
+
+    def _repr_html_(self) -> str:
+        from ciagent.frames import to_html
+
+        return to_html(self)
+
     @classmethod
     def json_schema(cls) -> dict[str, Any]:
         return cls.model_json_schema()
