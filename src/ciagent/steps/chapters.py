@@ -3,8 +3,9 @@
 Boundaries always fall on segment starts and a chapter's start and end are the times of its first
 and last segments (turn indices for an untimed transcript); the model never writes a time. One
 call names every chapter from its key words and a few representative lines. A title whose words
-are not in its chapter, and a summary sentence naming what the chapter never mentions, are not
-kept: the title falls back to the chapter's key words, the summary to empty.
+are not in its chapter or that names something the chapter never mentions, and a summary
+sentence naming what the chapter never mentions, are not kept: the title falls back to the
+chapter's key words, the summary to empty.
 """
 
 from __future__ import annotations
@@ -111,7 +112,10 @@ async def chapters(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
     for number, ((first, last), kw) in enumerate(zip(spans, words, strict=True), start=1):
         said = set(normalize_key(transcript.render(first, last)).split())
         title, summary = named.get(number, ("", ""))
-        titled = bool(title) and mentions_words(title, said)
+        # About this chapter, and naming nothing (capitalised past its first word) it never says.
+        titled = (
+            bool(title) and mentions_words(title, said) and bool(grounded_sentences(title, said))
+        )
         result.append(
             Chapter(
                 title=title if titled else _fallback_title(kw),
