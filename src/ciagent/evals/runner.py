@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -86,13 +85,7 @@ def evaluate(
     for name, settings in configs.items():
         for episode in episodes:
             transcript = load_transcript(Path(episode.transcript))
-            started = time.perf_counter()
             result = enrich(transcript, settings)
-            result = result.model_copy(
-                update={
-                    "cost": result.cost.model_copy(update={"wall_s": time.perf_counter() - started})
-                }
-            )
             row = score(name, episode, result, len(transcript.segments))
             scores.append(row)
             if on_score is not None:

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict
 
 from ciagent.types import CostReport, RoutingDecision, UsageLine
 
-__all__ = ["CallRecord", "Outcome", "UsageMeter"]
+__all__ = ["CallRecord", "Outcome", "UsageMeter", "step_kind"]
 
 Outcome = Literal["ok", "invalid", "error"]
 
@@ -72,13 +72,13 @@ class UsageMeter:
             completion_tokens=sum(r.completion_tokens for r in records),
             usd=round(sum(r.usd for r in records), 10),
             wall_s=round(wall_s, 3),
-            by_step=_lines(records, hits, lambda step, _: _step_kind(step)),
+            by_step=_lines(records, hits, lambda step, _: step_kind(step)),
             by_model=_lines(records, hits, lambda _, model: model),
             routing=list(self.routing),
         )
 
 
-def _step_kind(step: str) -> str:
+def step_kind(step: str) -> str:
     """`notes[3]` and `notes[4]` are both the `notes` step."""
     return step.split("[", 1)[0]
 

@@ -36,6 +36,7 @@ from ciagent.state import (
 from ciagent.steps.claims import Evidence, judge, numbered_lines
 from ciagent.steps.reread import (
     absorb,
+    chunk_tiers,
     chunks_to_reread,
     combine_entities,
     combine_quotes,
@@ -70,10 +71,6 @@ def same_name(names: list[str], said: str) -> bool:
             if len(words) > 1 and "".join(w[0] for w in words) == short.replace(" ", ""):
                 return True
     return False
-
-
-def _tiers(state: EnrichState) -> dict[int, Tier]:
-    return {r.chunk_id: r.tier for r in state.get("notes", []) if r.notes is not None}
 
 
 def needs_escalation(state: EnrichState, ctx: RunContext) -> bool:
@@ -178,7 +175,7 @@ async def _locate_all(
     of the chunks in `skip` (read again whole) are not asked about one by one."""
     aligner = Aligner(state["transcript"], state["chunks"], frozenset(grounding.untrusted))
     locator = _Locator(state, ctx, aligner)
-    tiers = _tiers(state)
+    tiers = chunk_tiers(state)
     work: dict[tuple[int, Tier], list[tuple[Item, Candidate]]] = defaultdict(list)
     unfound: list[Item] = [*grounding.unfound_entities, *grounding.unfound_quotes]
     for item in unfound:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 
 from ciagent import __version__
+from ciagent.llm.usage import step_kind
 from ciagent.prompts import load_prompt
 from ciagent.state import EnrichState, EnrichUpdate, Grounding, RunContext
 from ciagent.steps.chapters import PROMPT as CHAPTERS_PROMPT
@@ -109,7 +110,7 @@ def _report(
         quotes=quotes,
         claims=claims,
         chunks_escalated=chunks_escalated,
-        verification_usd=sum(r.usd for r in records if r.step.split("[")[0] == "judge"),
+        verification_usd=sum(r.usd for r in records if step_kind(r.step) == "judge"),
         escalation_usd=sum(r.usd for r in records if r.step.startswith("escalate.")),
         untrusted_segments=grounding.untrusted,
     )

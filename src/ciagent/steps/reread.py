@@ -25,6 +25,7 @@ from ciagent.types import Entity, ItemCounts, Quote
 
 __all__ = [
     "absorb",
+    "chunk_tiers",
     "chunks_to_reread",
     "combine_entities",
     "combine_quotes",
@@ -34,12 +35,17 @@ __all__ = [
 _MIN_ITEMS = 2
 
 
+def chunk_tiers(state: EnrichState) -> dict[int, Tier]:
+    """The tier that answered each chunk with notes."""
+    return {r.chunk_id: r.tier for r in state.get("notes", []) if r.notes is not None}
+
+
 def chunks_to_reread(state: EnrichState, ctx: RunContext) -> list[tuple[int, Tier]]:
     """(chunk id, tier to read it on) for each chunk whose answer scored too low."""
     threshold = ctx.settings.reread_below
     if threshold <= 0:
         return []
-    tiers = {r.chunk_id: r.tier for r in state.get("notes", []) if r.notes is not None}
+    tiers = chunk_tiers(state)
     jobs = []
     for chunk_id, (found, made) in sorted(state["grounding"].chunk_scores.items()):
         if chunk_id in tiers and made >= _MIN_ITEMS and found / made < threshold:
