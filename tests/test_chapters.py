@@ -7,7 +7,7 @@ from pathlib import Path
 
 import ciagent
 from ciagent import Settings
-from ciagent.segmentation import chapter_spans
+from ciagent.segmentation import ChapterBounds, chapter_spans
 from ciagent.testing import FakeModel
 from ciagent.types import Segment, Transcript
 
@@ -27,24 +27,47 @@ def two_subjects(timed: bool = True, each: int = 20) -> Transcript:
     )
 
 
+def bounds(
+    min_words: int = 60, max_words: int = 3000, min_s: float = 30, max_s: float = 900
+) -> ChapterBounds:
+    return ChapterBounds(
+        min_words=min_words, min_share=1.0, max_words=max_words, min_s=min_s, max_s=max_s
+    )
+
+
 def test_a_change_of_subject_is_the_boundary() -> None:
-    assert chapter_spans(two_subjects(), min_length=30, max_length=900) == [(0, 19), (20, 39)]
+    assert chapter_spans(two_subjects(), bounds()) == [(0, 19), (20, 39)]
 
 
-def test_untimed_transcripts_measure_chapters_in_turns() -> None:
-    untimed = two_subjects(timed=False)
-    assert chapter_spans(untimed, min_length=5, max_length=100) == [(0, 19), (20, 39)]
-    # No chapter may be shorter than 25 turns: the change of subject cannot be used.
-    assert chapter_spans(untimed, min_length=25, max_length=100) == [(0, 39)]
+def test_untimed_transcripts_measure_chapters_in_words() -> None:
+    untimed = two_subjects(timed=False)  # 20 lines of 13 or 14 words on each subject
+    assert chapter_spans(untimed, bounds(min_words=100)) == [(0, 19), (20, 39)]
+    # No chapter may be shorter than 300 words: the change of subject cannot be used.
+    assert chapter_spans(untimed, bounds(min_words=300)) == [(0, 39)]
+
+
+def test_the_minimum_scales_down_with_a_short_episode() -> None:
+    # 540 words in all: a tenth of the episode (54 words) is the minimum, not 600 words.
+    assert chapter_spans(two_subjects(timed=False), ChapterBounds()) == [(0, 19), (20, 39)]
+    assert chapter_spans(two_subjects(timed=False), ChapterBounds(min_share=0.6)) == [(0, 39)]
+
+
+def test_a_timed_chapter_is_at_least_min_s_long() -> None:
+    # Each subject lasts 119 s: a 150 s minimum forbids the boundary.
+    assert chapter_spans(two_subjects(), bounds(min_s=150)) == [(0, 39)]
 
 
 def test_a_chapter_longer_than_the_maximum_is_split() -> None:
-    spans = chapter_spans(two_subjects(each=30), min_length=30, max_length=100)
+    spans = chapter_spans(two_subjects(each=30), bounds(max_s=100))
     lengths = [(b - a + 1) * 6.0 for a, b in spans]
     assert all(30 <= length <= 100 for length in lengths), spans
     assert spans[0][0] == 0
     assert spans[-1][1] == 59
     assert all(b + 1 == c for (_, b), (c, _) in itertools.pairwise(spans))
+    by_words = chapter_spans(
+        two_subjects(timed=False, each=30), bounds(min_words=50, max_words=200)
+    )
+    assert len(by_words) >= 4, by_words
 
 
 def test_chapter_times_are_their_segments_times(examples_dir: Path) -> None:

@@ -2,11 +2,17 @@
 
 For every gap between two segments, the words of a window before it and a window after it are
 compared (cosine of their stem counts); a gap where the talk changes vocabulary has a low
-similarity. Its depth (how far it dips below the highest similarity on each side) scores it as a
-boundary. Boundaries are taken deepest first while every chapter stays at least `min_length`
-long, then any chapter longer than `max_length` is split at its deepest gap. Lengths are measured
-on the transcript's own clock: seconds when it is timed, turns when it is not. No model is used,
-so a boundary is always the start of a segment and a chapter's times are its segments' times.
+similarity. Its depth (how far it dips below the peaks reached climbing away on each side)
+scores it as a boundary. Gaps deeper than the mean depth are taken deepest first while every
+chapter stays at least the minimum long; then any chapter longer than the maximum is split at
+its deepest gap. No model is used, so a boundary is always the start of a segment and a
+chapter's times are its segments' times.
+
+Lengths are measured in words, which unlike turns do not depend on how a transcript was cut into
+segments; a timed transcript also has bounds in seconds. The minimum scales with the episode
+(`ChapterBounds.min_share` of its words, at most `min_words`), so a ten-minute episode gets short
+chapters and a three-hour one does not get hundreds. The window is an eighth of the episode, at
+most 200 words. These values were chosen on the eval datasets (`docs/evals.md`).
 """
 
 from __future__ import annotations
@@ -14,13 +20,27 @@ from __future__ import annotations
 import itertools
 import math
 from collections import Counter
+from dataclasses import dataclass
 
 from ciagent.retrieval import terms
 from ciagent.types import Transcript
 
-__all__ = ["chapter_spans", "gap_depths"]
+__all__ = ["ChapterBounds", "chapter_spans", "gap_depths"]
 
-_WINDOW_WORDS = 120
+_WINDOW_WORDS = 200
+_MIN_WINDOW_WORDS = 30
+_WINDOW_SHARE = 8  # the window is at most an eighth of the episode
+
+
+@dataclass(frozen=True)
+class ChapterBounds:
+    """How short and how long a chapter may be (`min_s`/`max_s` apply to timed transcripts)."""
+
+    min_words: int = 600
+    min_share: float = 0.1
+    max_words: int = 3000
+    min_s: float = 30.0
+    max_s: float = 900.0
 
 
 def _cosine(a: Counter[str], b: Counter[str]) -> float:
@@ -29,16 +49,20 @@ def _cosine(a: Counter[str], b: Counter[str]) -> float:
     return dot / norm if norm else 0.0
 
 
-def _window(words: list[list[str]], gap: int, step: int) -> Counter[str]:
-    """Stem counts of about `_WINDOW_WORDS` words from the gap, backwards (-1) or forwards."""
+def _window(words: list[list[str]], gap: int, step: int, size: int) -> Counter[str]:
+    """Stem counts of about `size` words from the gap, backwards (-1) or forwards (+1)."""
     counts: Counter[str] = Counter()
     taken = 0
     position = gap - 1 if step < 0 else gap
-    while 0 <= position < len(words) and taken < _WINDOW_WORDS:
+    while 0 <= position < len(words) and taken < size:
         counts.update(words[position])
         taken += max(1, len(words[position]))
         position += step
     return counts
+
+
+def _word_counts(transcript: Transcript) -> list[int]:
+    return [max(1, len(segment.text.split())) for segment in transcript.segments]
 
 
 def gap_depths(transcript: Transcript) -> list[float]:
@@ -46,8 +70,12 @@ def gap_depths(transcript: Transcript) -> list[float]:
     where similarity has a valley; 0 elsewhere and for i = 0."""
     words = [terms(segment.text) for segment in transcript.segments]
     count = len(words)
+    size = min(
+        _WINDOW_WORDS, max(_MIN_WINDOW_WORDS, sum(_word_counts(transcript)) // _WINDOW_SHARE)
+    )
     similarity = [1.0] + [
-        _cosine(_window(words, gap, -1), _window(words, gap, 1)) for gap in range(1, count)
+        _cosine(_window(words, gap, -1, size), _window(words, gap, 1, size))
+        for gap in range(1, count)
     ]
     depths = [0.0] * count
     for gap in range(1, count):
@@ -55,74 +83,81 @@ def gap_depths(transcript: Transcript) -> list[float]:
         after = similarity[gap + 1] if gap + 1 < count else math.inf
         if similarity[gap] > before or similarity[gap] > after:
             continue  # only a valley of similarity can be a boundary
-        left = max(similarity[1 : gap + 1])
-        right = max(similarity[gap:])
-        depths[gap] = (left - similarity[gap]) + (right - similarity[gap])
+        left = gap
+        while left > 1 and similarity[left - 1] >= similarity[left]:
+            left -= 1
+        right = gap
+        while right + 1 < count and similarity[right + 1] >= similarity[right]:
+            right += 1
+        depths[gap] = (similarity[left] - similarity[gap]) + (similarity[right] - similarity[gap])
     return depths
 
 
-def _length(transcript: Transcript, first: int, stop: int) -> float:
-    """Length of segments [first, stop): seconds, or turns when untimed."""
-    if not transcript.timed:
-        return float(stop - first)
-    return transcript.segments[stop - 1].end - transcript.segments[first].start
+class _Measure:
+    """Lengths of runs of segments, in words and (timed transcripts) seconds."""
 
+    def __init__(self, transcript: Transcript, bounds: ChapterBounds) -> None:
+        self._transcript = transcript
+        self._words = [0, *itertools.accumulate(_word_counts(transcript))]
+        self._bounds = bounds
+        self.min_words = min(float(bounds.min_words), bounds.min_share * self._words[-1])
 
-def _fits(transcript: Transcript, cuts: list[int], cut: int, min_length: float) -> bool:
-    ordered = sorted([0, *cuts, cut, len(transcript.segments)])
-    spot = ordered.index(cut)
-    before, after = ordered[spot - 1], ordered[spot + 1]
-    return (
-        _length(transcript, before, cut) >= min_length
-        and _length(transcript, cut, after) >= min_length
-    )
+    def _seconds(self, first: int, stop: int) -> float:
+        segments = self._transcript.segments
+        return segments[stop - 1].end - segments[first].start
+
+    def long_enough(self, first: int, stop: int) -> bool:
+        if self._words[stop] - self._words[first] < self.min_words:
+            return False
+        return not self._transcript.timed or self._seconds(first, stop) >= self._bounds.min_s
+
+    def too_long(self, first: int, stop: int) -> bool:
+        if self._words[stop] - self._words[first] > self._bounds.max_words:
+            return True
+        return self._transcript.timed and self._seconds(first, stop) > self._bounds.max_s
 
 
 def chapter_spans(
-    transcript: Transcript, min_length: float, max_length: float
+    transcript: Transcript, bounds: ChapterBounds | None = None
 ) -> list[tuple[int, int]]:
     """(first, last) segment ids of each chapter, in order, covering every segment."""
     count = len(transcript.segments)
     if count == 0:
         return []
+    measure = _Measure(transcript, bounds or ChapterBounds())
     depths = gap_depths(transcript)
     scored = [gap for gap in range(1, count) if depths[gap] > 0]
-    if scored:
-        mean = sum(depths[g] for g in scored) / len(scored)
-        spread = math.sqrt(sum((depths[g] - mean) ** 2 for g in scored) / len(scored))
-        threshold = mean + spread / 2  # TextTiling's cut-off for a real change of subject
-    else:
-        threshold = math.inf
+    threshold = sum(depths[g] for g in scored) / len(scored) if scored else math.inf
     cuts: list[int] = []
     for gap in sorted(scored, key=lambda g: (-depths[g], g)):
-        if depths[gap] >= threshold and _fits(transcript, cuts, gap, min_length):
+        if depths[gap] < threshold:
+            break
+        ordered = sorted([0, *cuts, gap, count])
+        spot = ordered.index(gap)
+        if measure.long_enough(ordered[spot - 1], gap) and measure.long_enough(
+            gap, ordered[spot + 1]
+        ):
             cuts.append(gap)
-    bounds = sorted([0, *cuts, count])
+    bounds_at = sorted([0, *cuts, count])
     spans: list[tuple[int, int]] = []
-    for first, stop in itertools.pairwise(bounds):
-        spans.extend(_split_long(transcript, depths, first, stop, min_length, max_length))
+    for first, stop in itertools.pairwise(bounds_at):
+        spans.extend(_split_long(measure, depths, first, stop))
     return spans
 
 
 def _split_long(
-    transcript: Transcript,
-    depths: list[float],
-    first: int,
-    stop: int,
-    min_length: float,
-    max_length: float,
+    measure: _Measure, depths: list[float], first: int, stop: int
 ) -> list[tuple[int, int]]:
     """[first, stop) as one chapter, or split at its deepest gap while it is too long."""
-    if _length(transcript, first, stop) <= max_length or stop - first < 2:
+    if not measure.too_long(first, stop) or stop - first < 2:
         return [(first, stop - 1)]
     gaps = [
         g
         for g in range(first + 1, stop)
-        if _length(transcript, first, g) >= min_length
-        and _length(transcript, g, stop) >= min_length
+        if measure.long_enough(first, g) and measure.long_enough(g, stop)
     ] or list(range(first + 1, stop))
     cut = max(gaps, key=lambda g: (depths[g], -abs((first + stop) / 2 - g)))
     return [
-        *_split_long(transcript, depths, first, cut, min_length, max_length),
-        *_split_long(transcript, depths, cut, stop, min_length, max_length),
+        *_split_long(measure, depths, first, cut),
+        *_split_long(measure, depths, cut, stop),
     ]

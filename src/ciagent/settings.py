@@ -85,10 +85,15 @@ class Settings(BaseModel):
         default=None,
         description="Map topics onto a taxonomy: 'podcast' (shipped) or a TOML file's path.",
     )
-    min_chapter_s: float = Field(default=60.0, gt=0, description="Shortest chapter (timed).")
+    min_chapter_words: int = Field(
+        default=600, ge=1, description="Shortest chapter in words, when the episode is long."
+    )
+    min_chapter_share: float = Field(
+        default=0.1, gt=0, le=1, description="Shortest chapter as a share of the episode's words."
+    )
+    max_chapter_words: int = Field(default=3000, ge=2, description="Longest chapter in words.")
+    min_chapter_s: float = Field(default=30.0, gt=0, description="Shortest chapter (timed).")
     max_chapter_s: float = Field(default=900.0, gt=0, description="Longest chapter (timed).")
-    min_chapter_turns: int = Field(default=10, ge=1, description="Shortest chapter (untimed).")
-    max_chapter_turns: int = Field(default=120, ge=2, description="Longest chapter (untimed).")
     verify_claims: bool = Field(
         default=True, description="Judge each summary sentence against retrieved evidence."
     )
@@ -136,6 +141,18 @@ class Settings(BaseModel):
                 f"chunk_overlap_tokens ({self.chunk_overlap_tokens}) must be below half of "
                 f"chunk_tokens ({self.chunk_tokens})"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _chapter_bounds_ordered(self) -> Settings:
+        for low, high in (
+            ("min_chapter_s", "max_chapter_s"),
+            ("min_chapter_words", "max_chapter_words"),
+        ):
+            if getattr(self, low) > getattr(self, high):
+                raise ValueError(
+                    f"{low} ({getattr(self, low)}) must not exceed {high} ({getattr(self, high)})"
+                )
         return self
 
     @classmethod

@@ -18,7 +18,7 @@ from ciagent.errors import BudgetExceeded, ModelCallError
 from ciagent.prompts import load_prompt
 from ciagent.retrieval import terms
 from ciagent.schemas import ChapterTitles
-from ciagent.segmentation import chapter_spans
+from ciagent.segmentation import ChapterBounds, chapter_spans
 from ciagent.state import EnrichState, EnrichUpdate, RunContext
 from ciagent.textnorm import content_words, grounded_sentences, mentions_words, normalize_key
 from ciagent.types import Chapter, Transcript
@@ -87,12 +87,14 @@ async def chapters(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
     settings = ctx.settings
     if not settings.chapters or not transcript.segments:
         return {"chapters": []}
-    low, high = (
-        (settings.min_chapter_s, settings.max_chapter_s)
-        if transcript.timed
-        else (float(settings.min_chapter_turns), float(settings.max_chapter_turns))
+    bounds = ChapterBounds(
+        min_words=settings.min_chapter_words,
+        min_share=settings.min_chapter_share,
+        max_words=settings.max_chapter_words,
+        min_s=settings.min_chapter_s,
+        max_s=settings.max_chapter_s,
     )
-    spans = chapter_spans(transcript, low, high)
+    spans = chapter_spans(transcript, bounds)
     words = keywords(transcript, spans)
     named: dict[int, tuple[str, str]] = {}
     titled_by: str | None = None
