@@ -6,6 +6,7 @@ import pytest
 
 from ciagent.textnorm import (
     clean,
+    cut_loop,
     find_span,
     fuzzy_span,
     grounded_sentences,
@@ -55,6 +56,16 @@ def test_grounded_sentences_drop_echoes_loops_and_cut_offs() -> None:
         "I think Sharks are fine. And then the"
     )
     assert grounded_sentences(text, words) == "Sarah Chen works at MBARI. I think Sharks are fine."
+
+
+def test_a_decoding_loop_is_cut_where_it_comes_round_again() -> None:
+    looping = "They grow apples. The orchard is old and" + " the orchard is old and" * 4
+    assert cut_loop(looping) == "They grow apples. The orchard is old and"
+    # One repeat is language, not a loop.
+    twice = "At the end of the day we won. At the end of the day we lost."
+    assert cut_loop(twice) == twice
+    words = set(normalize_key(looping).split())
+    assert grounded_sentences(looping, words) == "They grow apples."
 
 
 def test_whole_sentences_keeps_closing_quotes() -> None:

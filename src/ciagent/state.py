@@ -147,6 +147,10 @@ class MergedNotes(_Model):
     topics: list[Topic]
     quotes: list[Candidate]
     summaries: list[tuple[int, str]]
+    stand_ins: list[int] = Field(
+        default_factory=list,
+        description="Chunks whose summary the model wrote unusably: their own lines stand in.",
+    )
 
 
 class Grounding(_Model):

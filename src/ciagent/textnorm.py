@@ -16,11 +16,13 @@ from functools import lru_cache
 __all__ = [
     "clean",
     "content_words",
+    "cut_loop",
     "find_span",
     "fuzzy_span",
     "grounded_sentences",
     "mentions_words",
     "normalize_key",
+    "repeats_itself",
     "split_sentences",
     "whole_sentences",
 ]
@@ -222,11 +224,27 @@ _CAPITALISED = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w'\u2019-]*")
 _SENTENCE = re.compile(r"[^.!?\u2026]+(?:[.!?\u2026]+[\"'\u201d\u2019)\]]*|$)")
 
 
-def _repeats_itself(sentence: str, n: int = 3, limit: int = 3) -> bool:
+def repeats_itself(sentence: str, n: int = 3, limit: int = 3) -> bool:
     """Whether some run of `n` words occurs `limit` times or more: a decoding loop."""
     words = normalize_key(sentence).split()
     runs = Counter(tuple(words[i : i + n]) for i in range(len(words) - n + 1))
     return any(count >= limit for count in runs.values())
+
+
+def cut_loop(text: str, n: int = 6, limit: int = 3) -> str:
+    """The text before a decoding loop: cut where a run of `n` words that occurs `limit`
+    times or more comes round the second time (the text itself when nothing loops)."""
+    folded, index = _folded(text)
+    starts = [m.start() for m in re.finditer(r"\S+", folded)]
+    words = folded.split()
+    runs = [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]
+    counts = Counter(runs)
+    seen: set[tuple[str, ...]] = set()
+    for position, run in enumerate(runs):
+        if counts[run] >= limit and run in seen:
+            return text[: index[starts[position]]].rstrip()
+        seen.add(run)
+    return text
 
 
 _ABBREVIATION = re.compile(r"(?:\b(?:Dr|Mr|Mrs|Ms|Prof|St|Jr|Sr|vs|approx|e\.g|i\.e)|\b[A-Z])\.$")
@@ -258,9 +276,9 @@ def grounded_sentences(text: str, words: set[str]) -> str:
     the normalised words of the source (a small model echoes its instructions and examples).
     """
     kept = []
-    for match in _SENTENCE.finditer(whole_sentences(text)):
+    for match in _SENTENCE.finditer(whole_sentences(cut_loop(text))):
         sentence = match.group(0).strip()
-        if not sentence or _repeats_itself(sentence):
+        if not sentence or repeats_itself(sentence):
             continue
         names = [normalize_key(m.group(0)) for m in _CAPITALISED.finditer(sentence)]
         if all(part in words for name in names for part in name.split()):

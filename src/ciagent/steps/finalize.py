@@ -129,6 +129,15 @@ async def finalize(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
         for r in sorted(notes, key=lambda r: r.chunk_id)
         if r.error is not None
     ]
+    failures.extend(
+        StepFailure(
+            step="summary",
+            chunk_id=chunk_id,
+            error="the model's summary looped or named what these lines never say; "
+            "the lines that say the chunk's topics most stand in for it",
+        )
+        for chunk_id in state["merged"].stand_ins
+    )
     if not summary:
         failures.append(
             StepFailure(step="summary", error="no summary sentence survived verification")

@@ -4,7 +4,8 @@ Entities are the same when their names match after normalisation (case, punctuat
 a leading "the"), or when a one-word person name is the surname of exactly one fuller person name.
 A topic is kept only where its words occur in the chunk that raised it, and its score is the share
 of the episode's tokens in the chunks that raise it. A chunk summary keeps only the sentences whose
-names all occur in its chunk.
+names all occur in its chunk; when none survives (a small model looping or echoing its
+instructions), the chunk's lines that say its topics and entities most stand in for it, verbatim.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections import Counter, defaultdict
 
 from ciagent.chunking import chunk_text, line_segment
 from ciagent.retrieval import SegmentIndex
+from ciagent.schemas import ChunkNotes
 from ciagent.state import (
     Candidate,
     EnrichState,
@@ -24,6 +26,7 @@ from ciagent.state import (
 )
 from ciagent.taxonomy import load_taxonomy
 from ciagent.textnorm import (
+    clean,
     grounded_sentences,
     mentions_words,
     normalize_key,
@@ -33,6 +36,7 @@ from ciagent.types import Chunk, EntityType, Topic, Transcript
 __all__ = ["entity_key", "merge"]
 
 _TOPIC_EVIDENCE = 5
+_STAND_IN_LINES = 2
 _DROP_WORDS = re.compile(r"^(?:the|dr|doctor|mr|mrs|ms|miss|prof|professor|sir)\s+")
 
 
@@ -84,6 +88,14 @@ def _evidence(transcript: Transcript, chunks: list[Chunk], topic: str) -> list[i
     return sorted(index.search(topic, _TOPIC_EVIDENCE))
 
 
+def _stand_in_summary(transcript: Transcript, chunk: Chunk, notes: ChunkNotes) -> str:
+    """The chunk's lines (at most two, in order) that say its topics and entities most."""
+    query = " ".join([*notes.topics, *(item.name for item in notes.entities)])
+    index = SegmentIndex(transcript.segments[sid] for sid in chunk.segment_ids)
+    best = sorted(index.search(query, _STAND_IN_LINES))
+    return " ".join(clean(transcript.segments[sid].text) for sid in best)
+
+
 async def merge(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
     results = sorted(state.get("notes", []), key=lambda r: r.chunk_id)
     tokens = {chunk.id: chunk.tokens for chunk in state["chunks"]}
@@ -92,6 +104,7 @@ async def merge(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
     topic_chunks: dict[str, set[int]] = defaultdict(set)
     quotes: dict[str, Candidate] = {}
     summaries: list[tuple[int, str]] = []
+    stand_ins: list[int] = []
     transcript = state["transcript"]
     chunk_by_id = {chunk.id: chunk for chunk in state["chunks"]}
     for result in results:
@@ -101,6 +114,9 @@ async def merge(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
         chunk = chunk_by_id[result.chunk_id]
         words = set(normalize_key(chunk_text(transcript, chunk)).split())
         summary = grounded_sentences(notes.summary, words)
+        if not summary:
+            summary = _stand_in_summary(transcript, chunk, notes)
+            stand_ins.append(result.chunk_id)
         if summary:
             summaries.append((result.chunk_id, summary))
         for item in notes.entities:
@@ -164,5 +180,6 @@ async def merge(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
         topics=topics,
         quotes=list(quotes.values()),
         summaries=summaries,
+        stand_ins=stand_ins,
     )
     return {"merged": merged}
