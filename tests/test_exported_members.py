@@ -28,6 +28,7 @@ EXPECTED = {
     "__version__",
     "aenrich",
     "enrich",
+    "enrich_many",
     "load_transcript",
 }
 

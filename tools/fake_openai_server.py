@@ -37,6 +37,7 @@ def build_app(
     count = token_counter()
     slots = asyncio.Semaphore(concurrency) if concurrency > 0 else None
     seen_keys: set[str] = set()
+    prompts: list[str] = []
 
     async def completions(request: web.Request) -> web.Response:
         bearer = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
@@ -46,7 +47,9 @@ def build_app(
         messages = body.get("messages", [])
         response_format = body.get("response_format") or {}
         schema = (response_format.get("json_schema") or {}).get("schema")
-        answer = default_answer(FakeRequest(str(body.get("model")), messages, schema))
+        asked = FakeRequest(str(body.get("model")), messages, schema)
+        prompts.append(asked.prompt)
+        answer = default_answer(asked)
         content = json.dumps(answer)
         prompt_tokens = fake_prompt_tokens(messages, count)
         output_tokens = count(content)
@@ -86,6 +89,10 @@ def build_app(
         """sha256 of the bearer keys seen (never the keys), for tests of key handling."""
         return web.json_response(sorted(seen_keys))
 
+    async def served(request: web.Request) -> web.Response:
+        """The prompt of every request served, in order (tests check which episodes were asked)."""
+        return web.json_response(prompts)
+
     async def models(request: web.Request) -> web.Response:
         return web.json_response({"object": "list", "data": [{"id": "fake", "object": "model"}]})
 
@@ -94,6 +101,7 @@ def build_app(
     app.router.add_get("/health", health)
     app.router.add_get("/seen-keys", keys)
     app.router.add_get("/v1/models", models)
+    app.router.add_get("/prompts", served)
     return app
 
 

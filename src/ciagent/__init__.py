@@ -46,6 +46,7 @@ from ciagent.types import (
 
 if TYPE_CHECKING:
     from ciagent.api import aenrich, enrich
+    from ciagent.batch import enrich_many
 
 __version__ = "0.1.0"
 
@@ -77,6 +78,7 @@ __all__ = [
     "__version__",
     "aenrich",
     "enrich",
+    "enrich_many",
     "load_transcript",
 ]
 
@@ -87,4 +89,8 @@ def __getattr__(name: str) -> Any:
         from ciagent import api
 
         return getattr(api, name)
+    if name == "enrich_many":
+        from ciagent.batch import enrich_many
+
+        return enrich_many
     raise AttributeError(f"module 'ciagent' has no attribute {name!r}")

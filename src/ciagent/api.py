@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ciagent.budget import BudgetGuard, Cap, Ledger
+from ciagent.budget import BudgetGuard, Cap, Ledger, SpendLedger
 from ciagent.cache import ResponseCache
 from ciagent.errors import ConfigError
 from ciagent.llm.call import ModelClient
@@ -46,9 +46,11 @@ def _check_fits(settings: Settings, spec: ModelSpec, count: TokenCounter) -> Non
         )
 
 
-def _client(settings: Settings, cache: ResponseCache | None) -> Client:
+def _client(
+    settings: Settings, cache: ResponseCache | None, ledger: SpendLedger | None = None
+) -> Client:
     """One deployment (a name or a model id), or a router over all of them ('auto')."""
-    budget = _budget(settings)
+    budget = _budget(settings, ledger)
     if settings.model == "auto":
         router = Router(
             settings.deployments,
@@ -72,8 +74,9 @@ def _check_keys(specs: list[ModelSpec]) -> None:
             )
 
 
-def _budget(settings: Settings) -> BudgetGuard | None:
-    """The caps of this episode and of its run, held in the shared ledger; None without caps."""
+def _budget(settings: Settings, ledger: SpendLedger | None) -> BudgetGuard | None:
+    """The caps of this episode and of its run, held in the shared ledger (the settings' file
+    unless one is given); None without caps."""
     if not settings.has_budget:
         return None
     run = settings.run_id or uuid.uuid4().hex
@@ -85,7 +88,7 @@ def _budget(settings: Settings) -> BudgetGuard | None:
             settings.episode_budget_tokens,
         ),
     ]
-    return BudgetGuard(Ledger(settings.ledger_file), caps)
+    return BudgetGuard(ledger or Ledger(settings.ledger_file), caps)
 
 
 async def aenrich(
@@ -93,12 +96,14 @@ async def aenrich(
     settings: Settings | None = None,
     *,
     progress: ProgressCallback | None = None,
+    ledger: SpendLedger | None = None,
 ) -> EpisodeEnrichment:
     """Enrich one episode: a transcript file path or a loaded `Transcript`.
 
     `progress(stage, done, total)` is called as chunks and steps finish. When a budget cap would
     be crossed, no further call is made and the result comes back with what was finished and
-    `status == "budget_exceeded"`.
+    `status == "budget_exceeded"`. `ledger` holds the caps instead of the settings' ledger file
+    (on a cluster, a proxy to one ledger actor: `ciagent.ray`).
     """
     from ciagent.graph import build_graph
 
@@ -106,7 +111,7 @@ async def aenrich(
     transcript = source if isinstance(source, Transcript) else load_transcript(source)
     count = token_counter()
     cache = ResponseCache(settings.cache_dir / "responses") if settings.cache else None
-    client = _client(settings, cache)
+    client = _client(settings, cache, ledger)
     _check_fits(settings, client.spec, count)
     context = RunContext(settings=settings, client=client, count_tokens=count, progress=progress)
     try:

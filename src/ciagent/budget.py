@@ -16,10 +16,11 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from ciagent.errors import BudgetExceeded
 
-__all__ = ["BudgetGuard", "Cap", "Ledger", "Reservation", "Spend"]
+__all__ = ["BudgetGuard", "Cap", "Ledger", "Reservation", "Spend", "SpendLedger"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
@@ -139,10 +140,21 @@ class Ledger:
         return self._spend(self._connection(), scope, ("reserved",))
 
 
+class SpendLedger(Protocol):
+    """What a budget guard needs of a ledger: the SQLite `Ledger` (threads and processes on
+    one machine), or a proxy to one held by a single owner (a Ray actor, for a cluster)."""
+
+    def reserve(self, caps: Sequence[Cap], usd: float, tokens: int, label: str) -> Reservation: ...
+
+    def settle(self, reservation: Reservation, usd: float, tokens: int) -> None: ...
+
+    def release(self, reservation: Reservation) -> None: ...
+
+
 class BudgetGuard:
     """Holds one model's worst case against the caps around each request, then settles it."""
 
-    def __init__(self, ledger: Ledger, caps: Sequence[Cap]) -> None:
+    def __init__(self, ledger: SpendLedger, caps: Sequence[Cap]) -> None:
         self.ledger = ledger
         self.caps = tuple(caps)
         self._exceeded = threading.Event()

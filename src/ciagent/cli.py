@@ -8,9 +8,7 @@ input errors answer at once.
 from __future__ import annotations
 
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
@@ -18,7 +16,18 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ciagent.batch.command import batch
+from ciagent.cli_options import (
+    BudgetTokensOption,
+    BudgetUsdOption,
+    CacheDirOption,
+    ConfigOption,
+    ModelOption,
+    NoCacheOption,
+    run_settings,
+)
 from ciagent.errors import BudgetExceeded, CiagentError, InputError
+from ciagent.files import write_atomic
 
 if TYPE_CHECKING:
     from ciagent.cache import ResponseCache
@@ -65,19 +74,6 @@ def usage_table(result: EpisodeEnrichment) -> Table:
     return table
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write a file whole or not at all (temp file in the same folder, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-
-
 @app.command()
 def enrich(
     path: Annotated[
@@ -86,39 +82,19 @@ def enrich(
     out: Annotated[
         str, typer.Option("--out", "-o", help="Write the JSON result to FILE, or '-' for stdout.")
     ] = "-",
-    config: Annotated[
-        Path | None, typer.Option("--config", "-c", help="Settings file (TOML).")
-    ] = None,
-    model: Annotated[
-        str | None, typer.Option("--model", "-m", help="litellm model id for every step.")
-    ] = None,
-    cache_dir: Annotated[
-        Path | None, typer.Option("--cache-dir", help="Cache folder (responses, model files).")
-    ] = None,
-    no_cache: Annotated[
-        bool, typer.Option("--no-cache", help="Neither read nor write cached answers.")
-    ] = False,
-    budget_usd: Annotated[
-        float | None, typer.Option("--budget-usd", help="Stop before the run spends more.")
-    ] = None,
-    budget_tokens: Annotated[
-        int | None, typer.Option("--budget-tokens", help="Stop before the run uses more tokens.")
-    ] = None,
+    config: ConfigOption = None,
+    model: ModelOption = None,
+    cache_dir: CacheDirOption = None,
+    no_cache: NoCacheOption = False,
+    budget_usd: BudgetUsdOption = None,
+    budget_tokens: BudgetTokensOption = None,
 ) -> None:
     """Enrich one episode: summary, topics, entities with their mentions, quotes."""
     from ciagent.progress import StageProgress
-    from ciagent.settings import Settings
     from ciagent.transcripts import load_transcript
 
     try:
-        settings = Settings.load(
-            config,
-            model=model,
-            cache_dir=cache_dir,
-            cache=False if no_cache else None,
-            budget_usd=budget_usd,
-            budget_tokens=budget_tokens,
-        )
+        settings = run_settings(config, model, cache_dir, no_cache, budget_usd, budget_tokens)
         transcript = load_transcript(path)
         from ciagent.api import enrich as run_enrich
 
@@ -151,11 +127,10 @@ def enrich(
         _fail(EXIT_BUDGET, "budget exceeded: the result above holds what was finished")
 
 
+app.command()(batch)
+
 cache_app = typer.Typer(help="Inspect or empty the response cache.", no_args_is_help=True)
 app.add_typer(cache_app, name="cache")
-
-CacheDirOption = Annotated[Path | None, typer.Option("--cache-dir", help="Cache folder.")]
-ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="Settings file.")]
 
 
 def _response_cache(config: Path | None, cache_dir: Path | None) -> ResponseCache:

@@ -13,7 +13,7 @@ from ciagent.transcripts.jsonfmt import parse_json
 from ciagent.transcripts.text import parse_text
 from ciagent.types import Transcript
 
-__all__ = ["FORMATS", "detect_format", "load_transcript"]
+__all__ = ["EXTENSIONS", "FORMATS", "detect_format", "load_transcript"]
 
 Parser = Callable[[str, Path], Transcript]
 
@@ -24,6 +24,8 @@ FORMATS: dict[str, Parser] = {
     "json": parse_json,
 }
 _EXTENSIONS = {".txt": "txt", ".text": "txt", ".srt": "srt", ".vtt": "vtt", ".json": "json"}
+EXTENSIONS = frozenset(_EXTENSIONS)
+"""The file extensions read as transcripts (`ciagent batch` scans a folder for them)."""
 _SRT_START = re.compile(r"^\s*\d+\s*\n\s*[\d:,.]+\s*-->")
 
 

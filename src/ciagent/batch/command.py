@@ -1,0 +1,134 @@
+"""`ciagent batch`: many episodes into an output folder, with a progress bar, resumable."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from ciagent.batch.runner import BatchItem, BatchSummary, run_batch
+from ciagent.batch.sources import read_sources
+from ciagent.cli_options import (
+    BudgetTokensOption,
+    BudgetUsdOption,
+    CacheDirOption,
+    ConfigOption,
+    ModelOption,
+    NoCacheOption,
+    run_settings,
+)
+from ciagent.errors import InputError
+
+__all__ = ["batch", "summary_table"]
+
+EXIT_ERROR, EXIT_INPUT, EXIT_BUDGET = 1, 2, 3  # as `ciagent enrich`
+
+
+def summary_table(summary: BatchSummary, out: Path) -> Table:
+    table = Table(title=f"batch -> {out}", title_justify="left", box=None, pad_edge=False)
+    table.add_column("")
+    table.add_column("", justify="right")
+    tokens = summary.prompt_tokens + summary.completion_tokens
+    rows = [
+        ("episodes", str(summary.total)),
+        ("already finished", str(summary.skipped)),
+        ("done now", str(summary.done)),
+        ("failed", str(summary.failed)),
+        ("not started", str(summary.not_started)),
+        ("model calls", str(summary.calls)),
+        ("tokens", f"{summary.prompt_tokens} prompt + {summary.completion_tokens} completion"),
+        ("spend", f"${summary.usd:.6f}"),
+        ("wall time", f"{summary.wall_s:.1f} s"),
+        ("tokens/s", f"{tokens / summary.wall_s:.0f}" if summary.wall_s else "-"),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
+    return table
+
+
+def batch(
+    source: Annotated[
+        Path, typer.Argument(help="A folder of transcripts, or a JSONL manifest {id, path, ...}.")
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (one JSON per episode).")],
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", "-j", min=1, help="Episodes in flight at once.")
+    ] = 4,
+    retry_failed: Annotated[
+        bool, typer.Option("--retry-failed", help="Also rerun the episodes in failures.jsonl.")
+    ] = False,
+    config: ConfigOption = None,
+    model: ModelOption = None,
+    cache_dir: CacheDirOption = None,
+    no_cache: NoCacheOption = False,
+    budget_usd: BudgetUsdOption = None,
+    budget_tokens: BudgetTokensOption = None,
+) -> None:
+    """Enrich many episodes; a rerun skips the finished ones and resumes."""
+    err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 140)
+    try:
+        settings = run_settings(config, model, cache_dir, no_cache, budget_usd, budget_tokens)
+        sources = read_sources(source)
+    except InputError as exc:
+        err.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
+        raise typer.Exit(EXIT_INPUT) from exc
+    progress = Progress(
+        TextColumn("[bold]batch"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[status]}"),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+        console=err,
+        transient=not err.is_terminal,
+    )
+
+    def on_item(item: BatchItem | None, summary: BatchSummary) -> None:
+        tokens = summary.prompt_tokens + summary.completion_tokens
+        rate = tokens / summary.wall_s if summary.wall_s else 0.0
+        progress.update(
+            task,
+            completed=summary.skipped + summary.done + summary.failed,
+            status=f"{summary.done} done, {summary.failed} failed, "
+            f"${summary.usd:.4f}, {rate:.0f} tok/s",
+        )
+        if item is not None and item.error is not None:
+            progress.console.print(f"[red]failed[/] {item.source.id}: {item.error}", soft_wrap=True)
+
+    with progress:
+        task = progress.add_task("batch", total=len(sources), status="")
+        summary = asyncio.run(
+            run_batch(
+                sources,
+                out,
+                settings,
+                concurrency=concurrency,
+                retry_failed=retry_failed,
+                on_item=on_item,
+            )
+        )
+    err.print(summary_table(summary, out))
+    if summary.failures:
+        err.print(f"{len(summary.failures)} failed: see {out / 'failures.jsonl'}")
+    if summary.budget_reached:
+        err.print(
+            f"budget reached: {summary.not_started} episodes not started; "
+            "rerun (with --retry-failed for the ones cut short) to go on"
+        )
+        raise typer.Exit(EXIT_BUDGET)
+    if summary.failed:
+        raise typer.Exit(EXIT_ERROR)

@@ -1,0 +1,198 @@
+"""Many episodes on one machine: `enrich_many` (bounded concurrency, results as they finish)
+and `run_batch` (the same into an output folder, resumable).
+
+All episodes of a batch share one run id, so the run caps (`budget_usd`, `budget_tokens`) cap
+the whole batch; once a cap is reached no further episode is started. Episodes are started only
+as others finish, so a catalog of millions never sits in memory as tasks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ciagent.batch.sources import EpisodeSource
+from ciagent.batch.store import ResultStore
+from ciagent.budget import SpendLedger
+from ciagent.errors import BudgetExceeded
+from ciagent.settings import Settings
+from ciagent.types import EpisodeEnrichment
+
+__all__ = [
+    "BatchItem",
+    "BatchSummary",
+    "batch_settings",
+    "enrich_many",
+    "record",
+    "run_batch",
+    "todo",
+]
+
+_UNFINISHED = (
+    "the run's budget was reached before this episode finished; its partial result is not "
+    "kept (rerun with --retry-failed and more budget)"
+)
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    """One episode's outcome: a result (complete, partial or budget-exceeded) or an error."""
+
+    source: EpisodeSource
+    result: EpisodeEnrichment | None = None
+    error: Exception | None = None
+    wall_s: float = 0.0
+
+    @property
+    def budget_exceeded(self) -> bool:
+        if self.result is not None:
+            return self.result.status == "budget_exceeded"
+        return isinstance(self.error, BudgetExceeded)
+
+
+def batch_settings(settings: Settings | None) -> Settings:
+    """The settings with one run id for the whole batch (kept if the caller set one)."""
+    settings = settings or Settings()
+    if settings.run_id is None:
+        settings = settings.model_copy(update={"run_id": f"batch-{uuid.uuid4().hex}"})
+    return settings
+
+
+async def _one(source: EpisodeSource, settings: Settings, ledger: SpendLedger | None) -> BatchItem:
+    from ciagent.api import aenrich
+
+    started = time.perf_counter()
+    try:
+        result = await aenrich(source.path, settings, ledger=ledger)
+    except Exception as exc:  # one bad episode must not stop a catalog
+        return BatchItem(source, error=exc, wall_s=time.perf_counter() - started)
+    return BatchItem(source, result=result, wall_s=time.perf_counter() - started)
+
+
+async def enrich_many(
+    sources: Iterable[EpisodeSource | str | Path],
+    settings: Settings | None = None,
+    *,
+    concurrency: int = 4,
+    ledger: SpendLedger | None = None,
+) -> AsyncIterator[BatchItem]:
+    """Enrich episodes, `concurrency` at a time, yielding each outcome as it finishes.
+
+    An episode that fails yields its error (it does not stop the others). When the run's budget
+    is reached, episodes in flight finish (with what they got done) and no more are started.
+    """
+    if concurrency < 1:
+        raise ValueError("concurrency must be at least 1")
+    settings = batch_settings(settings)
+    pending: Iterator[EpisodeSource] = (EpisodeSource.of(s) for s in sources)
+    running: set[asyncio.Task[BatchItem]] = set()
+    stopped = False
+    try:
+        while True:
+            while not stopped and len(running) < concurrency:
+                source = next(pending, None)
+                if source is None:
+                    stopped = True
+                    break
+                running.add(asyncio.create_task(_one(source, settings, ledger)))
+            if not running:
+                return
+            done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+            for task in sorted(done, key=lambda t: t.result().source.id):
+                item = task.result()
+                stopped = stopped or item.budget_exceeded
+                yield item
+    finally:
+        for task in running:
+            task.cancel()
+        if running:
+            await asyncio.gather(*running, return_exceptions=True)
+
+
+@dataclass
+class BatchSummary:
+    """What a batch run did."""
+
+    total: int = 0
+    skipped: int = 0
+    done: int = 0
+    failed: int = 0
+    not_started: int = 0
+    usd: float = 0.0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    calls: int = 0
+    wall_s: float = 0.0
+    budget_reached: bool = False
+    failures: list[str] = field(default_factory=list)
+
+    def add(self, item: BatchItem) -> None:
+        self.budget_reached = self.budget_reached or item.budget_exceeded
+        if item.result is not None:
+            cost = item.result.cost
+            self.usd += cost.usd
+            self.prompt_tokens += cost.prompt_tokens
+            self.completion_tokens += cost.completion_tokens
+            self.calls += cost.calls
+        if item.result is not None and not item.budget_exceeded:
+            self.done += 1
+        else:
+            self.failed += 1
+            self.failures.append(item.source.id)
+
+
+def todo(
+    sources: list[EpisodeSource], store: ResultStore, retry_failed: bool
+) -> list[EpisodeSource]:
+    """The episodes a run must do: not finished, and not failed unless retrying failures."""
+    failed = store.failures()
+    return [s for s in sources if not store.finished(s.id) and (retry_failed or s.id not in failed)]
+
+
+async def run_batch(
+    sources: list[EpisodeSource],
+    out: Path,
+    settings: Settings | None = None,
+    *,
+    concurrency: int = 4,
+    retry_failed: bool = False,
+    on_item: Callable[[BatchItem | None, BatchSummary], None] | None = None,
+) -> BatchSummary:
+    """Enrich every episode not yet finished in `out`; write each result as it finishes.
+
+    A budget-exceeded episode is recorded as a failure (`BudgetExceeded`) and its partial result
+    is not written, so a rerun with more budget (`--retry-failed`) does it whole. `on_item` is
+    called once before the first episode (with None), then after each.
+    """
+    store = ResultStore(out)
+    work = todo(sources, store, retry_failed)
+    summary = BatchSummary(total=len(sources), skipped=len(sources) - len(work))
+    started = time.perf_counter()
+    if on_item is not None:
+        on_item(None, summary)
+    try:
+        async for item in enrich_many(work, settings, concurrency=concurrency):
+            record(store, item)
+            summary.add(item)
+            summary.wall_s = time.perf_counter() - started
+            if on_item is not None:
+                on_item(item, summary)
+    finally:
+        store.tidy_failures()
+    summary.not_started = len(work) - summary.done - summary.failed
+    summary.wall_s = time.perf_counter() - started
+    return summary
+
+
+def record(store: ResultStore, item: BatchItem) -> None:
+    """Write an outcome: the result file, or a line in `failures.jsonl`."""
+    if item.result is not None and not item.budget_exceeded:
+        store.write(item.source, item.result)
+    elif item.result is not None:
+        store.fail(item.source, "BudgetExceeded", _UNFINISHED)
+    elif item.error is not None:
+        store.fail(item.source, type(item.error).__name__, str(item.error))

@@ -1,0 +1,164 @@
+"""Many episodes: inputs, `enrich_many`, the resumable output folder, and `ciagent batch`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+
+import ciagent
+from ciagent import Settings
+from ciagent.batch import (
+    BatchInputError,
+    BatchItem,
+    EpisodeRecord,
+    EpisodeSource,
+    ResultStore,
+    read_sources,
+    run_batch,
+)
+from ciagent.batch.sources import file_name
+from ciagent.testing import FakeModel
+
+
+def episode_text(n: int) -> str:
+    """A short episode with a word no other episode says (zq017x), to tell its calls apart."""
+    return (
+        f"Host: Welcome to episode {n}, code zq{n:03d}x. My guest is Dana Whitfield.\n"
+        f"Dana: Thanks. We mapped kelp forests near Monterey Bay in season {n}.\n"
+        "Host: What surprised you most?\n"
+        "Dana: How fast the urchins came back after the storm.\n"
+    )
+
+
+def write_episodes(folder: Path, count: int) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for n in range(count):
+        path = folder / f"ep{n:03d}.txt"
+        path.write_text(episode_text(n), encoding="utf-8")
+        paths.append(path)
+    return paths
+
+
+def test_a_folder_gives_every_transcript_under_it_by_relative_id(tmp_path: Path) -> None:
+    write_episodes(tmp_path / "show-a", 2)
+    (tmp_path / "show-b").mkdir()
+    (tmp_path / "show-b" / "pilot.vtt").write_text("WEBVTT\n", encoding="utf-8")
+    (tmp_path / "notes.md").write_text("not a transcript", encoding="utf-8")
+    (tmp_path / ".hidden").mkdir()
+    (tmp_path / ".hidden" / "x.txt").write_text("A: hi", encoding="utf-8")
+    ids = [s.id for s in read_sources(tmp_path)]
+    assert ids == ["show-a/ep000", "show-a/ep001", "show-b/pilot"]
+
+
+def test_a_manifest_keeps_metadata_and_reads_paths_beside_it(tmp_path: Path) -> None:
+    write_episodes(tmp_path / "audio", 1)
+    manifest = tmp_path / "catalog.jsonl"
+    manifest.write_text(
+        json.dumps({"id": "show/1", "path": "audio/ep000.txt", "show": "Kelp Talk", "season": 2})
+        + "\n\n",
+        encoding="utf-8",
+    )
+    (source,) = read_sources(manifest)
+    assert source.id == "show/1"
+    assert source.path == tmp_path / "audio" / "ep000.txt"
+    assert source.metadata == {"show": "Kelp Talk", "season": 2}
+
+
+@pytest.mark.parametrize(
+    ("lines", "problem"),
+    [
+        (['{"id": "a", "path": "a.txt"}', "{not json"], ":2: not JSON"),
+        (['{"id": "a"}'], ":1: needs a non-empty string path"),
+        (['["a", "a.txt"]'], ":1: each line must be a JSON object"),
+        (['{"id": "a", "path": "x.txt"}', '{"id": "a", "path": "y.txt"}'], "also on line 1"),
+        ([], "no episodes found"),
+    ],
+)
+def test_a_bad_manifest_is_refused_naming_the_line(
+    tmp_path: Path, lines: list[str], problem: str
+) -> None:
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text("\n".join(lines), encoding="utf-8")
+    with pytest.raises(BatchInputError, match=problem):
+        read_sources(manifest)
+
+
+def test_result_file_names_are_safe_and_distinct() -> None:
+    assert file_name("ep001") == "ep001.json"
+    unsafe = ["show/1", "show:1", "../../etc/passwd", "show 1"]
+    names = [file_name(i) for i in unsafe]
+    assert len(set(names)) == len(names)
+    assert all("/" not in n and not n.startswith(".") for n in names)
+
+
+def test_enrich_many_yields_every_episode_and_errors_do_not_stop_it(tmp_path: Path) -> None:
+    paths = write_episodes(tmp_path, 5)
+    empty = tmp_path / "empty.txt"
+    empty.write_text("", encoding="utf-8")
+    fake = FakeModel()
+
+    async def collect() -> list[BatchItem]:
+        settings = Settings(model=fake.model_id, cache=False)
+        return [
+            item async for item in ciagent.enrich_many([*paths, empty], settings, concurrency=2)
+        ]
+
+    items = asyncio.run(collect())
+    assert sorted(i.source.id for i in items) == sorted([p.stem for p in paths] + ["empty"])
+    failed = [i for i in items if i.error is not None]
+    assert [i.source.id for i in failed] == ["empty"]
+    assert isinstance(failed[0].error, ciagent.TranscriptError)
+    assert all(
+        i.result is not None and i.result.status == "complete" for i in items if i.error is None
+    )
+
+
+def test_a_rerun_skips_finished_episodes_and_retries_failures_only_when_asked(
+    tmp_path: Path,
+) -> None:
+    paths = write_episodes(tmp_path / "in", 3)
+    broken = tmp_path / "in" / "broken.txt"
+    broken.write_bytes(b"\x00\x01binary")
+    sources = read_sources(tmp_path / "in")
+    fake = FakeModel()
+    settings = Settings(model=fake.model_id, cache=False)
+    out = tmp_path / "out"
+
+    first = asyncio.run(run_batch(sources, out, settings, concurrency=2))
+    assert (first.done, first.failed) == (3, 1)
+    record = EpisodeRecord.model_validate_json((out / "ep001.json").read_text())
+    assert record.id == "ep001"
+    assert record.path == str(paths[1])
+    (failure,) = ResultStore(out).failures().values()
+    assert (failure.id, failure.error) == ("broken", "TranscriptError")
+    calls = len(fake.requests)
+
+    again = asyncio.run(run_batch(sources, out, settings))
+    assert (again.skipped, again.done, again.failed) == (4, 0, 0)
+    assert len(fake.requests) == calls  # nothing finished, or known to fail, is asked again
+
+    broken.write_text(episode_text(9), encoding="utf-8")
+    retried = asyncio.run(run_batch(sources, out, settings, retry_failed=True))
+    assert (retried.skipped, retried.done, retried.failed) == (3, 1, 0)
+    assert ResultStore(out).failures() == {}
+    assert (out / "failures.jsonl").read_text() == ""
+
+
+def test_the_run_budget_caps_the_whole_batch(tmp_path: Path) -> None:
+    sources = [EpisodeSource.of(p) for p in write_episodes(tmp_path / "in", 12)]
+    fake = FakeModel(input_usd_per_mtok=10.0, output_usd_per_mtok=10.0)
+    cap = 0.1
+    settings = Settings(model=fake.model_id, cache=False, cache_dir=tmp_path, budget_usd=cap)
+    summary = asyncio.run(run_batch(sources, tmp_path / "out", settings, concurrency=2))
+    assert summary.budget_reached
+    assert 3 <= summary.done < 12
+    assert summary.not_started > 0
+    assert summary.usd <= cap
+    written = sorted(p.stem for p in (tmp_path / "out").glob("*.json"))
+    assert len(written) == summary.done
+    failures = ResultStore(tmp_path / "out").failures()
+    assert {f.error for f in failures.values()} <= {"BudgetExceeded"}
