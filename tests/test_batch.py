@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 import ciagent
@@ -21,6 +27,7 @@ from ciagent.batch import (
 )
 from ciagent.batch.sources import file_name
 from ciagent.testing import FakeModel
+from tests.servers import serve
 
 
 def episode_text(n: int) -> str:
@@ -162,3 +169,73 @@ def test_the_run_budget_caps_the_whole_batch(tmp_path: Path) -> None:
     assert len(written) == summary.done
     failures = ResultStore(tmp_path / "out").failures()
     assert {f.error for f in failures.values()} <= {"BudgetExceeded"}
+
+
+def simulated_config(folder: Path, base: str) -> Path:
+    """A settings file whose only deployment is the latency-simulating server at `base`."""
+    config = folder / "sim.toml"
+    config.write_text(
+        f"""[ciagent]
+model = "sim"
+
+[[ciagent.deployments]]
+name = "sim"
+model = "hosted_vllm/fake"
+api_base = "{base}/v1"
+context_window = 32768
+price = {{ input_usd_per_mtok = 0.2, output_usd_per_mtok = 0.8 }}
+""",
+        encoding="utf-8",
+    )
+    return config
+
+
+@pytest.mark.slow
+def test_sigkill_half_way_then_a_rerun_finishes_all_without_redoing_any(tmp_path: Path) -> None:
+    write_episodes(tmp_path / "in", 50)
+    out = tmp_path / "out"
+    server = ["tools/fake_openai_server.py", "--port", "{port}", "--base-ms", "80"]
+    with serve([*server, "--concurrency", "4"], "/health") as base:
+        command = [
+            sys.executable,
+            "-m",
+            "ciagent",
+            "batch",
+            str(tmp_path / "in"),
+            "--out",
+            str(out),
+            "--config",
+            str(simulated_config(tmp_path, base)),
+            "--no-cache",
+            "--concurrency",
+            "4",
+        ]
+        env = {**os.environ, "CIAGENT_CACHE_DIR": str(tmp_path / "cache")}
+        first = subprocess.Popen(
+            command, env=env, stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + 240
+        while len(list(out.glob("*.json"))) < 20:
+            assert first.poll() is None, "the batch ended before it could be killed"
+            assert time.monotonic() < deadline, "the batch made no progress"
+            time.sleep(0.05)
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+        finished = {p.stem for p in out.glob("*.json")}
+        assert 20 <= len(finished) < 50
+        for path in out.glob("*.json"):  # every file there is whole
+            EpisodeRecord.model_validate_json(path.read_text(encoding="utf-8"))
+        asked_before = len(httpx.get(f"{base}/prompts").json())
+
+        rerun = subprocess.run(
+            command, env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=300
+        )
+        assert rerun.returncode == 0, rerun.stderr.decode()[-2000:]
+        asked_after = httpx.get(f"{base}/prompts").json()[asked_before:]
+    records = [EpisodeRecord.model_validate_json(p.read_text()) for p in out.glob("*.json")]
+    assert sorted(r.id for r in records) == [f"ep{n:03d}" for n in range(50)]
+    assert all(r.result.status == "complete" for r in records)
+    assert not list(out.glob(".*.tmp"))  # a write cut off by the kill is cleared away
+    redone = {i for i in finished if any(f"zq{i[2:]}x" in prompt for prompt in asked_after)}
+    assert redone == set()  # episodes finished before the kill cost no new model calls
+    assert asked_after  # and the rest were really asked

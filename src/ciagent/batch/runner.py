@@ -169,6 +169,7 @@ async def run_batch(
     called once before the first episode (with None), then after each.
     """
     store = ResultStore(out)
+    store.clear_partial()
     work = todo(sources, store, retry_failed)
     summary = BatchSummary(total=len(sources), skipped=len(sources) - len(work))
     started = time.perf_counter()

@@ -53,6 +53,13 @@ class ResultStore:
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
 
+    def clear_partial(self) -> int:
+        """Remove the temp files of writes cut off by a kill (a run owns its folder)."""
+        stale = list(self.folder.glob(".*.tmp"))
+        for temp in stale:
+            temp.unlink(missing_ok=True)
+        return len(stale)
+
     def path(self, episode_id: str) -> Path:
         return self.folder / file_name(episode_id)
 
