@@ -20,7 +20,7 @@ from rich.progress import (
 from rich.table import Table
 
 from ciagent.batch.runner import BatchItem, BatchSummary, run_batch
-from ciagent.batch.sources import read_sources
+from ciagent.batch.sources import EpisodeSource, read_sources
 from ciagent.cli_options import (
     BudgetTokensOption,
     BudgetUsdOption,
@@ -31,6 +31,7 @@ from ciagent.cli_options import (
     run_settings,
 )
 from ciagent.errors import InputError
+from ciagent.settings import Settings
 
 __all__ = ["batch", "summary_table"]
 
@@ -70,6 +71,17 @@ def batch(
     retry_failed: Annotated[
         bool, typer.Option("--retry-failed", help="Also rerun the episodes in failures.jsonl.")
     ] = False,
+    on_ray: Annotated[
+        str | None,
+        typer.Option(
+            "--ray",
+            help="Run on Ray: 'local' (start one here), 'auto' (this node's cluster) or "
+            "ray://HOST:10001. Needs the ray extra.",
+        ),
+    ] = None,
+    actors: Annotated[
+        int, typer.Option("--actors", min=1, help="With --ray: Ray Data actors.")
+    ] = 2,
     config: ConfigOption = None,
     model: ModelOption = None,
     cache_dir: CacheDirOption = None,
@@ -85,6 +97,10 @@ def batch(
     except InputError as exc:
         err.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
         raise typer.Exit(EXIT_INPUT) from exc
+    if on_ray is not None:
+        summary = _on_ray(on_ray, sources, out, settings, actors, concurrency, retry_failed)
+        _report(err, summary, out)
+        return
     progress = Progress(
         TextColumn("[bold]batch"),
         BarColumn(),
@@ -121,6 +137,40 @@ def batch(
                 on_item=on_item,
             )
         )
+    _report(err, summary, out)
+
+
+def _on_ray(
+    address: str,
+    sources: list[EpisodeSource],
+    out: Path,
+    settings: Settings,
+    actors: int,
+    concurrency: int,
+    retry_failed: bool,
+) -> BatchSummary:
+    try:
+        import ray
+
+        from ciagent.ray import run_batch as run_on_ray
+    except ImportError as exc:
+        raise typer.BadParameter("needs the ray extra: pip install 'ciagent[ray]'") from exc
+    ray.init(address=None if address == "local" else address)
+    try:
+        return run_on_ray(
+            sources,
+            out,
+            settings,
+            actors=actors,
+            concurrency=concurrency,
+            retry_failed=retry_failed,
+        )
+    finally:
+        ray.shutdown()
+
+
+def _report(err: Console, summary: BatchSummary, out: Path) -> None:
+    """The summary table; exit 3 when the budget stopped the batch, 1 when episodes failed."""
     err.print(summary_table(summary, out))
     if summary.failures:
         err.print(f"{len(summary.failures)} failed: see {out / 'failures.jsonl'}")
