@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 SAMPLE ?= examples/long-tide-ep41.vtt
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-quick lint typecheck check clean
+.PHONY: demo test test-quick lint typecheck check bench clean
 
 $(BIN)/python:
 	$(shell command -v $(PYTHON) >/dev/null 2>&1 && echo $(PYTHON) || echo python3) -m venv $(VENV)
@@ -33,6 +33,10 @@ check: lint typecheck
 
 test: check
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Benchmarks: token ratio, batch efficiency, overhead, cache replay, embedded speed, memory.
+bench: $(VENV)/.dev-installed
+	$(BIN)/python -m tools.bench
 
 test-quick: $(VENV)/.dev-installed
 	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)

@@ -6,7 +6,9 @@ latency: a stand-in for a hosted API or a vLLM deployment in tests and benchmark
 
 Answers come from `ciagent.testing.default_answer` (notes read off the transcript lines in the
 prompt). Latency = base + per prompt token + per output token; `--concurrency N` lets N requests
-be served at once and queues the rest, like a saturated GPU server.
+be served at once and queues the rest, like a saturated GPU server. `GET /stats`: requests, the
+service seconds simulated, and the seconds with at least one request outstanding (`POST
+/stats/reset` starts again); `GET /prompts`: every request's prompt.
 """
 
 from __future__ import annotations
@@ -28,6 +30,46 @@ from ciagent.tokens import token_counter
 __all__ = ["build_app", "main"]
 
 
+class _Load:
+    """What the server did: requests, the service time it simulated, and how long at least one
+    request was outstanding (the rest of the client's wall time is the client's own work)."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.requests = 0
+        self.service_s = 0.0
+        self.busy_s = 0.0
+        self.in_flight = 0
+        self.most_in_flight = 0
+        self._busy_since = 0.0
+
+    def arrive(self, service_s: float) -> None:
+        if self.in_flight == 0:
+            self._busy_since = time.perf_counter()
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        self.requests += 1
+        self.service_s += service_s
+
+    def leave(self) -> None:
+        self.in_flight -= 1
+        if self.in_flight == 0:
+            self.busy_s += time.perf_counter() - self._busy_since
+
+    def snapshot(self) -> dict[str, float]:
+        busy = self.busy_s
+        if self.in_flight:
+            busy += time.perf_counter() - self._busy_since
+        return {
+            "requests": self.requests,
+            "service_s": self.service_s,
+            "busy_s": busy,
+            "most_in_flight": self.most_in_flight,
+        }
+
+
 def build_app(
     base_ms: float = 0.0,
     per_prompt_token_ms: float = 0.0,
@@ -38,6 +80,7 @@ def build_app(
     slots = asyncio.Semaphore(concurrency) if concurrency > 0 else None
     seen_keys: set[str] = set()
     prompts: list[str] = []
+    load = _Load()
 
     async def completions(request: web.Request) -> web.Response:
         bearer = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
@@ -56,11 +99,15 @@ def build_app(
         delay = (
             base_ms + per_prompt_token_ms * prompt_tokens + per_output_token_ms * output_tokens
         ) / 1000
-        if slots is not None:
-            async with slots:
+        load.arrive(delay)
+        try:
+            if slots is not None:
+                async with slots:
+                    await asyncio.sleep(delay)
+            elif delay:
                 await asyncio.sleep(delay)
-        elif delay:
-            await asyncio.sleep(delay)
+        finally:
+            load.leave()
         return web.json_response(
             {
                 "id": f"chatcmpl-{uuid.uuid4().hex}",
@@ -89,6 +136,15 @@ def build_app(
         """sha256 of the bearer keys seen (never the keys), for tests of key handling."""
         return web.json_response(sorted(seen_keys))
 
+    async def stats(request: web.Request) -> web.Response:
+        """Requests, simulated service seconds, and seconds with a request outstanding."""
+        return web.json_response(load.snapshot())
+
+    async def reset(request: web.Request) -> web.Response:
+        load.reset()
+        prompts.clear()
+        return web.json_response({"ok": True})
+
     async def served(request: web.Request) -> web.Response:
         """The prompt of every request served, in order (tests check which episodes were asked)."""
         return web.json_response(prompts)
@@ -102,6 +158,8 @@ def build_app(
     app.router.add_get("/seen-keys", keys)
     app.router.add_get("/v1/models", models)
     app.router.add_get("/prompts", served)
+    app.router.add_get("/stats", stats)
+    app.router.add_post("/stats/reset", reset)
     return app
 
 

@@ -12,6 +12,7 @@ import json
 import os
 import time
 from collections.abc import Callable
+from functools import cache
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -230,7 +231,7 @@ class ModelClient:
             model=self.spec.model_id,
             api_base=self.spec.api_base,
             messages=messages,
-            schema=response_model.model_json_schema(),
+            schema=_schema(response_model),
             params=self._sampling(),
             prompt=prompt.ref,
         )
@@ -295,6 +296,12 @@ class ModelClient:
             completion_tokens=log.completion_tokens,
         )
         return result, answer
+
+
+@cache
+def _schema(response_model: type[BaseModel]) -> dict[str, Any]:
+    """A response model's JSON schema, built once per model (read, never changed)."""
+    return response_model.model_json_schema()
 
 
 def _reasks(limit: int) -> Any:

@@ -1,0 +1,97 @@
+"""Prompt tokens per transcript token for a 1-hour episode: ciagent beside a naive pipeline.
+
+    python -m tools.bench_tokens
+
+The naive pipeline is how extractor chains work (LlamaIndex's metadata extractors, a LangChain
+map-reduce): every chunk is sent once per extractor (summary, topics, entities, quotes), then the
+chunk summaries once more to combine them. It uses ciagent's own chunks (same size, same
+overlap), so the difference is the calls per chunk alone. Both run against the same simulated
+server, and both counts are the prompt tokens it reports (tiktoken, like the transcript's).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import Path
+
+import httpx
+
+from ciagent import Settings, load_transcript
+from ciagent.api import aenrich
+from ciagent.chunking import chunk_text, chunk_transcript
+from ciagent.tokens import token_counter
+from tools.bench_batch import HOUR
+from tools.simulated import Latency, served, settings_for
+
+__all__ = ["EXTRACTORS", "main", "naive_prompt_tokens"]
+
+# One instruction per extractor, each sent with the whole chunk (the shape of LlamaIndex's
+# SummaryExtractor, KeywordExtractor, EntityExtractor-by-LLM and a quote extractor).
+EXTRACTORS = {
+    "summary": "Summarize the key topics and entities of the section below.\n\n{text}\n\nSummary:",
+    "topics": "Give five unique keywords for the section below, comma-separated.\n\n{text}\n\n"
+    "Keywords:",
+    "entities": "List every person, organization and place named in the section below, as JSON"
+    ' [{{"name": ..., "type": ...}}].\n\n{text}\n\nEntities:',
+    "quotes": "Pick the two most quotable sentences of the section below, verbatim, as a JSON"
+    " list.\n\n{text}\n\nQuotes:",
+}
+_NUMBER = re.compile(r"^\[\d+\] ", re.MULTILINE)
+COMBINE = "Combine these section summaries into one summary of the whole episode.\n\n{text}"
+
+
+async def _ask(client: httpx.AsyncClient, base: str, prompt: str) -> tuple[int, str]:
+    body = {"model": "fake", "messages": [{"role": "user", "content": prompt}]}
+    answer = (await client.post(f"{base}/v1/chat/completions", json=body)).json()
+    return int(answer["usage"]["prompt_tokens"]), answer["choices"][0]["message"]["content"]
+
+
+async def naive_prompt_tokens(
+    base: str, transcript_path: Path, settings: Settings
+) -> tuple[int, int]:
+    """(calls, prompt tokens) of the naive pipeline on one transcript."""
+    transcript = load_transcript(transcript_path)
+    chunks = chunk_transcript(
+        transcript, token_counter(), settings.chunk_tokens, settings.chunk_overlap_tokens
+    )
+    # Plain "Speaker: text" lines: a naive extractor has no use for ciagent's [n] line numbers.
+    texts = [_NUMBER.sub("", chunk_text(transcript, chunk)) for chunk in chunks]
+    async with httpx.AsyncClient(timeout=60) as client:
+        asked = await asyncio.gather(
+            *(
+                _ask(client, base, template.format(text=text))
+                for text in texts
+                for template in EXTRACTORS.values()
+            )
+        )
+        summaries = [content for n, (_, content) in enumerate(asked) if n % len(EXTRACTORS) == 0]
+        combined, _ = await _ask(client, base, COMBINE.format(text="\n".join(summaries)))
+    return len(asked) + 1, sum(tokens for tokens, _ in asked) + combined
+
+
+def main() -> None:
+    transcript = load_transcript(HOUR)
+    transcript_tokens = token_counter()(transcript.render())
+    with served(Latency()) as base:
+        settings = settings_for(base)
+        result = asyncio.run(aenrich(transcript, settings))
+        calls_and_tokens = asyncio.run(naive_prompt_tokens(base, HOUR, settings))
+    ours = result.cost.prompt_tokens
+    naive_calls, naive = calls_and_tokens
+    print(
+        f"1-hour episode {HOUR.stem}: {len(transcript.segments)} turns, "
+        f"{transcript_tokens} transcript tokens; chunks of {settings.chunk_tokens} tokens, "
+        f"{settings.chunk_overlap_tokens} overlap"
+    )
+    rows = [
+        ("ciagent (notes, chapters, summary, claims)", result.cost.calls, ours),
+        (f"naive ({len(EXTRACTORS)} extractors per chunk, 1 combine)", naive_calls, naive),
+    ]
+    print(f"  {'pipeline':<46} {'calls':>5} {'prompt tokens':>13} {'prompt/transcript':>17}")
+    for name, calls, tokens in rows:
+        print(f"  {name:<46} {calls:>5} {tokens:>13} {tokens / transcript_tokens:>17.2f}")
+
+
+if __name__ == "__main__":
+    main()
