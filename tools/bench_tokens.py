@@ -20,6 +20,7 @@ import httpx
 from ciagent import Settings, load_transcript
 from ciagent.api import aenrich
 from ciagent.chunking import chunk_text, chunk_transcript
+from ciagent.textnorm import clean
 from ciagent.tokens import token_counter
 from tools.bench_batch import HOUR
 from tools.simulated import Latency, served, settings_for
@@ -72,25 +73,37 @@ async def naive_prompt_tokens(
 
 def main() -> None:
     transcript = load_transcript(HOUR)
-    transcript_tokens = token_counter()(transcript.render())
+    count = token_counter()
+    written = count(transcript.render())
+    # The same lines without the corpus's markers ({disfmarker}, {vocalsound}): what a podcast
+    # transcript, which has none, would weigh. ciagent removes them before sending.
+    bare = count("\n".join(f"{s.speaker}: {clean(s.text)}" for s in transcript.segments))
     with served(Latency()) as base:
         settings = settings_for(base)
         result = asyncio.run(aenrich(transcript, settings))
-        calls_and_tokens = asyncio.run(naive_prompt_tokens(base, HOUR, settings))
-    ours = result.cost.prompt_tokens
-    naive_calls, naive = calls_and_tokens
+        naive_calls, naive = asyncio.run(naive_prompt_tokens(base, HOUR, settings))
     print(
-        f"1-hour episode {HOUR.stem}: {len(transcript.segments)} turns, "
-        f"{transcript_tokens} transcript tokens; chunks of {settings.chunk_tokens} tokens, "
-        f"{settings.chunk_overlap_tokens} overlap"
+        f"1-hour episode {HOUR.stem}: {len(transcript.segments)} turns, {written} transcript "
+        f"tokens as written, {bare} without corpus markers; chunks of {settings.chunk_tokens} "
+        f"tokens, {settings.chunk_overlap_tokens} overlap"
     )
     rows = [
-        ("ciagent (notes, chapters, summary, claims)", result.cost.calls, ours),
+        (
+            "ciagent (notes, chapters, summary, claims)",
+            result.cost.calls,
+            result.cost.prompt_tokens,
+        ),
         (f"naive ({len(EXTRACTORS)} extractors per chunk, 1 combine)", naive_calls, naive),
     ]
-    print(f"  {'pipeline':<46} {'calls':>5} {'prompt tokens':>13} {'prompt/transcript':>17}")
+    print(f"  {'pipeline':<46} {'calls':>5} {'prompt':>7} {'/ written':>9} {'/ bare':>7}")
     for name, calls, tokens in rows:
-        print(f"  {name:<46} {calls:>5} {tokens:>13} {tokens / transcript_tokens:>17.2f}")
+        print(f"  {name:<46} {calls:>5} {tokens:>7} {tokens / written:>9.2f} {tokens / bare:>7.2f}")
+    print("  ciagent by step:")
+    for step, line in result.cost.by_step.items():
+        print(
+            f"    {step:<10} {line.calls:>3} calls {line.prompt_tokens:>6} prompt tokens "
+            f"{line.prompt_tokens / written:>5.2f} per transcript token"
+        )
 
 
 if __name__ == "__main__":
