@@ -1,6 +1,7 @@
 import ciagent
 
 EXPECTED = {
+    "BatchInputError",
     "BudgetExceeded",
     "Chapter",
     "Chunk",

@@ -40,13 +40,7 @@ def main() -> None:
     parser.add_argument("--config", type=Path, default=None)
     args = parser.parse_args()
     settings = Settings.load(args.config)
-    bounds = ChapterBounds(
-        min_words=settings.min_chapter_words,
-        min_share=settings.min_chapter_share,
-        max_words=settings.max_chapter_words,
-        min_s=settings.min_chapter_s,
-        max_s=settings.max_chapter_s,
-    )
+    bounds = ChapterBounds.of(settings)
     table = Table("episode", "segments", "chapters", "gold", "bndF1", "Pk", "WD")
     rows: list[tuple[float, float, float]] = []
     for dataset in args.datasets or _defaults():

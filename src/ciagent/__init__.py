@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 from ciagent.errors import (
+    BatchInputError,
     BudgetExceeded,
     CiagentError,
     ConfigError,
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 __all__ = [
+    "BatchInputError",
     "BudgetExceeded",
     "Chapter",
     "Chunk",

@@ -3,6 +3,7 @@
     CiagentError
     ├── InputError                 bad input from the user (CLI exit code 2)
     │   ├── TranscriptError        a transcript that cannot be read (file, line, reason)
+    │   ├── BatchInputError        a batch folder or manifest that cannot be used (file, line)
     │   └── ConfigError            settings or config file that cannot be used
     ├── ModelAssetError            embedded model weights missing or corrupt
     ├── ModelCallError             a model call failed after its retries (deployment, reason)
@@ -18,6 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 
 __all__ = [
+    "BatchInputError",
     "BudgetExceeded",
     "CiagentError",
     "ConfigError",
@@ -37,8 +39,8 @@ class InputError(CiagentError):
     """The input given by the user cannot be used."""
 
 
-class TranscriptError(InputError):
-    """A transcript file is empty, binary, undecodable, malformed or of unknown format."""
+class _FileInputError(InputError):
+    """An input file that cannot be used: which file, the line where one applies, and why."""
 
     def __init__(self, source: str | Path, reason: str, *, line: int | None = None) -> None:
         self.source = str(source)
@@ -46,6 +48,14 @@ class TranscriptError(InputError):
         self.line = line
         where = f"{self.source}:{line}" if line is not None else self.source
         super().__init__(f"{where}: {reason}")
+
+
+class TranscriptError(_FileInputError):
+    """A transcript file is empty, binary, undecodable, malformed or of unknown format."""
+
+
+class BatchInputError(_FileInputError):
+    """A batch's input (a folder or a JSONL manifest) is missing, empty or malformed."""
 
 
 class ConfigError(InputError):

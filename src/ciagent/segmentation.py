@@ -21,9 +21,13 @@ import itertools
 import math
 from collections import Counter
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ciagent.retrieval import terms
 from ciagent.types import Transcript
+
+if TYPE_CHECKING:
+    from ciagent.settings import Settings
 
 __all__ = ["ChapterBounds", "chapter_spans", "gap_depths"]
 
@@ -41,6 +45,16 @@ class ChapterBounds:
     max_words: int = 3000
     min_s: float = 30.0
     max_s: float = 900.0
+
+    @classmethod
+    def of(cls, settings: Settings) -> ChapterBounds:
+        return cls(
+            min_words=settings.min_chapter_words,
+            min_share=settings.min_chapter_share,
+            max_words=settings.max_chapter_words,
+            min_s=settings.min_chapter_s,
+            max_s=settings.max_chapter_s,
+        )
 
 
 def _cosine(a: Counter[str], b: Counter[str]) -> float:

@@ -15,23 +15,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
 
-from ciagent.errors import InputError
+from ciagent.errors import BatchInputError
 from ciagent.transcripts import EXTENSIONS
 
 __all__ = ["BatchInputError", "EpisodeSource", "file_name", "read_sources"]
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-class BatchInputError(InputError):
-    """A batch input (folder or manifest) that cannot be used: where, and what is wrong."""
-
-    def __init__(self, source: str | Path, reason: str, *, line: int | None = None) -> None:
-        self.source = str(source)
-        self.reason = reason
-        self.line = line
-        where = f"{self.source}:{line}" if line is not None else self.source
-        super().__init__(f"{where}: {reason}")
 
 
 class EpisodeSource(BaseModel):

@@ -87,13 +87,7 @@ async def chapters(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
     settings = ctx.settings
     if not settings.chapters or not transcript.segments:
         return {"chapters": []}
-    bounds = ChapterBounds(
-        min_words=settings.min_chapter_words,
-        min_share=settings.min_chapter_share,
-        max_words=settings.max_chapter_words,
-        min_s=settings.min_chapter_s,
-        max_s=settings.max_chapter_s,
-    )
+    bounds = ChapterBounds.of(settings)
     spans = chapter_spans(transcript, bounds)
     words = keywords(transcript, spans)
     named: dict[int, tuple[str, str]] = {}
