@@ -239,3 +239,16 @@ def test_sigkill_half_way_then_a_rerun_finishes_all_without_redoing_any(tmp_path
     redone = {i for i in finished if any(f"zq{i[2:]}x" in prompt for prompt in asked_after)}
     assert redone == set()  # episodes finished before the kill cost no new model calls
     assert asked_after  # and the rest were really asked
+
+
+def test_an_episode_cap_stops_that_episode_only(tmp_path: Path) -> None:
+    sources = [EpisodeSource.of(p) for p in write_episodes(tmp_path / "in", 4)]
+    fake = FakeModel(input_usd_per_mtok=10.0, output_usd_per_mtok=10.0)
+    settings = Settings(
+        model=fake.model_id, cache=False, cache_dir=tmp_path, episode_budget_usd=0.0001
+    )
+    summary = asyncio.run(run_batch(sources, tmp_path / "out", settings, concurrency=2))
+    assert not summary.budget_reached
+    assert (summary.failed, summary.not_started) == (4, 0)  # every episode was tried
+    failures = ResultStore(tmp_path / "out").failures()
+    assert {f.error for f in failures.values()} == {"BudgetExceeded"}

@@ -158,6 +158,7 @@ class BudgetGuard:
         self.ledger = ledger
         self.caps = tuple(caps)
         self._exceeded = threading.Event()
+        self.refusals: list[BudgetExceeded] = []
 
     @property
     def exceeded(self) -> bool:
@@ -167,6 +168,7 @@ class BudgetGuard:
     def reserve(self, usd: float, tokens: int, label: str) -> Reservation:
         try:
             return self.ledger.reserve(self.caps, usd, tokens, label)
-        except BudgetExceeded:
+        except BudgetExceeded as refused:
+            self.refusals.append(refused)
             self._exceeded.set()
             raise

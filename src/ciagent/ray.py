@@ -116,13 +116,15 @@ class _Enricher:
 
 def _rows(items: list[BatchItem]) -> dict[str, list[Any]]:
     rows: dict[str, list[Any]] = {
-        key: [] for key in ("id", "status", "error", "usd", "prompt", "completion", "calls")
+        key: []
+        for key in ("id", "status", "error", "run_budget", "usd", "prompt", "completion", "calls")
     }
     for item in items:
         cost = item.result.cost if item.result is not None else None
         rows["id"].append(item.source.id)
         rows["status"].append(item.result.status if item.result is not None else "failed")
         rows["error"].append(type(item.error).__name__ if item.error is not None else "")
+        rows["run_budget"].append(item.run_budget_reached)
         rows["usd"].append(cost.usd if cost else 0.0)
         rows["prompt"].append(cost.prompt_tokens if cost else 0)
         rows["completion"].append(cost.completion_tokens if cost else 0)
@@ -143,7 +145,8 @@ def map_enrich(
 ) -> ray.data.Dataset:
     """Enrich a dataset of rows `{id, path, metadata}` (metadata as a JSON string), writing
     each result to `out`; the returned dataset has one row per episode: id, status, error
-    type, usd, prompt/completion tokens and calls. Lazy, as any Ray Dataset."""
+    type, whether the run's cap stopped it, usd, prompt/completion tokens and calls. Lazy, as
+    any Ray Dataset."""
     return dataset.map_batches(
         _Enricher,
         fn_constructor_kwargs={
@@ -219,4 +222,4 @@ def _count(summary: BatchSummary, row: dict[str, Any]) -> None:
         return
     summary.failed += 1
     summary.failures.append(str(row["id"]))
-    summary.budget_reached = summary.budget_reached or row["status"] == "budget_exceeded"
+    summary.budget_reached = summary.budget_reached or bool(row["run_budget"])

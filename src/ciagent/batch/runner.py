@@ -33,8 +33,8 @@ __all__ = [
 ]
 
 _UNFINISHED = (
-    "the run's budget was reached before this episode finished; its partial result is not "
-    "kept (rerun with --retry-failed and more budget)"
+    "the episode did not finish within the budget; its partial result is not kept (rerun "
+    "with --retry-failed and more budget)"
 )
 
 
@@ -49,9 +49,19 @@ class BatchItem:
 
     @property
     def budget_exceeded(self) -> bool:
+        """Whether a cap (the episode's or the run's) stopped this episode."""
         if self.result is not None:
             return self.result.status == "budget_exceeded"
         return isinstance(self.error, BudgetExceeded)
+
+    @property
+    def run_budget_reached(self) -> bool:
+        """Whether the run's cap stopped it: then no further episode can start."""
+        if isinstance(self.error, BudgetExceeded):
+            return self.error.cap.startswith("run:")
+        return self.result is not None and any(
+            f.step == "budget" and f.error.startswith("budget run:") for f in self.result.failures
+        )
 
 
 def batch_settings(settings: Settings | None) -> Settings:
@@ -82,8 +92,9 @@ async def enrich_many(
 ) -> AsyncIterator[BatchItem]:
     """Enrich episodes, `concurrency` at a time, yielding each outcome as it finishes.
 
-    An episode that fails yields its error (it does not stop the others). When the run's budget
-    is reached, episodes in flight finish (with what they got done) and no more are started.
+    An episode that fails yields its error (it does not stop the others), and so does one that
+    reaches its own cap (`episode_budget_usd`). When the run's cap is reached, episodes in flight
+    finish (with what they got done) and no more are started.
     """
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
@@ -104,7 +115,7 @@ async def enrich_many(
             done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
             for task in sorted(done, key=lambda t: t.result().source.id):
                 item = task.result()
-                stopped = stopped or item.budget_exceeded
+                stopped = stopped or item.run_budget_reached
                 yield item
     finally:
         for task in running:
@@ -131,7 +142,7 @@ class BatchSummary:
     failures: list[str] = field(default_factory=list)
 
     def add(self, item: BatchItem) -> None:
-        self.budget_reached = self.budget_reached or item.budget_exceeded
+        self.budget_reached = self.budget_reached or item.run_budget_reached
         if item.result is not None:
             cost = item.result.cost
             self.usd += cost.usd
@@ -194,6 +205,7 @@ def record(store: ResultStore, item: BatchItem) -> None:
     if item.result is not None and not item.budget_exceeded:
         store.write(item.source, item.result)
     elif item.result is not None:
-        store.fail(item.source, "BudgetExceeded", _UNFINISHED)
+        caps = [f.error for f in item.result.failures if f.step == "budget"]
+        store.fail(item.source, "BudgetExceeded", "; ".join([*caps[:1], _UNFINISHED]))
     elif item.error is not None:
         store.fail(item.source, type(item.error).__name__, str(item.error))

@@ -138,6 +138,10 @@ async def finalize(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
         )
         for chunk_id in state["merged"].stand_ins
     )
+    budget = ctx.client.budget
+    if budget is not None and budget.refusals:
+        # Which cap stopped the episode: its own, or the run's (which stops a batch too).
+        failures.append(StepFailure(step="budget", error=str(budget.refusals[0])))
     if not summary:
         failures.append(
             StepFailure(step="summary", error="no summary sentence survived verification")
