@@ -28,6 +28,7 @@ from ciagent.batch import (
 from ciagent.batch.sources import file_name
 from ciagent.testing import FakeModel
 from tests.servers import serve
+from tests.test_servers import deployment
 
 
 def episode_text(n: int) -> str:
@@ -252,3 +253,16 @@ def test_an_episode_cap_stops_that_episode_only(tmp_path: Path) -> None:
     assert (summary.failed, summary.not_started) == (4, 0)  # every episode was tried
     failures = ResultStore(tmp_path / "out").failures()
     assert {f.error for f in failures.values()} == {"BudgetExceeded"}
+
+
+def test_max_concurrency_holds_across_the_episodes_of_a_batch(tmp_path: Path) -> None:
+    sources = [EpisodeSource.of(p) for p in write_episodes(tmp_path / "in", 6)]
+    with serve(
+        ["tools/fake_openai_server.py", "--port", "{port}", "--base-ms", "60"], "/health"
+    ) as base:
+        limited = deployment("sim", base).model_copy(update={"max_concurrency": 2})
+        settings = Settings(model="auto", deployments=(limited,), cache=False)
+        summary = asyncio.run(run_batch(sources, tmp_path / "out", settings, concurrency=4))
+        load = httpx.get(f"{base}/stats").json()
+    assert summary.done == 6
+    assert load["most_in_flight"] == 2  # 4 episodes at once, 2 calls at most between them

@@ -26,7 +26,7 @@ from ciagent.tokens import TokenCounter, token_counter
 from ciagent.transcripts import load_transcript
 from ciagent.types import EpisodeEnrichment, Transcript
 
-__all__ = ["aenrich", "enrich"]
+__all__ = ["aenrich", "enrich", "new_router"]
 
 T = TypeVar("T")
 # tiktoken's count of a text is an estimate for other tokenizers; leave room for the difference.
@@ -46,18 +46,26 @@ def _check_fits(settings: Settings, spec: ModelSpec, count: TokenCounter) -> Non
         )
 
 
+def new_router(settings: Settings) -> Router:
+    """A router over the settings' deployments (`model = "auto"`)."""
+    return Router(
+        settings.deployments,
+        failures_to_cool=settings.failures_to_cool,
+        cooldown_s=settings.cooldown_s,
+        overflow=settings.overflow,
+    )
+
+
 def _client(
-    settings: Settings, cache: ResponseCache | None, ledger: SpendLedger | None = None
+    settings: Settings,
+    cache: ResponseCache | None,
+    ledger: SpendLedger | None = None,
+    shared: Router | None = None,
 ) -> Client:
     """One deployment (a name or a model id), or a router over all of them ('auto')."""
     budget = _budget(settings, ledger)
     if settings.model == "auto":
-        router = Router(
-            settings.deployments,
-            failures_to_cool=settings.failures_to_cool,
-            cooldown_s=settings.cooldown_s,
-            overflow=settings.overflow,
-        )
+        router = shared.for_episode() if shared is not None else new_router(settings)
         _check_keys([ModelSpec.of(d) for d in settings.deployments])
         return RoutedClient(settings, router, UsageMeter(), cache, budget)
     spec = resolve_model(settings.model, settings.embedded_context, settings.deployments)
@@ -97,13 +105,16 @@ async def aenrich(
     *,
     progress: ProgressCallback | None = None,
     ledger: SpendLedger | None = None,
+    router: Router | None = None,
 ) -> EpisodeEnrichment:
     """Enrich one episode: a transcript file path or a loaded `Transcript`.
 
     `progress(stage, done, total)` is called as chunks and steps finish. When a budget cap would
     be crossed, no further call is made and the result comes back with what was finished and
     `status == "budget_exceeded"`. `ledger` holds the caps instead of the settings' ledger file
-    (on a cluster, a proxy to one ledger actor: `ciagent.ray`).
+    (on a cluster, a proxy to one ledger actor: `ciagent.ray`). `router` (with
+    `model = "auto"`) shares deployment health and `max_concurrency` slots with other episodes
+    running in the same event loop (`enrich_many` passes one).
     """
     from ciagent.graph import build_graph
 
@@ -111,7 +122,7 @@ async def aenrich(
     transcript = source if isinstance(source, Transcript) else load_transcript(source)
     count = token_counter()
     cache = ResponseCache(settings.cache_dir / "responses") if settings.cache else None
-    client = _client(settings, cache, ledger)
+    client = _client(settings, cache, ledger, router)
     _check_fits(settings, client.spec, count)
     context = RunContext(settings=settings, client=client, count_tokens=count, progress=progress)
     try:

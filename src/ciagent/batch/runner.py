@@ -19,6 +19,7 @@ from ciagent.batch.sources import EpisodeSource
 from ciagent.batch.store import ResultStore
 from ciagent.budget import SpendLedger
 from ciagent.errors import BudgetExceeded
+from ciagent.routing.policy import Router
 from ciagent.settings import Settings
 from ciagent.types import EpisodeEnrichment
 
@@ -72,15 +73,28 @@ def batch_settings(settings: Settings | None) -> Settings:
     return settings
 
 
-async def _one(source: EpisodeSource, settings: Settings, ledger: SpendLedger | None) -> BatchItem:
+async def _one(
+    source: EpisodeSource,
+    settings: Settings,
+    ledger: SpendLedger | None,
+    router: Router | None,
+) -> BatchItem:
     from ciagent.api import aenrich
 
     started = time.perf_counter()
     try:
-        result = await aenrich(source.path, settings, ledger=ledger)
+        result = await aenrich(source.path, settings, ledger=ledger, router=router)
     except Exception as exc:  # one bad episode must not stop a catalog
         return BatchItem(source, error=exc, wall_s=time.perf_counter() - started)
     return BatchItem(source, result=result, wall_s=time.perf_counter() - started)
+
+
+def _router(settings: Settings) -> Router | None:
+    if settings.model != "auto":
+        return None
+    from ciagent.api import new_router
+
+    return new_router(settings)
 
 
 async def enrich_many(
@@ -99,6 +113,8 @@ async def enrich_many(
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
     settings = batch_settings(settings)
+    # One router for the batch: deployment health and max_concurrency hold across episodes.
+    router = _router(settings)
     pending: Iterator[EpisodeSource] = (EpisodeSource.of(s) for s in sources)
     running: set[asyncio.Task[BatchItem]] = set()
     stopped = False
@@ -109,7 +125,7 @@ async def enrich_many(
                 if source is None:
                     stopped = True
                     break
-                running.add(asyncio.create_task(_one(source, settings, ledger)))
+                running.add(asyncio.create_task(_one(source, settings, ledger, router)))
             if not running:
                 return
             done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)

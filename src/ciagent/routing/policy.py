@@ -10,6 +10,7 @@ Every choice is recorded with its reason.
 from __future__ import annotations
 
 import asyncio
+import copy
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -58,6 +59,14 @@ class Router:
             self._health[deployment.name] = _Health()
             if deployment.max_concurrency:
                 self._slots[deployment.name] = asyncio.Semaphore(deployment.max_concurrency)
+
+    def for_episode(self) -> Router:
+        """The same deployments, health and concurrency slots, with a decision log of its own:
+        what the episodes of a batch share, so cooldowns and `max_concurrency` hold across
+        them while each reports its own routing."""
+        twin = copy.copy(self)
+        twin.decisions = []
+        return twin
 
     @staticmethod
     def typical_cost(deployment: Deployment) -> float:
