@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
 import ciagent
 from ciagent import Settings
@@ -26,9 +27,12 @@ from ciagent.batch import (
     run_batch,
 )
 from ciagent.batch.sources import file_name
+from ciagent.cli import app
 from ciagent.testing import FakeModel
 from tests.servers import serve
 from tests.test_servers import deployment
+
+cli = CliRunner()
 
 
 def episode_text(n: int) -> str:
@@ -266,3 +270,59 @@ def test_max_concurrency_holds_across_the_episodes_of_a_batch(tmp_path: Path) ->
         load = httpx.get(f"{base}/stats").json()
     assert summary.done == 6
     assert load["most_in_flight"] == 2  # 4 episodes at once, 2 calls at most between them
+
+
+def test_batch_command_exit_codes_and_resume(tmp_path: Path) -> None:
+    write_episodes(tmp_path / "in", 3)
+    (tmp_path / "in" / "broken.txt").write_bytes(b"\x00\x01binary")
+    fake = FakeModel()
+    command = ["batch", str(tmp_path / "in"), "--out", str(tmp_path / "out")]
+    command += ["--model", fake.model_id, "--no-cache"]
+
+    first = cli.invoke(app, command)
+    assert first.exit_code == 1, first.output  # one episode failed
+    assert "broken.txt: binary file" in first.output
+    assert len(list((tmp_path / "out").glob("*.json"))) == 3
+
+    again = cli.invoke(app, command)
+    assert again.exit_code == 1  # the folder still holds a failure
+    assert "1 episodes failed" in again.output
+    calls = len(fake.requests)
+    (tmp_path / "in" / "broken.txt").write_text(episode_text(7), encoding="utf-8")
+    fixed = cli.invoke(app, [*command, "--retry-failed"])
+    assert fixed.exit_code == 0, fixed.output
+    assert len(fake.requests) > calls
+    assert len(list((tmp_path / "out").glob("*.json"))) == 4
+
+
+def test_batch_command_refuses_a_bad_manifest_naming_the_line(tmp_path: Path) -> None:
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text('{"id": "a", "path": "a.txt"}\n{"id": 3, "path": "b.txt"}\n')
+    result = cli.invoke(app, ["batch", str(manifest), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert "m.jsonl:2: needs a non-empty string id" in result.output
+
+
+def test_batch_command_exits_3_when_the_run_budget_stops_it(tmp_path: Path) -> None:
+    write_episodes(tmp_path / "in", 8)
+    fake = FakeModel(input_usd_per_mtok=10.0, output_usd_per_mtok=10.0)
+    result = cli.invoke(
+        app,
+        [
+            "batch",
+            str(tmp_path / "in"),
+            "--out",
+            str(tmp_path / "out"),
+            "--model",
+            fake.model_id,
+            "--no-cache",
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "--budget-usd",
+            "0.05",
+            "--concurrency",
+            "1",
+        ],
+    )
+    assert result.exit_code == 3, result.output
+    assert "budget reached" in result.output

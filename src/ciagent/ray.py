@@ -25,7 +25,15 @@ from typing import Any
 import ray
 import ray.data
 
-from ciagent.batch.runner import BatchItem, BatchSummary, batch_settings, enrich_many, record, todo
+from ciagent.batch.runner import (
+    BatchItem,
+    BatchSummary,
+    batch_settings,
+    enrich_many,
+    finish,
+    record,
+    todo,
+)
 from ciagent.batch.sources import EpisodeSource
 from ciagent.batch.store import ResultStore
 from ciagent.budget import Cap, Ledger, Reservation
@@ -207,9 +215,7 @@ def run_batch(
         finally:
             ray.kill(ledger)
     store.tidy_failures()
-    summary.not_started = len(work) - summary.done - summary.failed
-    summary.wall_s = time.perf_counter() - started
-    return summary
+    return finish(summary, store, len(work), started)
 
 
 def _count(summary: BatchSummary, row: dict[str, Any]) -> None:

@@ -49,6 +49,7 @@ def summary_table(summary: BatchSummary, out: Path) -> Table:
         ("done now", str(summary.done)),
         ("failed", str(summary.failed)),
         ("not started", str(summary.not_started)),
+        ("failed, all runs", str(summary.outstanding)),
         ("model calls", str(summary.calls)),
         ("tokens", f"{summary.prompt_tokens} prompt + {summary.completion_tokens} completion"),
         ("spend", f"${summary.usd:.6f}"),
@@ -170,15 +171,19 @@ def _on_ray(
 
 
 def _report(err: Console, summary: BatchSummary, out: Path) -> None:
-    """The summary table; exit 3 when the budget stopped the batch, 1 when episodes failed."""
+    """The summary table; exit 3 when the budget stopped the batch, 1 when episodes of the
+    folder are still failed (this run's or an earlier one's)."""
     err.print(summary_table(summary, out))
-    if summary.failures:
-        err.print(f"{len(summary.failures)} failed: see {out / 'failures.jsonl'}")
+    if summary.outstanding:
+        err.print(
+            f"{summary.outstanding} episodes failed: see {out / 'failures.jsonl'} "
+            "(--retry-failed reruns them)"
+        )
     if summary.budget_reached:
         err.print(
             f"budget reached: {summary.not_started} episodes not started; "
             "rerun (with --retry-failed for the ones cut short) to go on"
         )
         raise typer.Exit(EXIT_BUDGET)
-    if summary.failed:
+    if summary.outstanding:
         raise typer.Exit(EXIT_ERROR)

@@ -28,6 +28,7 @@ __all__ = [
     "BatchSummary",
     "batch_settings",
     "enrich_many",
+    "finish",
     "record",
     "run_batch",
     "todo",
@@ -156,6 +157,8 @@ class BatchSummary:
     wall_s: float = 0.0
     budget_reached: bool = False
     failures: list[str] = field(default_factory=list)
+    outstanding: int = 0
+    """Episodes of the folder still failed after the run (this run's and earlier ones')."""
 
     def add(self, item: BatchItem) -> None:
         self.budget_reached = self.budget_reached or item.run_budget_reached
@@ -211,7 +214,13 @@ async def run_batch(
                 on_item(item, summary)
     finally:
         store.tidy_failures()
-    summary.not_started = len(work) - summary.done - summary.failed
+    return finish(summary, store, len(work), started)
+
+
+def finish(summary: BatchSummary, store: ResultStore, work: int, started: float) -> BatchSummary:
+    """The summary's closing counts: not started, still failed, wall time."""
+    summary.not_started = work - summary.done - summary.failed
+    summary.outstanding = len(store.failures())
     summary.wall_s = time.perf_counter() - started
     return summary
 
