@@ -278,6 +278,11 @@ class VerificationReport(_Frozen):
         default_factory=list,
         description="Lines withheld from the model because they address it with instructions.",
     )
+    summaries_replaced: list[int] = Field(
+        default_factory=list,
+        description="Chunks whose model summary was unusable (it looped, or named what the "
+        "chunk never says): the chunk's most topical lines stand in for it, verbatim.",
+    )
 
 
 class UsageLine(_Frozen):

@@ -129,15 +129,6 @@ async def finalize(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
         for r in sorted(notes, key=lambda r: r.chunk_id)
         if r.error is not None
     ]
-    failures.extend(
-        StepFailure(
-            step="summary",
-            chunk_id=chunk_id,
-            error="the model's summary looped or named what these lines never say; "
-            "the lines that say the chunk's topics most stand in for it",
-        )
-        for chunk_id in state["merged"].stand_ins
-    )
     budget = ctx.client.budget
     if budget is not None and budget.refusals:
         # Which cap stopped the episode: its own, or the run's (which stops a batch too).
@@ -161,7 +152,7 @@ async def finalize(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
         claims=claims,
         verification=_report(
             grounding, claim_counts, ctx, sum(r.escalated for r in notes) + grounding.chunks_reread
-        ),
+        ).model_copy(update={"summaries_replaced": state["merged"].stand_ins}),
         cost=ctx.client.meter.report(wall_s=time.perf_counter() - ctx.started),
         failures=failures,
         provenance=Provenance(
