@@ -2,7 +2,8 @@
 
 Two readers:
 - QMSum meeting JSON: gold chapters are the starts of `topic_list[].relevant_text_span`, the gold
-  summary is the answer to "Summarize the whole meeting." (no gold entities);
+  summary is the answer to "Summarize the whole meeting." (or "... the meeting"; no gold
+  entities);
 - the project's golden JSONL (`evals/*.jsonl`), one episode a line:
   `{"id", "transcript" (path, relative to the file), "summary"?, "chapters"?: [first segment of
   each chapter], "entities"?: [{"name", "type"}]}`.
@@ -11,6 +12,7 @@ Two readers:
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -40,6 +42,9 @@ class EvalEpisode(BaseModel):
     entities: list[GoldEntity] | None = None
 
 
+_SUMMARY_QUERY = re.compile(r"summari[sz]e the (?:whole )?meeting\.?", re.IGNORECASE)
+
+
 def _qmsum(path: Path, data: dict[str, object]) -> EvalEpisode:
     starts: set[int] = set()
     for topic in data.get("topic_list") or []:  # type: ignore[attr-defined]
@@ -47,7 +52,8 @@ def _qmsum(path: Path, data: dict[str, object]) -> EvalEpisode:
             starts.add(int(span[0]))
     summary = None
     for query in data.get("general_query_list") or []:  # type: ignore[attr-defined]
-        if "whole meeting" in str(query.get("query", "")).lower():
+        # "Summarize the whole meeting." in most files, "Summarize the meeting" in some.
+        if _SUMMARY_QUERY.fullmatch(str(query.get("query", "")).strip()):
             summary = str(query.get("answer", ""))
     return EvalEpisode(
         id=path.stem, transcript=path, summary=summary, chapters=sorted(starts | {0})
