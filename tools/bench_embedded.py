@@ -71,6 +71,7 @@ def tokens_per_second() -> tuple[float, float, int, float]:
         usage = answer["usage"]
         return time.perf_counter() - started, usage["prompt_tokens"], usage["completion_tokens"]
 
+    ask(lines[0], 1)  # warm up: the first call allocates llama.cpp's buffers
     read_s, read_tokens, _ = ask("\n".join(first), 1)
     total_s, prompt_tokens, output_tokens = ask("\n".join(second), 256)
     write_s = total_s - read_s * prompt_tokens / read_tokens

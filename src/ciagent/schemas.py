@@ -6,7 +6,8 @@ answers short and stops a weak model from running on.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import copy
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, StringConstraints
 
@@ -28,6 +29,22 @@ __all__ = [
 Short = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
 
 
+_SCHEMAS: dict[tuple[object, ...], dict[str, Any]] = {}
+
+
+class _Answer(BaseModel):
+    """A response model whose JSON schema is built once: the structured-output layer asks for
+    it on every request, and building it is most of the client's own time per call."""
+
+    @classmethod
+    def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        key = (cls, *args, *sorted(kwargs.items()))
+        schema = _SCHEMAS.get(key)
+        if schema is None:
+            schema = _SCHEMAS[key] = super().model_json_schema(*args, **kwargs)
+        return copy.deepcopy(schema)  # a caller may change its copy
+
+
 class NoteMention(BaseModel):
     segment_id: int = Field(description="The number of the line where it is said.")
     text: Short = Field(description="The exact words used on that line.")
@@ -44,7 +61,7 @@ class NoteQuote(BaseModel):
     text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
 
 
-class ChunkNotes(BaseModel):
+class ChunkNotes(_Answer):
     """What one chunk says: the model's answer, before any verification.
 
     Entities come first: a small model names them best before it starts paraphrasing.
@@ -58,13 +75,13 @@ class ChunkNotes(BaseModel):
     summary: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=700)]
 
 
-class EpisodeSummary(BaseModel):
+class EpisodeSummary(_Answer):
     """The summary of an episode, or of a group of its parts in a hierarchical reduce."""
 
     summary: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1500)]
 
 
-class ClaimJudgement(BaseModel):
+class ClaimJudgement(_Answer):
     """A judge's verdict on one claim, given numbered evidence lines. The lines come first, so
     the verdict follows from what was cited."""
 
@@ -82,7 +99,7 @@ class FoundItem(BaseModel):
     )
 
 
-class LocatedItems(BaseModel):
+class LocatedItems(_Answer):
     """Where a stronger model finds items that a first answer named but verification could not."""
 
     found: list[FoundItem] = Field(max_length=12)
@@ -94,7 +111,7 @@ class ChapterTitle(BaseModel):
     summary: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
 
 
-class ChapterTitles(BaseModel):
+class ChapterTitles(_Answer):
     """Titles for chapters whose boundaries are fixed: the model only names them."""
 
     chapters: list[ChapterTitle] = Field(max_length=40)
