@@ -20,13 +20,14 @@ from ciagent.llm.usage import UsageMeter
 from ciagent.prompts import load_prompt
 from ciagent.routing.policy import Router
 from ciagent.settings import Settings
+from ciagent.shared import Shared
 from ciagent.state import Client, ProgressCallback, RunContext
 from ciagent.steps.notes import PROMPT as NOTES_PROMPT
 from ciagent.tokens import TokenCounter, token_counter
 from ciagent.transcripts import load_transcript
 from ciagent.types import EpisodeEnrichment, Transcript
 
-__all__ = ["aenrich", "enrich", "new_router"]
+__all__ = ["Shared", "aenrich", "enrich", "new_router"]
 
 T = TypeVar("T")
 # tiktoken's count of a text is an estimate for other tokenizers; leave room for the difference.
@@ -104,25 +105,24 @@ async def aenrich(
     settings: Settings | None = None,
     *,
     progress: ProgressCallback | None = None,
-    ledger: SpendLedger | None = None,
-    router: Router | None = None,
+    shared: Shared | None = None,
 ) -> EpisodeEnrichment:
     """Enrich one episode: a transcript file path or a loaded `Transcript`.
 
     `progress(stage, done, total)` is called as chunks and steps finish. When a budget cap would
     be crossed, no further call is made and the result comes back with what was finished and
-    `status == "budget_exceeded"`. `ledger` holds the caps instead of the settings' ledger file
-    (on a cluster, a proxy to one ledger actor: `ciagent.ray`). `router` (with
-    `model = "auto"`) shares deployment health and `max_concurrency` slots with other episodes
-    running in the same event loop (`enrich_many` passes one).
+    `status == "budget_exceeded"`. `shared` is what the episodes of a batch hold in common
+    (`enrich_many` passes it).
     """
     from ciagent.graph import build_graph
 
     settings = settings or Settings()
+    shared = shared or Shared()
     transcript = source if isinstance(source, Transcript) else load_transcript(source)
     count = token_counter()
-    cache = ResponseCache(settings.cache_dir / "responses") if settings.cache else None
-    client = _client(settings, cache, ledger, router)
+    own_cache = shared.cache is None and settings.cache
+    cache = ResponseCache(settings.cache_dir / "responses") if own_cache else shared.cache
+    client = _client(settings, cache, shared.ledger, shared.router)
     _check_fits(settings, client.spec, count)
     context = RunContext(settings=settings, client=client, count_tokens=count, progress=progress)
     try:
@@ -132,7 +132,7 @@ async def aenrich(
             config={"max_concurrency": settings.concurrency},
         )
     finally:
-        if cache is not None:
+        if own_cache and cache is not None:
             cache.close()
     result: EpisodeEnrichment = final["result"]
     return result

@@ -6,10 +6,10 @@
                                     settings, actors=8, concurrency=8)
 
 Each Ray Data actor (`map_batches` with a callable class) holds its settings, its result
-folder and a handle to one `BudgetLedger` actor, and enriches its rows `concurrency` at a time
-with `enrich_many`, exactly as `ciagent batch` does on one machine; so the run caps hold across
-the whole cluster, and each result is written the same way (whole, one file per episode, to a
-folder every node can see). Needs the `ray` extra: `pip install 'ciagent[ray]'`.
+folder, its router, its open response cache and a handle to one `BudgetLedger` actor, and
+enriches its rows `concurrency` at a time with `enrich_many`, exactly as `ciagent batch` does on
+one machine; so the run caps hold across the whole cluster, and each result is written the same
+way (whole, one file per episode, to a folder every node can see). Needs the `ray` extra: `pip install 'ciagent[ray]'`.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import ray.data
 from ciagent.batch.runner import (
     BatchItem,
     BatchSummary,
+    batch_router,
     batch_settings,
     enrich_many,
     finish,
@@ -37,8 +38,10 @@ from ciagent.batch.runner import (
 from ciagent.batch.sources import EpisodeSource
 from ciagent.batch.store import ResultStore
 from ciagent.budget import Cap, Ledger, Reservation
+from ciagent.cache import ResponseCache
 from ciagent.errors import BudgetExceeded
 from ciagent.settings import Settings
+from ciagent.shared import Shared
 
 __all__ = ["ActorLedger", "BudgetLedger", "map_enrich", "run_batch"]
 
@@ -95,20 +98,28 @@ class ActorLedger:
 
 
 class _Enricher:
-    """A Ray Data actor: its own settings, result folder and ledger handle."""
+    """A Ray Data actor: its own settings, result folder, ledger handle, router and open
+    response cache, and one event loop for all its batches (the router's concurrency slots
+    belong to a loop)."""
 
     def __init__(self, settings: Settings, out: str, ledger: Any, concurrency: int) -> None:
         self.settings = settings
         self.store = ResultStore(Path(out))
-        self.ledger = ActorLedger(ledger) if ledger is not None else None
         self.concurrency = concurrency
+        self.loop = asyncio.new_event_loop()
+        cache = ResponseCache(settings.cache_dir / "responses") if settings.cache else None
+        self.shared = Shared(
+            ledger=ActorLedger(ledger) if ledger is not None else None,
+            router=batch_router(settings),
+            cache=cache,
+        )
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list[Any]]:
         sources = [
             EpisodeSource(id=str(i), path=Path(str(p)), metadata=json.loads(str(m)))
             for i, p, m in zip(batch["id"], batch["path"], batch["metadata"], strict=True)
         ]
-        items = asyncio.run(self._enrich(sources))
+        items = self.loop.run_until_complete(self._enrich(sources))
         for item in items:
             record(self.store, item)
         return _rows(items)
@@ -117,9 +128,14 @@ class _Enricher:
         return [
             item
             async for item in enrich_many(
-                sources, self.settings, concurrency=self.concurrency, ledger=self.ledger
+                sources, self.settings, concurrency=self.concurrency, shared=self.shared
             )
         ]
+
+    def __del__(self) -> None:
+        if self.shared.cache is not None:
+            self.shared.cache.close()
+        self.loop.close()
 
 
 def _rows(items: list[BatchItem]) -> dict[str, list[Any]]:

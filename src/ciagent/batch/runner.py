@@ -18,10 +18,11 @@ from pathlib import Path
 
 from ciagent.batch.sources import EpisodeSource
 from ciagent.batch.store import ResultStore
-from ciagent.budget import SpendLedger
+from ciagent.cache import ResponseCache
 from ciagent.errors import BudgetExceeded
 from ciagent.routing.policy import Router
 from ciagent.settings import Settings
+from ciagent.shared import Shared
 from ciagent.types import EpisodeEnrichment
 
 __all__ = [
@@ -75,17 +76,12 @@ def batch_settings(settings: Settings | None) -> Settings:
     return settings
 
 
-async def _one(
-    source: EpisodeSource,
-    settings: Settings,
-    ledger: SpendLedger | None,
-    router: Router | None,
-) -> BatchItem:
+async def _one(source: EpisodeSource, settings: Settings, shared: Shared) -> BatchItem:
     from ciagent.api import aenrich
 
     started = time.perf_counter()
     try:
-        result = await aenrich(source.path, settings, ledger=ledger, router=router)
+        result = await aenrich(source.path, settings, shared=shared)
     except Exception as exc:  # one bad episode must not stop a catalog
         return BatchItem(source, error=exc, wall_s=time.perf_counter() - started)
     return BatchItem(source, result=result, wall_s=time.perf_counter() - started)
@@ -109,7 +105,8 @@ def _settle_heap() -> None:
     _heap_settled = True
 
 
-def _router(settings: Settings) -> Router | None:
+def batch_router(settings: Settings) -> Router | None:
+    """One router for the episodes of a batch (`model = "auto"`; None otherwise)."""
     if settings.model != "auto":
         return None
     from ciagent.api import new_router
@@ -122,20 +119,27 @@ async def enrich_many(
     settings: Settings | None = None,
     *,
     concurrency: int = 4,
-    ledger: SpendLedger | None = None,
+    shared: Shared | None = None,
 ) -> AsyncIterator[BatchItem]:
     """Enrich episodes, `concurrency` at a time, yielding each outcome as it finishes.
 
     An episode that fails yields its error (it does not stop the others), and so does one that
     reaches its own cap (`episode_budget_usd`). When the run's cap is reached, episodes in flight
-    finish (with what they got done) and no more are started.
+    finish (with what they got done) and no more are started. The episodes share one router and
+    one open response cache, or those of `shared` (and its ledger) when given.
     """
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
     _settle_heap()
     settings = batch_settings(settings)
-    # One router for the batch: deployment health and max_concurrency hold across episodes.
-    router = _router(settings)
+    # One router for the batch (deployment health and max_concurrency hold across episodes), and
+    # one open response cache.
+    given = shared or Shared()
+    cache = given.cache
+    own_cache = cache is None and settings.cache
+    if own_cache:
+        cache = ResponseCache(settings.cache_dir / "responses")
+    shared = Shared(given.ledger, given.router or batch_router(settings), cache)
     pending: Iterator[EpisodeSource] = (EpisodeSource.of(s) for s in sources)
     running: set[asyncio.Task[BatchItem]] = set()
     stopped = False
@@ -146,7 +150,7 @@ async def enrich_many(
                 if source is None:
                     stopped = True
                     break
-                running.add(asyncio.create_task(_one(source, settings, ledger, router)))
+                running.add(asyncio.create_task(_one(source, settings, shared)))
             if not running:
                 return
             done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
@@ -159,6 +163,8 @@ async def enrich_many(
             task.cancel()
         if running:
             await asyncio.gather(*running, return_exceptions=True)
+        if own_cache and cache is not None:
+            cache.close()
 
 
 @dataclass
