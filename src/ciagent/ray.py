@@ -9,7 +9,8 @@ Each Ray Data actor (`map_batches` with a callable class) holds its settings, it
 folder, its router, its open response cache and a handle to one `BudgetLedger` actor, and
 enriches its rows `concurrency` at a time with `enrich_many`, exactly as `ciagent batch` does on
 one machine; so the run caps hold across the whole cluster, and each result is written the same
-way (whole, one file per episode, to a folder every node can see). Needs the `ray` extra: `pip install 'ciagent[ray]'`.
+way (whole, one file per episode, to a folder every node can see). Needs the `ray` extra:
+`pip install 'ciagent[ray]'`.
 """
 
 from __future__ import annotations
