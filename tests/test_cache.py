@@ -11,7 +11,7 @@ import pytest
 import ciagent
 from ciagent import Settings
 from ciagent.cache import ResponseCache, cache_key
-from ciagent.prompts import prompts_dir
+from ciagent.prompts import load_prompt, prompts_dir
 from ciagent.testing import FakeModel
 from tests.helpers import without_cost
 
@@ -44,11 +44,13 @@ def test_a_new_prompt_version_misses_the_cache(tmp_path: Path) -> None:
     prompts = tmp_path / "prompts"
     shutil.copytree(prompts_dir(), prompts)
     template = prompts / "chunk_notes.toml"
-    template.write_text(template.read_text().replace('version = "1"', 'version = "1.1"'))
+    shipped = load_prompt("chunk_notes").version
+    text = template.read_text().replace(f'version = "{shipped}"', f'version = "{shipped}.1"')
+    template.write_text(text)
     result = ciagent.enrich(EPISODE, settings.model_copy(update={"prompts_dir": prompts}))
     assert len(fake.requests) == asked + 1
     assert result.cost.calls == 1
-    assert result.provenance.prompt_versions["chunk_notes"] == "1.1"
+    assert result.provenance.prompt_versions["chunk_notes"] == f"{shipped}.1"
 
 
 def test_key_covers_everything_that_changes_the_answer() -> None:

@@ -23,6 +23,7 @@ TRANSCRIPT = transcript_of(
 )
 _LINE = re.compile(r"^\[(\d+)\]\s+[^:\n]+:\s+(.*)$", re.MULTILINE)
 _ITEM = re.compile(r"^(\d+)\. (.*)$", re.MULTILINE)
+_CLAIM = re.compile(r"^\((\d+)\) ", re.MULTILINE)
 
 SMALL_NOTES = {
     "entities": [
@@ -51,6 +52,11 @@ def small_answer(request: FakeRequest) -> dict[str, Any] | str:
         return SMALL_NOTES
     if request.schema_name == "ClaimJudgement":
         return {"lines": [], "verdict": "not_found"}
+    if request.schema_name == "ClaimJudgements":
+        numbers = _CLAIM.findall(request.prompt.rpartition("Claims:")[2])
+        return {
+            "judgements": [{"claim": int(n), "lines": [], "verdict": "not_found"} for n in numbers]
+        }
     return default_answer(request)
 
 

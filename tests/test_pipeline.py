@@ -42,11 +42,12 @@ def test_sample_episode_on_fake_model(examples_dir: Path) -> None:
     assert result.verification.checked == result.verification.grounded + result.verification.dropped
     assert result.provenance.transcript_sha256 == transcript.sha256
     assert result.provenance.prompt_versions == {
-        "chunk_notes": "1",
+        "chunk_notes": "2",
         "episode_summary": "1",
         "chapter_titles": "1",
         "judge_claim": "1",
         "locate_items": "1",
+        "judge_claims": "1",  # a served model: claims are judged together
     }
     assert [c.text for c in result.claims if c.in_summary] == split_sentences(result.summary)
     assert result.verification.claims.checked == len(result.claims) > 0

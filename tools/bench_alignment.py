@@ -18,6 +18,7 @@ import re
 import time
 from pathlib import Path
 
+from ciagent.api import reading
 from ciagent.chunking import chunk_transcript
 from ciagent.settings import Settings
 from ciagent.state import Candidate, MergedEntity, MergedNotes
@@ -106,7 +107,7 @@ def main() -> None:
     transcript = long_transcript(args.qmsum_dir, args.hours)
     settings = Settings()
     chunks = chunk_transcript(
-        transcript, token_counter(), settings.chunk_tokens, settings.chunk_overlap_tokens
+        transcript, token_counter(), reading(settings).chunk_tokens, settings.chunk_overlap_tokens
     )
     notes = model_like_notes(transcript, chunks)
     candidates = sum(len(e.candidates) for e in notes.entities) + len(notes.quotes)

@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 
 from ciagent import Settings, load_transcript
-from ciagent.api import aenrich
+from ciagent.api import aenrich, reading
 from ciagent.chunking import chunk_text, chunk_transcript
 from ciagent.textnorm import clean
 from ciagent.tokens import token_counter
@@ -54,7 +54,7 @@ async def naive_prompt_tokens(
     """(calls, prompt tokens) of the naive pipeline on one transcript."""
     transcript = load_transcript(transcript_path)
     chunks = chunk_transcript(
-        transcript, token_counter(), settings.chunk_tokens, settings.chunk_overlap_tokens
+        transcript, token_counter(), reading(settings).chunk_tokens, settings.chunk_overlap_tokens
     )
     # Plain "Speaker: text" lines: a naive extractor has no use for ciagent's [n] line numbers.
     texts = [_NUMBER.sub("", chunk_text(transcript, chunk)) for chunk in chunks]
@@ -82,9 +82,10 @@ def main() -> None:
         settings = settings_for(base)
         result = asyncio.run(aenrich(transcript, settings))
         naive_calls, naive = asyncio.run(naive_prompt_tokens(base, HOUR, settings))
+    chunk = reading(settings).chunk_tokens
     print(
         f"1-hour episode {HOUR.stem}: {len(transcript.segments)} turns, {written} transcript "
-        f"tokens as written, {bare} without corpus markers; chunks of {settings.chunk_tokens} "
+        f"tokens as written, {bare} without corpus markers; chunks of {chunk} "
         f"tokens, {settings.chunk_overlap_tokens} overlap"
     )
     rows = [

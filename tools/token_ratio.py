@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from ciagent import EpisodeEnrichment, Settings, load_transcript
+from ciagent.api import reading
 from ciagent.chunking import chunk_text, chunk_transcript
 from ciagent.llm.embedded import EmbeddedOptions, LocalLlama
 from ciagent.textnorm import clean
@@ -52,7 +53,7 @@ def main(transcript_path: str, result_path: str) -> None:
         f"{cost.prompt_tokens / cleaned:.3f} (without markers)"
     )
     chunks = chunk_transcript(
-        transcript, token_counter(), settings.chunk_tokens, settings.chunk_overlap_tokens
+        transcript, token_counter(), reading(settings).chunk_tokens, settings.chunk_overlap_tokens
     )
     texts = [chunk_text(transcript, chunk) for chunk in chunks]
     numbered = sum(llama.count_tokens(text) for text in texts)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -15,35 +15,36 @@ from ciagent.cache import ResponseCache
 from ciagent.errors import ConfigError
 from ciagent.llm.call import ModelClient
 from ciagent.llm.models import ModelSpec, resolve_model
+from ciagent.llm.reading import Reading, reading_for
 from ciagent.llm.routed import RoutedClient
 from ciagent.llm.usage import UsageMeter
-from ciagent.prompts import load_prompt
 from ciagent.routing.policy import Router
 from ciagent.settings import Settings
 from ciagent.shared import Shared
 from ciagent.state import Client, ProgressCallback, RunContext
-from ciagent.steps.notes import PROMPT as NOTES_PROMPT
+from ciagent.steps.notes import notes_request
 from ciagent.tokens import TokenCounter, token_counter
 from ciagent.transcripts import load_transcript
 from ciagent.types import EpisodeEnrichment, Transcript
 
-__all__ = ["Shared", "aenrich", "enrich", "new_router"]
+__all__ = ["Shared", "aenrich", "enrich", "model_specs", "new_router", "reading"]
 
 T = TypeVar("T")
 # tiktoken's count of a text is an estimate for other tokenizers; leave room for the difference.
 _TOKENIZER_SLACK = 1.25
 
 
-def _check_fits(settings: Settings, spec: ModelSpec, count: TokenCounter) -> None:
-    prompt = load_prompt(NOTES_PROMPT, settings.prompts_dir)
-    overhead = sum(count(m["content"]) for m in prompt.messages(transcript=""))
-    needed = int((settings.chunk_tokens + overhead) * _TOKENIZER_SLACK) + settings.max_output_tokens
+def _check_fits(settings: Settings, reading: Reading, spec: ModelSpec, count: TokenCounter) -> None:
+    chunk, output = reading.chunk_tokens, reading.output_tokens
+    prompt, _, values = notes_request(settings, chunk)
+    overhead = sum(count(m["content"]) for m in prompt.messages(transcript="", **values))
+    needed = int((chunk + overhead) * _TOKENIZER_SLACK) + output
     if needed > spec.context_window:
         raise ConfigError(
             "chunk_tokens",
-            f"a chunk of {settings.chunk_tokens} tokens plus the prompt and "
-            f"{settings.max_output_tokens} output tokens needs about {needed} tokens, more than "
-            f"the {spec.context_window} of {spec.model_id}; lower chunk_tokens",
+            f"a chunk of {chunk} tokens plus the prompt and {output} output tokens needs about "
+            f"{needed} tokens, more than the {spec.context_window} of {spec.model_id}; lower "
+            "chunk_tokens",
         )
 
 
@@ -57,6 +58,20 @@ def new_router(settings: Settings) -> Router:
     )
 
 
+def model_specs(settings: Settings) -> tuple[ModelSpec, ...]:
+    """The models that may answer: every deployment under 'auto', else the one named."""
+    if settings.model == "auto":
+        if not settings.deployments:
+            raise ConfigError("model", "model = 'auto' needs at least one [[deployments]] entry")
+        return tuple(ModelSpec.of(d) for d in settings.deployments)
+    return (resolve_model(settings.model, settings.embedded_context, settings.deployments),)
+
+
+def reading(settings: Settings) -> Reading:
+    """Transcript tokens per notes call and claims per judge call, for the settings' models."""
+    return reading_for(settings, model_specs(settings))
+
+
 def _client(
     settings: Settings,
     cache: ResponseCache | None,
@@ -67,14 +82,14 @@ def _client(
     budget = _budget(settings, ledger)
     if settings.model == "auto":
         router = shared.for_episode() if shared is not None else new_router(settings)
-        _check_keys([ModelSpec.of(d) for d in settings.deployments])
+        _check_keys(model_specs(settings))
         return RoutedClient(settings, router, UsageMeter(), cache, budget)
-    spec = resolve_model(settings.model, settings.embedded_context, settings.deployments)
+    (spec,) = model_specs(settings)
     _check_keys([spec])
     return ModelClient(settings, spec, UsageMeter(), cache, budget)
 
 
-def _check_keys(specs: list[ModelSpec]) -> None:
+def _check_keys(specs: Sequence[ModelSpec]) -> None:
     for spec in specs:
         if spec.api_key_env and spec.api_key_env not in os.environ:
             raise ConfigError(
@@ -120,12 +135,17 @@ async def aenrich(
     shared = shared or Shared()
     transcript = source if isinstance(source, Transcript) else load_transcript(source)
     count = token_counter()
+    specs = model_specs(settings)
+    reading = reading_for(settings, specs)
+    _check_fits(settings, reading, min(specs, key=lambda s: s.context_window), count)
+    settings = settings.model_copy(update={"max_output_tokens": reading.output_tokens})
     own_cache = shared.cache is None and settings.cache
     cache = ResponseCache(settings.cache_dir / "responses") if own_cache else shared.cache
-    client = _client(settings, cache, shared.ledger, shared.router)
-    _check_fits(settings, client.spec, count)
-    context = RunContext(settings=settings, client=client, count_tokens=count, progress=progress)
     try:
+        client = _client(settings, cache, shared.ledger, shared.router)
+        context = RunContext(
+            settings=settings, client=client, count_tokens=count, reading=reading, progress=progress
+        )
         final = await build_graph().ainvoke(
             {"transcript": transcript},
             context=context,

@@ -46,10 +46,11 @@ class Prompt(BaseModel):
     def messages(self, **values: str) -> list[dict[str, str]]:
         """The chat messages with the placeholders filled; a missing value is an error."""
         try:
+            system = Template(self.system).substitute(values)
             user = Template(self.user).substitute(values)
         except KeyError as exc:
             raise ConfigError(f"prompt {self.ref}", f"no value for ${exc.args[0]}") from None
-        messages = [{"role": "system", "content": self.system}]
+        messages = [{"role": "system", "content": system}]
         for example in self.examples:
             messages.append({"role": "user", "content": example.user})
             messages.append({"role": "assistant", "content": example.assistant})

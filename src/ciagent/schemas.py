@@ -7,9 +7,10 @@ answers short and stops a weak model from running on.
 from __future__ import annotations
 
 import copy
+import functools
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints, create_model
 
 from ciagent.types import EntityType
 
@@ -18,12 +19,17 @@ __all__ = [
     "ChapterTitles",
     "ChunkNotes",
     "ClaimJudgement",
+    "ClaimJudgements",
+    "ClaimVerdict",
     "EpisodeSummary",
     "FoundItem",
     "LocatedItems",
     "NoteEntity",
     "NoteMention",
     "NoteQuote",
+    "chunk_notes_model",
+    "in_words",
+    "quote_limit",
 ]
 
 Short = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
@@ -75,6 +81,37 @@ class ChunkNotes(_Answer):
     summary: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=700)]
 
 
+# The chunk size ChunkNotes' bounds are set for; a larger chunk gets proportionally more room.
+NOTES_BASE_TOKENS = 1500
+_NUMBERS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+
+
+def quote_limit(chunk_tokens: int) -> int:
+    """Most quotes asked of one chunk: two per 1,500 tokens of transcript."""
+    return max(2, round(2 * chunk_tokens / NOTES_BASE_TOKENS))
+
+
+def in_words(number: int) -> str:
+    return _NUMBERS[number] if 0 <= number < len(_NUMBERS) else str(number)
+
+
+@functools.cache
+def chunk_notes_model(chunk_tokens: int) -> type[ChunkNotes]:
+    """ChunkNotes with room for as many entities and quotes per transcript token as a
+    1,500-token chunk has, so that larger chunks do not thin out an episode's metadata."""
+    if chunk_tokens <= NOTES_BASE_TOKENS:
+        return ChunkNotes
+    entities = round(12 * chunk_tokens / NOTES_BASE_TOKENS)
+    sized: type[ChunkNotes] = create_model(
+        "ChunkNotes",
+        __base__=ChunkNotes,
+        __doc__=ChunkNotes.__doc__,
+        entities=(list[NoteEntity], Field(max_length=entities)),
+        quotes=(list[NoteQuote], Field(max_length=quote_limit(chunk_tokens))),
+    )
+    return sized
+
+
 class EpisodeSummary(_Answer):
     """The summary of an episode, or of a group of its parts in a hierarchical reduce."""
 
@@ -89,6 +126,22 @@ class ClaimJudgement(_Answer):
         max_length=4, description="Numbers of the evidence lines that bear on the claim."
     )
     verdict: Literal["supported", "contradicted", "not_found"]
+
+
+class ClaimVerdict(_Answer):
+    """One claim's verdict in a judgement of several."""
+
+    claim: int = Field(description="The number of the claim.")
+    lines: list[int] = Field(
+        max_length=4, description="Numbers of the evidence lines that bear on the claim."
+    )
+    verdict: Literal["supported", "contradicted", "not_found"]
+
+
+class ClaimJudgements(_Answer):
+    """Verdicts on several claims of a summary, judged on their shared evidence lines."""
+
+    judgements: list[ClaimVerdict] = Field(max_length=16)
 
 
 class FoundItem(BaseModel):

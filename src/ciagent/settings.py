@@ -17,6 +17,7 @@ import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ciagent.errors import ConfigError
+from ciagent.llm.reading import SMALL_CHUNK_TOKENS
 from ciagent.routing.registry import Deployment
 
 __all__ = ["DEFAULT_MODEL", "ENV_PREFIX", "Settings"]
@@ -38,11 +39,18 @@ class Settings(BaseModel):
         default=DEFAULT_MODEL,
         description="A deployment name, a litellm model id, or 'auto' to route over deployments.",
     )
-    chunk_tokens: int = Field(
-        default=1500, ge=16, description="Most tokens of transcript per call."
+    chunk_tokens: int | None = Field(
+        default=None,
+        ge=16,
+        description="Most tokens of transcript per notes call; chosen for the model if unset "
+        "(1500 on an embedded model, up to 4000 on one with a larger context).",
     )
     chunk_overlap_tokens: int = Field(default=100, ge=0, description="Tokens shared by neighbours.")
-    max_output_tokens: int = Field(default=1024, ge=16, description="Completion cap per call.")
+    max_output_tokens: int | None = Field(
+        default=None,
+        ge=16,
+        description="Completion cap per call; if unset 1024, scaled up with chunks over 1500.",
+    )
     temperature: float = Field(default=0.0, ge=0, le=2)
     seed: int = 0
     max_reasks: int = Field(default=2, ge=0, le=10, description="Re-asks on invalid output.")
@@ -97,6 +105,13 @@ class Settings(BaseModel):
     verify_claims: bool = Field(
         default=True, description="Judge each summary sentence against retrieved evidence."
     )
+    claims_per_judge_call: int | None = Field(
+        default=None,
+        ge=1,
+        le=16,
+        description="Summary claims judged together; chosen for the model if unset (1 on an "
+        "embedded model, 8 otherwise).",
+    )
     claim_evidence: int = Field(
         default=4, ge=1, le=12, description="Segments retrieved as evidence for each claim."
     )
@@ -136,10 +151,11 @@ class Settings(BaseModel):
 
     @model_validator(mode="after")
     def _overlap_below_half(self) -> Settings:
-        if self.chunk_overlap_tokens >= self.chunk_tokens // 2:
+        smallest = self.chunk_tokens or SMALL_CHUNK_TOKENS
+        if self.chunk_overlap_tokens >= smallest // 2:
             raise ValueError(
                 f"chunk_overlap_tokens ({self.chunk_overlap_tokens}) must be below half of "
-                f"chunk_tokens ({self.chunk_tokens})"
+                f"chunk_tokens ({smallest})"
             )
         return self
 

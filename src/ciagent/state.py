@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ciagent.budget import BudgetGuard
 from ciagent.llm.models import ModelSpec, Served
+from ciagent.llm.reading import Reading
 from ciagent.llm.usage import UsageMeter
 from ciagent.prompts import Prompt
 from ciagent.routing.registry import Tier
@@ -55,6 +56,7 @@ class Client(Protocol):
     """What steps need of the model layer: ModelClient (one deployment) or RoutedClient."""
 
     spec: ModelSpec
+    specs: tuple[ModelSpec, ...]
     meter: UsageMeter
     budget: BudgetGuard | None
 
@@ -88,6 +90,7 @@ class RunContext:
     settings: Settings
     client: Client
     count_tokens: TokenCounter
+    reading: Reading = field(default_factory=Reading)
     progress: ProgressCallback | None = None
     started: float = field(default_factory=time.perf_counter)
     totals: dict[str, int] = field(default_factory=dict)

@@ -23,6 +23,7 @@ from ciagent.errors import BudgetExceeded, ModelCallError, StructuredOutputError
 from ciagent.llm.grammar import without_length_bounds
 from ciagent.llm.models import ModelSpec, Served
 from ciagent.llm.providers import EMBEDDED_OPTIONS_KEY, litellm_module
+from ciagent.llm.reading import DEFAULT_OUTPUT_TOKENS
 from ciagent.llm.retry import retrying
 from ciagent.llm.usage import CallRecord, Outcome, UsageMeter
 from ciagent.prompts import Prompt
@@ -101,6 +102,8 @@ class ModelClient:
     ) -> None:
         self.settings = settings
         self.spec = spec
+        self.specs: tuple[ModelSpec, ...] = (spec,)
+        self.max_output_tokens = settings.max_output_tokens or DEFAULT_OUTPUT_TOKENS
         self.meter = meter
         self.cache = cache
         self.budget = budget
@@ -112,7 +115,7 @@ class ModelClient:
         text = [str(m.get("content") or "") for m in kwargs.get("messages", [])]
         text.append(json.dumps(kwargs.get("response_format") or ""))
         prompt = int(sum(self._count(t) + 8 for t in text) * _PROMPT_SLACK) + 64
-        completion = int(kwargs.get("max_tokens") or self.settings.max_output_tokens)
+        completion = int(kwargs.get("max_tokens") or self.max_output_tokens)
         return self.spec.cost(prompt, completion), prompt + completion
 
     def _transport(self, litellm: Any, step: str, log: _AttemptLog) -> Callable[..., Any]:
@@ -165,7 +168,7 @@ class ModelClient:
     def _sampling(self) -> dict[str, Any]:
         return {
             "temperature": self.settings.temperature,
-            "max_tokens": self.settings.max_output_tokens,
+            "max_tokens": self.max_output_tokens,
             "seed": self.settings.seed,
         }
 

@@ -99,6 +99,8 @@ def default_answer(request: FakeRequest) -> dict[str, Any]:
         return _chunk_notes(request.prompt)
     if request.schema_name == "ClaimJudgement":
         return _judgement(request.prompt)
+    if request.schema_name == "ClaimJudgements":
+        return _judgements(request.prompt)
     if request.schema_name == "ChapterTitles":
         return _chapter_titles(request.prompt)
     if request.schema_name == "EpisodeSummary":
@@ -152,6 +154,21 @@ def _judgement(prompt: str) -> dict[str, Any]:
     present = {w for w in wanted if any(w in text for _, text in lines)}
     supported = bool(wanted) and 2 * len(present) >= len(wanted)
     return {"lines": cited, "verdict": "supported" if supported else "not_found"}
+
+
+_CLAIM = re.compile(r"^\((\d+)\) (.*)$", re.MULTILINE)
+
+
+def _judgements(prompt: str) -> dict[str, Any]:
+    """Each numbered claim judged as `_judgement` judges one, on all the evidence lines."""
+    head, _, claims = prompt.rpartition("Claims:")
+    evidence = head.rpartition("Transcript lines:")[2]
+    return {
+        "judgements": [
+            {"claim": int(number), **_judgement(f"{evidence}Claim: {text}")}
+            for number, text in _CLAIM.findall(claims)
+        ]
+    }
 
 
 def _from_schema(schema: dict[str, Any], root: dict[str, Any]) -> Any:

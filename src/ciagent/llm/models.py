@@ -46,6 +46,7 @@ class ModelSpec(BaseModel):
     api_key_env: str | None = None
     structured_output: str = "json_schema"
     tier: Tier = Tier.SMALL
+    chunk_tokens: int | None = None
 
     @classmethod
     def of(cls, deployment: Deployment) -> ModelSpec:
@@ -60,6 +61,7 @@ class ModelSpec(BaseModel):
             api_key_env=deployment.api_key_env,
             structured_output=deployment.structured_output,
             tier=deployment.tier,
+            chunk_tokens=deployment.chunk_tokens,
         )
 
     @property

@@ -12,6 +12,7 @@ from ciagent.cache import ResponseCache
 from ciagent.errors import BudgetExceeded, ConfigError, ModelCallError, StructuredOutputError
 from ciagent.llm.call import ModelClient
 from ciagent.llm.models import ModelSpec, Served
+from ciagent.llm.reading import DEFAULT_OUTPUT_TOKENS
 from ciagent.llm.usage import UsageMeter
 from ciagent.prompts import Prompt
 from ciagent.routing.policy import TIER_RANK, Route, Router
@@ -47,7 +48,8 @@ class RoutedClient:
             for d in router.deployments
         }
         # What every step may assume: the smallest context among the deployments.
-        self.spec = min((c.spec for c in self.clients.values()), key=lambda s: s.context_window)
+        self.specs = tuple(c.spec for c in self.clients.values())
+        self.spec = min(self.specs, key=lambda s: s.context_window)
         self._count = token_counter()
 
     def next_tier(self, tier: Tier) -> Tier | None:
@@ -79,7 +81,8 @@ class RoutedClient:
     ) -> Served[T]:
         """As `structured`, with the deployment that answered."""
         messages = prompt.messages(**values)
-        tokens = sum(self._count(m["content"]) for m in messages) + self.settings.max_output_tokens
+        output = self.settings.max_output_tokens or DEFAULT_OUTPUT_TOKENS
+        tokens = sum(self._count(m["content"]) for m in messages) + output
         routes = self.router.routes(step, min_tier=min_tier, tokens=tokens)
         return await self._serve(step, routes, tokens, prompt, response_model, values, min_tier)
 

@@ -105,6 +105,12 @@ class Deployment(_Frozen):
         ),
     )
     max_concurrency: int | None = Field(default=None, ge=1)
+    chunk_tokens: int | None = Field(
+        default=None,
+        ge=16,
+        description="Transcript tokens this model reads well in one notes call; from its context "
+        "if unset (see ciagent.llm.reading).",
+    )
     price: TokenPrice | GpuPrice | None = None
 
     @model_validator(mode="before")

@@ -13,7 +13,7 @@ async def chunk(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
     chunks = chunk_transcript(
         state["transcript"],
         ctx.count_tokens,
-        max_tokens=settings.chunk_tokens,
+        max_tokens=ctx.reading.chunk_tokens,
         overlap_tokens=settings.chunk_overlap_tokens,
     )
     ctx.expect("notes", len(chunks))

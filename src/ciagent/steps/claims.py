@@ -3,9 +3,11 @@
 For each claim, a lexical retriever (`ciagent.retrieval`, BM25 over segments) picks the segments
 that share its words, with their neighbours. A claim that repeats one of those segments nearly word
 for word is supported by it with no model call (small models often summarise by copying); any
-other gets a structured judge call on the cheapest tier: supported / contradicted / not found, with
-the evidence lines it rests on. Claims that are not
-supported are re-judged on a stronger tier by the escalate step, then removed (or kept flagged).
+other is judged by the cheapest tier in a structured call: supported / contradicted / not found,
+with the evidence lines it rests on. A small model judges one claim per call; a larger one judges
+up to `claims_per_call` of them together on their pooled evidence (`ciagent.llm.reading`), which
+sends the instructions once and shared lines once. Claims that are not supported are re-judged on a
+stronger tier by the escalate step, one by one, then removed (or kept flagged).
 """
 
 from __future__ import annotations
@@ -19,14 +21,22 @@ from ciagent.errors import BudgetExceeded, ModelCallError
 from ciagent.prompts import load_prompt
 from ciagent.retrieval import SegmentIndex, with_neighbours
 from ciagent.routing.registry import Tier
-from ciagent.schemas import ClaimJudgement
+from ciagent.schemas import ClaimJudgement, ClaimJudgements, ClaimVerdict
 from ciagent.state import EnrichState, EnrichUpdate, RunContext
 from ciagent.textnorm import normalize_key, split_sentences
 from ciagent.types import Claim, Transcript
 
-__all__ = ["Evidence", "claims", "judge", "numbered_lines"]
+__all__ = [
+    "Evidence",
+    "claims",
+    "judge",
+    "judge_together",
+    "numbered_lines",
+    "settled_without_model",
+]
 
 PROMPT = "judge_claim"
+GROUP_PROMPT = "judge_claims"
 _MAX_LINES = 8
 VERBATIM = "transcript (verbatim)"
 
@@ -43,6 +53,7 @@ class Evidence:
     """Numbered evidence lines for one claim, and the segment ids behind the numbers."""
 
     def __init__(self, transcript: Transcript, segment_ids: list[int]) -> None:
+        self.transcript = transcript
         self.segment_ids = segment_ids
         self.texts = [transcript.segments[sid].text for sid in segment_ids]
         self.text = numbered_lines(transcript, segment_ids)
@@ -72,10 +83,28 @@ class Evidence:
                 return segment_id
         return None
 
-    def cited(self, lines: list[int]) -> list[int]:
-        """Segment ids of the cited line numbers (the valid ones), then the rest of the evidence."""
+    def cited(self, lines: list[int], rest: list[int] | None = None) -> list[int]:
+        """Segment ids of the cited line numbers (the valid ones), then the rest of the evidence
+        (or of `rest`)."""
         first = [self.segment_ids[n - 1] for n in lines if 1 <= n <= len(self.segment_ids)]
-        return list(dict.fromkeys([*first, *self.segment_ids]))
+        return list(dict.fromkeys([*first, *(self.segment_ids if rest is None else rest)]))
+
+
+def settled_without_model(text: str, evidence: Evidence) -> Claim | None:
+    """A claim with no evidence is not found; one that repeats an evidence line nearly word for
+    word is supported by it. None: a judge must rule."""
+    if not evidence.segment_ids:
+        return Claim(text=text, verdict="not_found", in_summary=True)
+    copied = evidence.verbatim(text)
+    if copied is None:
+        return None
+    return Claim(
+        text=text,
+        verdict="supported",
+        evidence_segment_ids=[copied],
+        judged_by=VERBATIM,
+        in_summary=True,
+    )
 
 
 async def judge(
@@ -86,17 +115,9 @@ async def judge(
     tier: Tier = Tier.SMALL,
 ) -> Claim:
     """One judge call; a claim no judge could rule on is `unchecked`, never guessed."""
-    if not evidence.segment_ids:
-        return Claim(text=text, verdict="not_found", in_summary=True)
-    copied = evidence.verbatim(text)
-    if copied is not None:
-        return Claim(
-            text=text,
-            verdict="supported",
-            evidence_segment_ids=[copied],
-            judged_by=VERBATIM,
-            in_summary=True,
-        )
+    settled = settled_without_model(text, evidence)
+    if settled is not None:
+        return settled
     prompt = load_prompt(PROMPT, ctx.settings.prompts_dir)
     try:
         answer = await ctx.client.served(
@@ -119,6 +140,47 @@ async def judge(
     )
 
 
+async def judge_together(
+    ctx: RunContext, step: str, group: list[tuple[str, Evidence]]
+) -> list[Claim]:
+    """One judge call for several claims, on their pooled evidence lines. A claim the answer
+    leaves out is judged on its own; if the call fails, every claim is `unchecked`."""
+    if len(group) == 1:
+        text, evidence = group[0]
+        return [await judge(ctx, step, text, evidence)]
+    pooled = Evidence(
+        group[0][1].transcript, sorted({sid for _, e in group for sid in e.segment_ids})
+    )
+    claims_text = "\n".join(f"({n}) {text}" for n, (text, _) in enumerate(group, start=1))
+    prompt = load_prompt(GROUP_PROMPT, ctx.settings.prompts_dir)
+    try:
+        answer = await ctx.client.served(
+            step, prompt, ClaimJudgements, evidence=pooled.text, claims=claims_text
+        )
+    except (ModelCallError, BudgetExceeded):
+        return [
+            Claim(text=t, verdict="unchecked", evidence_segment_ids=e.segment_ids, in_summary=True)
+            for t, e in group
+        ]
+    verdicts: dict[int, ClaimVerdict] = {}
+    for verdict in answer.value.judgements:
+        verdicts.setdefault(verdict.claim, verdict)
+
+    async def settle(number: int, text: str, evidence: Evidence) -> Claim:
+        found = verdicts.get(number)
+        if found is None:
+            return await judge(ctx, f"{step}.{number}", text, evidence)
+        return Claim(
+            text=text,
+            verdict=found.verdict,
+            evidence_segment_ids=pooled.cited(found.lines, evidence.segment_ids),
+            judged_by=answer.deployment,
+            in_summary=True,
+        )
+
+    return list(await asyncio.gather(*(settle(n, t, e) for n, (t, e) in enumerate(group, start=1))))
+
+
 async def claims(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
     sentences = split_sentences(state.get("summary", ""))
     if not ctx.settings.verify_claims or not sentences:
@@ -127,14 +189,28 @@ async def claims(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
     untrusted = frozenset(state["grounding"].untrusted)
     index = SegmentIndex(transcript.segments)
     ctx.expect("claims", len(sentences))
-
-    async def one(number: int, sentence: str) -> Claim:
+    judged: dict[int, Claim] = {}
+    waiting: list[tuple[int, str, Evidence]] = []
+    for number, sentence in enumerate(sentences):
         evidence = Evidence.retrieve(
             transcript, index, sentence, ctx.settings.claim_evidence, untrusted
         )
-        claim = await judge(ctx, f"judge[{number}]", sentence, evidence)
-        ctx.report("claims")
-        return claim
+        settled = settled_without_model(sentence, evidence)
+        if settled is None:
+            waiting.append((number, sentence, evidence))
+        else:
+            judged[number] = settled
+            ctx.report("claims")
+    size = ctx.reading.claims_per_call
+    groups = [waiting[start : start + size] for start in range(0, len(waiting), size)]
 
-    judged = await asyncio.gather(*(one(n, s) for n, s in enumerate(sentences)))
-    return {"claims": list(judged)}
+    async def one(group: list[tuple[int, str, Evidence]]) -> None:
+        first, last = group[0][0], group[-1][0]
+        step = f"judge[{first}]" if first == last else f"judge[{first}-{last}]"
+        answers = await judge_together(ctx, step, [(text, evidence) for _, text, evidence in group])
+        for (number, _, _), claim in zip(group, answers, strict=True):
+            judged[number] = claim
+            ctx.report("claims")
+
+    await asyncio.gather(*(one(group) for group in groups))
+    return {"claims": [judged[number] for number in range(len(sentences))]}

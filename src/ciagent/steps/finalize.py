@@ -14,6 +14,7 @@ from ciagent.llm.usage import step_kind
 from ciagent.prompts import load_prompt
 from ciagent.state import EnrichState, EnrichUpdate, Grounding, RunContext
 from ciagent.steps.chapters import PROMPT as CHAPTERS_PROMPT
+from ciagent.steps.claims import GROUP_PROMPT as JUDGE_GROUP_PROMPT
 from ciagent.steps.claims import PROMPT as JUDGE_PROMPT
 from ciagent.steps.escalate import PROMPT as LOCATE_PROMPT
 from ciagent.steps.notes import PROMPT as NOTES_PROMPT
@@ -141,6 +142,8 @@ async def finalize(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
     models = sorted({r.model for r in records}) or [ctx.client.spec.model_id]
     folder = ctx.settings.prompts_dir
     names = [NOTES_PROMPT, SUMMARY_PROMPT, CHAPTERS_PROMPT, JUDGE_PROMPT, LOCATE_PROMPT]
+    if ctx.reading.claims_per_call > 1:
+        names.append(JUDGE_GROUP_PROMPT)
     prompts = [load_prompt(name, folder) for name in names]
     result = EpisodeEnrichment(
         status="budget_exceeded" if ctx.budget_exceeded else "partial" if failures else "complete",

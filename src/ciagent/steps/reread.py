@@ -14,12 +14,10 @@ import asyncio
 
 from ciagent.chunking import chunk_text
 from ciagent.errors import BudgetExceeded, ModelCallError
-from ciagent.prompts import load_prompt
 from ciagent.routing.registry import Tier
-from ciagent.schemas import ChunkNotes
 from ciagent.state import EnrichState, Grounding, NoteResult, RunContext
 from ciagent.steps.merge import entity_key, merge
-from ciagent.steps.notes import PROMPT as NOTES_PROMPT
+from ciagent.steps.notes import notes_request
 from ciagent.steps.verify import ground
 from ciagent.types import Entity, ItemCounts, Quote
 
@@ -57,13 +55,15 @@ def chunks_to_reread(state: EnrichState, ctx: RunContext) -> list[tuple[int, Tie
 
 async def _read(state: EnrichState, ctx: RunContext, chunk_id: int, tier: Tier) -> NoteResult:
     chunk = next(c for c in state["chunks"] if c.id == chunk_id)
+    prompt, response_model, values = notes_request(ctx.settings, ctx.reading.chunk_tokens)
     try:
         answer = await ctx.client.served(
             f"escalate.notes[{chunk_id}]",
-            load_prompt(NOTES_PROMPT, ctx.settings.prompts_dir),
-            ChunkNotes,
+            prompt,
+            response_model,
             min_tier=tier,
             transcript=chunk_text(state["transcript"], chunk),
+            **values,
         )
     except (ModelCallError, BudgetExceeded) as exc:
         return NoteResult(chunk_id=chunk_id, error=str(exc), escalated=True)

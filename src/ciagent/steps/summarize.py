@@ -57,7 +57,7 @@ async def summarize(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
         return {"summary": merged.summaries[0][1]}
     prompt = load_prompt(PROMPT, ctx.settings.prompts_dir)
     overhead = sum(ctx.count_tokens(m["content"]) for m in prompt.messages(notes=""))
-    budget = ctx.client.spec.context_window - ctx.settings.max_output_tokens - overhead - _MARGIN
+    budget = ctx.client.spec.context_window - ctx.reading.output_tokens - overhead - _MARGIN
     if budget < 1024:
         raise ModelCallError(ctx.client.spec.model_id, "context window too small for a summary")
     known = set(normalize_key(state["transcript"].render()).split())

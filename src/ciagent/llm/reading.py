@@ -1,0 +1,73 @@
+"""How much a model is given to read at once: transcript tokens per notes call, and summary
+claims per judge call.
+
+Both are chosen for the models that may answer, unless the settings fix them. A small local model
+(the embedded 0.5B-1.5B ones) reads a 1,500-token chunk well and judges one claim at a time; a
+served or hosted model with a larger context reads a quarter of its context, up to 4,000 tokens,
+and judges a summary's claims together. Fewer, larger calls send the instructions and worked
+examples fewer times: on a 1-hour episode that is most of the difference between 1.6 and 1.2 prompt
+tokens per transcript token. Chunks stay well under the context, because extraction recall drops
+on long inputs; a deployment can set its own `chunk_tokens`. Under routing the smallest reading of
+any deployment is used: a chunk must suit whichever deployment answers it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ciagent.llm.models import ModelSpec
+
+if TYPE_CHECKING:
+    from ciagent.settings import Settings
+
+__all__ = [
+    "DEFAULT_OUTPUT_TOKENS",
+    "LARGE_CHUNK_TOKENS",
+    "LARGE_CLAIMS_PER_CALL",
+    "SMALL_CHUNK_TOKENS",
+    "Reading",
+    "reading_for",
+]
+
+SMALL_CHUNK_TOKENS = 1500
+DEFAULT_OUTPUT_TOKENS = 1024
+LARGE_CHUNK_TOKENS = 4000
+LARGE_CLAIMS_PER_CALL = 8
+
+
+@dataclass(frozen=True)
+class Reading:
+    """Transcript tokens per notes call, summary claims per judge call, and the completion cap
+    (a larger chunk has more to say: its notes may list proportionally more entities and quotes)."""
+
+    chunk_tokens: int = SMALL_CHUNK_TOKENS
+    claims_per_call: int = 1
+    output_tokens: int = DEFAULT_OUTPUT_TOKENS
+
+
+def _small(spec: ModelSpec) -> bool:
+    return spec.model_id.startswith("embedded/")
+
+
+def _chunk_tokens(spec: ModelSpec) -> int:
+    if spec.chunk_tokens is not None:
+        return spec.chunk_tokens
+    if _small(spec):
+        return SMALL_CHUNK_TOKENS
+    return max(SMALL_CHUNK_TOKENS, min(LARGE_CHUNK_TOKENS, spec.context_window // 4))
+
+
+def reading_for(settings: Settings, specs: Sequence[ModelSpec]) -> Reading:
+    """The reading for these models (all that may answer), where the settings leave it open."""
+    chunk = settings.chunk_tokens or min(
+        (_chunk_tokens(s) for s in specs), default=SMALL_CHUNK_TOKENS
+    )
+    claims = settings.claims_per_judge_call or min(
+        (1 if _small(s) else LARGE_CLAIMS_PER_CALL for s in specs), default=1
+    )
+    output = settings.max_output_tokens or round(
+        DEFAULT_OUTPUT_TOKENS * max(1.0, chunk / SMALL_CHUNK_TOKENS)
+    )
+    return Reading(chunk_tokens=chunk, claims_per_call=claims, output_tokens=output)

@@ -1,0 +1,200 @@
+"""How much a model reads at once: chunk size and claims per judge call, chosen for the model,
+and claims judged together on their pooled evidence (fake models, and one real call)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import ciagent
+from ciagent import Settings
+from ciagent.api import reading
+from ciagent.llm.call import ModelClient
+from ciagent.llm.models import ModelSpec
+from ciagent.llm.reading import Reading, reading_for
+from ciagent.llm.usage import UsageMeter
+from ciagent.retrieval import SegmentIndex
+from ciagent.routing.registry import Deployment, TokenPrice
+from ciagent.schemas import ChunkNotes, chunk_notes_model
+from ciagent.state import RunContext
+from ciagent.steps.claims import Evidence, judge_together
+from ciagent.steps.notes import notes_request
+from ciagent.testing import FakeModel, FakeRequest, default_answer
+from ciagent.tokens import token_counter
+from tests.helpers import transcript_of
+
+
+def hosted(context: int, chunk_tokens: int | None = None, name: str = "served") -> Deployment:
+    return Deployment(
+        name=name,
+        model="hosted_vllm/some-7b",
+        api_base="http://127.0.0.1:9/v1",
+        context_window=context,
+        chunk_tokens=chunk_tokens,
+        price=TokenPrice(input_usd_per_mtok=0.2, output_usd_per_mtok=0.8),
+    )
+
+
+EMBEDDED = Deployment(
+    name="local", model="embedded/qwen2.5-coder-0.5b-instruct", context_window=8192
+)
+
+
+@pytest.mark.parametrize(
+    ("deployments", "expected"),
+    [
+        ((EMBEDDED,), Reading(1500, 1)),
+        ((hosted(32768),), Reading(4000, 8, 2731)),  # output scaled with the chunk
+        ((hosted(8192),), Reading(2048, 8, 1398)),  # a quarter of the context
+        ((hosted(4096),), Reading(1500, 8)),  # never below what a small model reads
+        (
+            (hosted(32768, chunk_tokens=3000),),
+            Reading(3000, 8, 2048),
+        ),  # the deployment's own choice
+        ((EMBEDDED, hosted(32768)), Reading(1500, 1)),  # routed: whichever may answer
+    ],
+)
+def test_reading_is_chosen_for_the_models_that_may_answer(
+    deployments: tuple[Deployment, ...], expected: Reading
+) -> None:
+    model = "auto" if len(deployments) > 1 else deployments[0].name
+    assert reading(Settings(model=model, deployments=deployments)) == expected
+
+
+def test_explicit_settings_win() -> None:
+    settings = Settings(model="auto", deployments=(hosted(32768),), chunk_tokens=900)
+    assert reading(settings) == Reading(900, 8)
+    settings = settings.model_copy(update={"claims_per_judge_call": 2})
+    assert reading_for(settings, [ModelSpec.of(hosted(32768))]) == Reading(900, 2)
+    assert reading(Settings()) == Reading(1500, 1)  # the embedded default
+
+
+EPISODE = transcript_of(
+    """Maya: Welcome back. My guest today is Doctor Sarah Chen from MBARI.
+Sarah: Thanks Maya. This spring we tagged twenty-two white sharks near Guadalupe Island.
+Maya: How long did the tags keep sending data?
+Sarah: Most of them sent positions for about nine months before the batteries died.
+Maya: And the boat?
+Sarah: NOAA ran the research ship, and it cost forty thousand dollars a day.
+Maya: Where did the sharks go in winter?
+Sarah: They swam out to the open ocean, to a place people call the White Shark Cafe."""
+)
+SUMMARY = (
+    "Sarah Chen from MBARI joined the show. Her team put tags on white sharks at Guadalupe. "
+    "The tags worked for roughly nine months. The research vessel belonged to NOAA. "
+    "In winter the animals travelled to the White Shark Cafe."
+)
+
+
+def notes_with_summary(request: FakeRequest) -> dict[str, Any] | str:
+    """Notes whose summary paraphrases the lines, so every claim needs a judge."""
+    answer = default_answer(request)
+    if request.schema_name == "ChunkNotes":
+        answer["summary"] = SUMMARY
+    return answer
+
+
+def test_claims_are_judged_together_on_a_served_model() -> None:
+    fake = FakeModel(respond=notes_with_summary)
+    result = ciagent.enrich(EPISODE, Settings(model=fake.model_id, claims_per_judge_call=3))
+
+    asked = [r.schema_name for r in fake.requests]
+    assert asked.count("ClaimJudgements") == 2  # five claims: three, then two
+    assert "ClaimJudgement" not in asked
+    grouped = [r for r in fake.requests if r.schema_name == "ClaimJudgements"]
+    assert "(3) The tags worked for roughly nine months." in grouped[0].prompt
+    # Each evidence line once, though the claims' evidence overlaps.
+    shared = grouped[0].prompt.rpartition("Transcript lines:")[2]
+    assert shared.count("Guadalupe Island") == 1
+    claims = result.claims
+    assert len(claims) == 5
+    assert [c.in_summary for c in claims] == [c.verdict == "supported" for c in claims]
+    assert all(c.judged_by == fake.model_id for c in claims)
+    assert all(c.verdict in ("supported", "contradicted", "not_found") for c in claims)
+    assert all(0 <= s < len(EPISODE.segments) for c in claims for s in c.evidence_segment_ids)
+    assert result.provenance.prompt_versions["judge_claims"] == "1"
+    assert result.cost.by_step["judge"].calls == 2
+
+
+def _context(fake: FakeModel, claims_per_call: int = 8) -> RunContext:
+    settings = Settings(model=fake.model_id, cache=False, max_reasks=0, max_retries=0)
+    spec = ModelSpec(model_id=fake.model_id, context_window=32768, **_free())
+    client = ModelClient(settings, spec, UsageMeter())
+    return RunContext(
+        settings=settings,
+        client=client,
+        count_tokens=token_counter(),
+        reading=Reading(4000, claims_per_call),
+    )
+
+
+def _free() -> dict[str, float]:
+    return {"input_usd_per_mtok": 0.0, "output_usd_per_mtok": 0.0}
+
+
+def _group(texts: list[str]) -> list[tuple[str, Evidence]]:
+    index = SegmentIndex(EPISODE.segments)
+    return [(t, Evidence.retrieve(EPISODE, index, t, 4)) for t in texts]
+
+
+CLAIMS = ["Her team put tags on white sharks at Guadalupe.", "The research vessel was cheap."]
+
+
+def test_a_claim_left_out_of_the_answer_is_judged_on_its_own() -> None:
+    def first_only(request: FakeRequest) -> dict[str, Any] | str:
+        if request.schema_name == "ClaimJudgements":
+            return {"judgements": [{"claim": 1, "lines": [1], "verdict": "supported"}]}
+        return {"lines": [], "verdict": "contradicted"}
+
+    fake = FakeModel(respond=first_only)
+    judged = asyncio.run(judge_together(_context(fake), "judge[0-1]", _group(CLAIMS)))
+    assert [c.verdict for c in judged] == ["supported", "contradicted"]
+    assert [r.schema_name for r in fake.requests] == ["ClaimJudgements", "ClaimJudgement"]
+    # The cited line is the first of its evidence; the rest of the claim's own evidence follows.
+    first_evidence = _group(CLAIMS)[0][1].segment_ids
+    assert set(first_evidence) <= set(judged[0].evidence_segment_ids)
+
+
+def test_a_failed_group_call_leaves_its_claims_unchecked() -> None:
+    def broken(request: FakeRequest) -> dict[str, Any] | str:
+        return "not json at all"
+
+    fake = FakeModel(respond=broken)
+    judged = asyncio.run(judge_together(_context(fake), "judge[0-1]", _group(CLAIMS)))
+    assert [c.verdict for c in judged] == ["unchecked", "unchecked"]
+    assert all(c.evidence_segment_ids for c in judged)
+
+
+@pytest.mark.slow
+def test_the_embedded_model_judges_claims_together(models_dir: Path, tmp_path: Path) -> None:
+    """The grouped judge schema through the real path: llama.cpp, litellm, instructor."""
+    settings = Settings(models_dir=models_dir, cache_dir=tmp_path, max_output_tokens=256)
+    spec = ciagent.api.model_specs(settings)[0]
+    client = ModelClient(settings, spec, UsageMeter())
+    context = RunContext(
+        settings=settings, client=client, count_tokens=token_counter(), reading=Reading(1500, 2)
+    )
+    judged = asyncio.run(judge_together(context, "judge[0-1]", _group(CLAIMS)))
+    assert len(judged) == 2
+    assert all(c.judged_by == spec.model_id for c in judged)
+    assert all(c.verdict in ("supported", "contradicted", "not_found") for c in judged)
+    grouped = [r for r in client.meter.records if r.step == "judge[0-1]"]
+    assert grouped
+    assert grouped[0].prompt_tokens > 0
+
+
+def test_larger_chunks_are_asked_for_proportionally_more_notes() -> None:
+    assert chunk_notes_model(1500) is ChunkNotes  # the embedded model's request is unchanged
+    prompt, model, values = notes_request(Settings(), 4000)
+    schema = model.model_json_schema()
+    assert schema["title"] == "ChunkNotes"
+    assert list(schema["properties"]) == ["entities", "topics", "quotes", "summary"]
+    assert schema["properties"]["entities"]["maxItems"] == 32  # 12 per 1,500 tokens
+    assert schema["properties"]["quotes"]["maxItems"] == 5
+    system = prompt.messages(transcript="", **values)[0]["content"]
+    assert "quotes: at most five notable sentences" in system
+    _, _, small = notes_request(Settings(), 1500)
+    assert small == {"quotes": "two"}
