@@ -187,6 +187,8 @@ def test_models_lists_prices_and_health(tmp_path: Path, upstream: str) -> None:
     assert len(embedded) == 2  # the 0.5B default and the 1.5B stronger tier
     assert all(line.rstrip().endswith("ready") for line in embedded)
     assert "0.5556" in lines["local-vllm"]
+    assert " 2048 " in lines["local-vllm"]  # a quarter of its 8192-token context per chunk
+    assert all(" 1500 " in line for line in embedded)
     assert lines["local-vllm"].rstrip().endswith("up")
     assert "frontier" in lines["gone"]
     assert "down" in lines["gone"]

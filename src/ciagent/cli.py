@@ -168,9 +168,12 @@ def cache_clear(config: ConfigOption = None, cache_dir: CacheDirOption = None) -
 
 @app.command()
 def models(config: ConfigOption = None) -> None:
-    """List the model deployments: tier, price in $/Mtok, context window, endpoint, health."""
+    """List the model deployments: tier, price in $/Mtok, context window, chunk size, endpoint,
+    health."""
     from ciagent.errors import ModelAssetError
     from ciagent.llm.assets import EMBEDDED_MODELS
+    from ciagent.llm.models import ModelSpec, resolve_model
+    from ciagent.llm.reading import reading_for
     from ciagent.routing.registry import embedded_price, probe
     from ciagent.settings import Settings
 
@@ -178,6 +181,10 @@ def models(config: ConfigOption = None) -> None:
         settings = Settings.load(config)
     except InputError as exc:
         _fail(EXIT_INPUT, str(exc))
+
+    def chunk_of(spec: ModelSpec) -> str:
+        """Transcript tokens per notes call on this model alone."""
+        return str(reading_for(settings, [spec]).chunk_tokens)
 
     def embedded_health(name: str) -> str:
         asset = EMBEDDED_MODELS[name]
@@ -195,6 +202,7 @@ def models(config: ConfigOption = None) -> None:
         "$/Mtok in",
         "$/Mtok out",
         "context",
+        "chunk",
         "endpoint",
         "health",
     ):
@@ -209,6 +217,7 @@ def models(config: ConfigOption = None) -> None:
             f"{price.input_usd_per_mtok:.4f}",
             f"{price.output_usd_per_mtok:.4f}",
             str(settings.embedded_context),
+            chunk_of(resolve_model(f"embedded/{name}", settings.embedded_context)),
             "in-process (llama.cpp)",
             embedded_health(name),
         )
@@ -222,6 +231,7 @@ def models(config: ConfigOption = None) -> None:
             f"{price_in:.4f}",
             f"{price_out:.4f}",
             str(deployment.context_window),
+            chunk_of(ModelSpec.of(deployment)),
             "in-process (llama.cpp)"
             if local in EMBEDDED_MODELS
             else deployment.api_base or "provider default",
