@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from ciagent.alignment import Aligner
+import random
+
+from ciagent.alignment import Aligner, Span, _outermost
 from ciagent.state import Candidate, MergedEntity
 from ciagent.types import Chunk, EntityType, Segment, Transcript
 
@@ -166,3 +168,23 @@ def test_a_name_split_by_a_cue_boundary_spans_both_segments() -> None:
     assert mention.segment_ids == [0, 1]
     assert (mention.start, mention.end) == (0.0, 9.0)
     assert (mention.char_start, mention.char_end) == (14, 27)
+
+
+def test_outermost_keeps_exactly_the_spans_inside_no_other() -> None:
+    """The sweep against the definition, on random spans across three segments."""
+    rng = random.Random(7)
+
+    def inside(inner: Span, outer: Span) -> bool:
+        starts = (outer.first, outer.start) <= (inner.first, inner.start)
+        return inner != outer and starts and (inner.last, inner.end) <= (outer.last, outer.end)
+
+    for _ in range(300):
+        spans: set[Span] = set()
+        for _ in range(rng.randint(0, 12)):
+            first = rng.randint(0, 2)
+            last = first + rng.randint(0, 1)
+            start = rng.randint(0, 20)
+            end = rng.randint(start + 1, 30) if last == first else rng.randint(1, 30)
+            spans.add(Span(first=first, start=start, last=last, end=end))
+        expected = sorted(s for s in spans if not any(inside(s, o) for o in spans))
+        assert _outermost(spans) == expected

@@ -50,12 +50,6 @@ class Span:
             return head[self.start : self.end]
         return f"{head[self.start :]} {transcript.segments[self.last].text[: self.end]}"
 
-    def contains(self, other: Span) -> bool:
-        return (self.first, self.start) <= (other.first, other.start) and (
-            other.last,
-            other.end,
-        ) <= (self.last, self.end)
-
 
 def _across_cues(transcript: Transcript, order: list[int], phrases: list[str]) -> Span | None:
     """A phrase said across the boundary of two consecutive segments of the search order."""
@@ -142,16 +136,23 @@ def _looks_like_a_name(text: str, cased: bool) -> bool:
 
 
 def _uses_capitals(transcript: Transcript) -> bool:
-    letters = upper = 0
-    for segment in transcript.segments:
-        letters += sum(char.isalpha() for char in segment.text)
-        upper += sum(char.isupper() for char in segment.text)
-    return letters > 0 and upper / letters > 0.005
+    text = "".join(segment.text for segment in transcript.segments)
+    letters = sum(map(str.isalpha, text))
+    return letters > 0 and sum(map(str.isupper, text)) / letters > 0.005
 
 
 def _outermost(spans: set[Span]) -> list[Span]:
-    """Spans not inside a longer one ("Sarah Chen" in "Dr. Sarah Chen")."""
-    return sorted(span for span in spans if not any(o != span and o.contains(span) for o in spans))
+    """Spans not inside a longer one ("Sarah Chen" in "Dr. Sarah Chen"). In order of start,
+    longest first, a span is inside an earlier one exactly when some earlier one ends at or
+    after its end."""
+    ordered = sorted(spans, key=lambda s: (s.first, s.start, -s.last, -s.end))
+    kept: list[Span] = []
+    furthest: tuple[int, int] | None = None
+    for span in ordered:
+        if furthest is None or (span.last, span.end) > furthest:
+            kept.append(span)
+            furthest = (span.last, span.end)
+    return kept
 
 
 @dataclass(frozen=True)
