@@ -27,10 +27,12 @@ from ciagent.tokens import token_counter
 from tests.helpers import transcript_of
 
 
-def hosted(context: int, chunk_tokens: int | None = None, name: str = "served") -> Deployment:
+def hosted(
+    context: int, chunk_tokens: int | None = None, model: str = "hosted_vllm/some-7b"
+) -> Deployment:
     return Deployment(
-        name=name,
-        model="hosted_vllm/some-7b",
+        name="served",
+        model=model,
         api_base="http://127.0.0.1:9/v1",
         context_window=context,
         chunk_tokens=chunk_tokens,
@@ -55,6 +57,10 @@ EMBEDDED = Deployment(
             Reading(3000, 8, 2048),
         ),  # the deployment's own choice
         ((EMBEDDED, hosted(32768)), Reading(1500, 1)),  # routed: whichever may answer
+        # A small model served: its name gives its size.
+        ((hosted(32768, model="hosted_vllm/Qwen/Qwen2.5-0.5B-Instruct"),), Reading(1500, 1)),
+        ((hosted(32768, model="hosted_vllm/meta-llama/Llama-3.1-8B"),), Reading(4000, 8, 2731)),
+        ((hosted(32768, model="hosted_vllm/Qwen/Qwen3-30B-A3B"),), Reading(4000, 8, 2731)),
     ],
 )
 def test_reading_is_chosen_for_the_models_that_may_answer(

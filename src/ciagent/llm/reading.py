@@ -1,18 +1,20 @@
 """How much a model is given to read at once: transcript tokens per notes call, and summary
 claims per judge call.
 
-Both are chosen for the models that may answer, unless the settings fix them. A small local model
-(the embedded 0.5B-1.5B ones) reads a 1,500-token chunk well and judges one claim at a time; a
-served or hosted model with a larger context reads a quarter of its context, up to 4,000 tokens,
-and judges a summary's claims together. Fewer, larger calls send the instructions and worked
-examples fewer times: on a 1-hour episode that is most of the difference between 1.6 and 1.2 prompt
-tokens per transcript token. Chunks stay well under the context, because extraction recall drops
-on long inputs; a deployment can set its own `chunk_tokens`. Under routing the smallest reading of
-any deployment is used: a chunk must suit whichever deployment answers it.
+Both are chosen for the models that may answer, unless the settings fix them. A small model
+(the embedded 0.5B-1.5B ones, or a served model whose name gives under 3B parameters) reads a
+1,500-token chunk well and judges one claim at a time; any other served or hosted model reads a
+quarter of its context, up to 4,000 tokens, and judges a summary's claims together. Fewer, larger
+calls send the instructions and worked examples fewer times: on a 1-hour episode that is most of
+the difference between 1.6 and 1.2 prompt tokens per transcript token. Chunks stay well under the
+context, because extraction recall drops on long inputs; a deployment can set its own
+`chunk_tokens`. Under routing the smallest reading of any deployment is used: a chunk must suit
+whichever deployment answers it.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -47,8 +49,18 @@ class Reading:
     output_tokens: int = DEFAULT_OUTPUT_TOKENS
 
 
+# A parameter count in a model's name: "Qwen2.5-0.5B-Instruct", "llama-3.1-8b", "mixtral-8x7b".
+_PARAMETERS = re.compile(r"(?<![\w.])(?:\d+x)?(\d+(?:\.\d+)?)b(?![a-z])")
+SMALL_BELOW_BILLIONS = 3.0
+
+
 def _small(spec: ModelSpec) -> bool:
-    return spec.model_id.startswith("embedded/")
+    """An embedded model, or a served one whose name gives fewer than 3B parameters."""
+    if spec.model_id.startswith("embedded/"):
+        return True
+    name = spec.model_id.rsplit("/", 1)[-1].lower()
+    sizes = [float(found) for found in _PARAMETERS.findall(name.replace("_", "-"))]
+    return bool(sizes) and max(sizes) < SMALL_BELOW_BILLIONS
 
 
 def _chunk_tokens(spec: ModelSpec) -> int:
