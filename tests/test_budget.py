@@ -91,17 +91,23 @@ def test_processes_sharing_a_tight_cap_stay_under_it(tmp_path: Path) -> None:
     assert len(results) == 32
 
     spent = Ledger(ledger_path).spent("run:shared")
-    assert spent.usd <= cap
-    assert Ledger(ledger_path).held("run:shared").usd == 0  # nothing left reserved
+    # What each episode did, for a failure message: status, calls, usd, entities, failures.
+    seen = [
+        (r.status, r.cost.calls, r.cost.usd, len(r.entities), [f.step for f in r.failures])
+        for r in results
+    ]
+    assert spent.usd <= cap, seen
+    assert Ledger(ledger_path).held("run:shared").usd == 0, seen  # nothing left reserved
     # The ledger equals the sum of every call's cost in the episodes' own reports.
-    assert spent.usd == pytest.approx(sum(r.cost.usd for r in results), abs=1e-8)
+    assert spent.usd == pytest.approx(sum(r.cost.usd for r in results), abs=1e-8), seen
     statuses = {r.status for r in results}
-    assert "budget_exceeded" in statuses  # the cap was tight enough to bite
+    assert "budget_exceeded" in statuses, seen  # the cap was tight enough to bite
     # Work finished before the cap is kept: chunks answered within it still give entities.
-    assert any(r.cost.calls > 0 and r.entities for r in results)
+    assert any(r.cost.calls > 0 and r.entities for r in results), seen
     for result in results:
         if result.status == "budget_exceeded":
-            assert all("budget" in f.error for f in result.failures if f.step == "notes")
+            notes = [f.error for f in result.failures if f.step == "notes"]
+            assert all("budget" in error for error in notes), notes
 
 
 def test_cli_budget_exceeded_exits_3_and_writes_the_partial_result(tmp_path: Path) -> None:
