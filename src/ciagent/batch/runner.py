@@ -9,7 +9,6 @@ as others finish, so a catalog of millions never sits in memory as tasks.
 from __future__ import annotations
 
 import asyncio
-import gc
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
@@ -18,6 +17,7 @@ from pathlib import Path
 
 from ciagent.batch.sources import EpisodeSource
 from ciagent.batch.store import ResultStore
+from ciagent.batch.tuning import batch_process
 from ciagent.cache import ResponseCache
 from ciagent.errors import BudgetExceeded
 from ciagent.routing.policy import Router
@@ -87,24 +87,6 @@ async def _one(source: EpisodeSource, settings: Settings, shared: Shared) -> Bat
     return BatchItem(source, result=result, wall_s=time.perf_counter() - started)
 
 
-_heap_settled = False
-
-
-def _settle_heap() -> None:
-    """Move what exists now (litellm's, langgraph's and pydantic's import-time objects) out of
-    the cyclic collector's sight: a batch allocates steadily, and every full collection would
-    walk them again (a quarter of the client's own time per episode, measured). They are still
-    freed by reference counting; only cycles among them would never be collected."""
-    global _heap_settled
-    if _heap_settled:
-        return
-    from ciagent import api  # noqa: F401  (the heavy imports happen first)
-
-    gc.collect()
-    gc.freeze()
-    _heap_settled = True
-
-
 def batch_router(settings: Settings) -> Router | None:
     """One router for the episodes of a batch (`model = "auto"`; None otherwise)."""
     if settings.model != "auto":
@@ -126,12 +108,23 @@ async def enrich_many(
     An episode that fails yields its error (it does not stop the others), and so does one that
     reaches its own cap (`episode_budget_usd`). When the run's cap is reached, episodes in flight
     finish (with what they got done) and no more are started. The episodes share one router and
-    one open response cache, or those of `shared` (and its ledger) when given.
+    one open response cache, or those of `shared` (and its ledger) when given. While it runs the
+    process is tuned for it (`ciagent.batch.tuning`).
     """
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
-    _settle_heap()
     settings = batch_settings(settings)
+    with batch_process():
+        async for item in _enrich_all(sources, settings, concurrency, shared):
+            yield item
+
+
+async def _enrich_all(
+    sources: Iterable[EpisodeSource | str | Path],
+    settings: Settings,
+    concurrency: int,
+    shared: Shared | None,
+) -> AsyncIterator[BatchItem]:
     # One router for the batch (deployment health and max_concurrency hold across episodes), and
     # one open response cache.
     given = shared or Shared()
