@@ -259,13 +259,14 @@ def test_an_episode_cap_stops_that_episode_only(tmp_path: Path) -> None:
     assert {f.error for f in failures.values()} == {"BudgetExceeded"}
 
 
-def test_max_concurrency_holds_across_the_episodes_of_a_batch(tmp_path: Path) -> None:
+@pytest.mark.parametrize("model", ["auto", "sim"])  # routed, or the deployment named
+def test_max_concurrency_holds_across_the_episodes_of_a_batch(tmp_path: Path, model: str) -> None:
     sources = [EpisodeSource.of(p) for p in write_episodes(tmp_path / "in", 6)]
     with serve(
         ["tools/fake_openai_server.py", "--port", "{port}", "--base-ms", "60"], "/health"
     ) as base:
         limited = deployment("sim", base).model_copy(update={"max_concurrency": 2})
-        settings = Settings(model="auto", deployments=(limited,), cache=False)
+        settings = Settings(model=model, deployments=(limited,), cache=False)
         summary = asyncio.run(run_batch(sources, tmp_path / "out", settings, concurrency=4))
         load = httpx.get(f"{base}/stats").json()
     assert summary.done == 6

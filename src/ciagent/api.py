@@ -19,6 +19,7 @@ from ciagent.llm.reading import Reading, reading_for
 from ciagent.llm.routed import RoutedClient
 from ciagent.llm.usage import UsageMeter
 from ciagent.routing.policy import Router
+from ciagent.routing.registry import Deployment
 from ciagent.settings import Settings
 from ciagent.shared import Shared
 from ciagent.state import Client, ProgressCallback, RunContext
@@ -48,10 +49,19 @@ def _check_fits(settings: Settings, reading: Reading, spec: ModelSpec, count: To
         )
 
 
+def routed(settings: Settings) -> tuple[Deployment, ...]:
+    """The deployments a router serves: all of them under `model = "auto"`; the one named, when
+    it has a `max_concurrency` to hold (across the episodes of a batch too); none otherwise."""
+    if settings.model == "auto":
+        return settings.deployments
+    named = [d for d in settings.deployments if d.name == settings.model]
+    return tuple(d for d in named if d.max_concurrency)
+
+
 def new_router(settings: Settings) -> Router:
-    """A router over the settings' deployments (`model = "auto"`)."""
+    """A router over the settings' routed deployments (see `routed`)."""
     return Router(
-        settings.deployments,
+        routed(settings),
         failures_to_cool=settings.failures_to_cool,
         cooldown_s=settings.cooldown_s,
         overflow=settings.overflow,
@@ -78,9 +88,10 @@ def _client(
     ledger: SpendLedger | None = None,
     shared: Router | None = None,
 ) -> Client:
-    """One deployment (a name or a model id), or a router over all of them ('auto')."""
+    """One deployment (a name or a model id), or a router over all of them ('auto') or over the
+    one named when it has a concurrency limit."""
     budget = _budget(settings, ledger)
-    if settings.model == "auto":
+    if routed(settings):
         router = shared.for_episode() if shared is not None else new_router(settings)
         _check_keys(model_specs(settings))
         return RoutedClient(settings, router, UsageMeter(), cache, budget)

@@ -88,12 +88,11 @@ async def _one(source: EpisodeSource, settings: Settings, shared: Shared) -> Bat
 
 
 def batch_router(settings: Settings) -> Router | None:
-    """One router for the episodes of a batch (`model = "auto"`; None otherwise)."""
-    if settings.model != "auto":
-        return None
-    from ciagent.api import new_router
+    """One router for the episodes of a batch (`model = "auto"`, or a named deployment with a
+    `max_concurrency`; None otherwise)."""
+    from ciagent.api import new_router, routed
 
-    return new_router(settings)
+    return new_router(settings) if routed(settings) else None
 
 
 async def enrich_many(
