@@ -20,7 +20,7 @@ from ciagent.retrieval import SegmentIndex
 from ciagent.routing.registry import Deployment, TokenPrice
 from ciagent.schemas import ChunkNotes, chunk_notes_model
 from ciagent.state import RunContext
-from ciagent.steps.claims import Evidence, judge_together
+from ciagent.steps.claims import Evidence, _groups, judge_together
 from ciagent.steps.notes import notes_request
 from ciagent.testing import FakeModel, FakeRequest, default_answer
 from ciagent.tokens import token_counter
@@ -125,7 +125,7 @@ def test_claims_are_judged_together_on_a_served_model() -> None:
     assert result.cost.by_step["judge"].calls == 2
 
 
-def _context(fake: FakeModel, claims_per_call: int = 8) -> RunContext:
+def _context(fake: FakeModel, claims_per_call: int = 8, chunk_tokens: int = 4000) -> RunContext:
     settings = Settings(model=fake.model_id, cache=False, max_reasks=0, max_retries=0)
     spec = ModelSpec(model_id=fake.model_id, context_window=32768, **_free())
     client = ModelClient(settings, spec, UsageMeter())
@@ -133,7 +133,7 @@ def _context(fake: FakeModel, claims_per_call: int = 8) -> RunContext:
         settings=settings,
         client=client,
         count_tokens=token_counter(),
-        reading=Reading(4000, claims_per_call),
+        reading=Reading(chunk_tokens, claims_per_call),
     )
 
 
@@ -204,3 +204,21 @@ def test_larger_chunks_are_asked_for_proportionally_more_notes() -> None:
     assert "quotes: at most five notable sentences" in system
     _, _, small = notes_request(Settings(), 1500)
     assert small == {"quotes": "two"}
+
+
+def test_groups_hold_a_chunk_of_evidence_and_claims_per_call_at_most() -> None:
+    texts = [*CLAIMS, "The tags sent positions for nine months.", "NOAA ran the ship."]
+    waiting = [(n, text, evidence) for n, (text, evidence) in enumerate(_group(texts))]
+    fake = FakeModel()
+    assert [len(g) for g in _groups(waiting, _context(fake))] == [4]
+    assert [len(g) for g in _groups(waiting, _context(fake, claims_per_call=3))] == [3, 1]
+    # Room for the largest claim's evidence alone: groups split, in summary order, each within it.
+    count = token_counter()
+    weight = {s.id: count(s.text) + 8 for s in EPISODE.segments}
+    limit = max(sum(weight[sid] for sid in e.segment_ids) for _, _, e in waiting)
+    assert sum(weight[sid] for sid in {s for _, _, e in waiting for s in e.segment_ids}) > limit
+    split = _groups(waiting, _context(fake, chunk_tokens=limit))
+    assert len(split) > 1
+    assert [n for g in split for n, _, _ in g] == [0, 1, 2, 3]
+    for group in split:
+        assert sum(weight[sid] for sid in {s for _, _, e in group for s in e.segment_ids}) <= limit

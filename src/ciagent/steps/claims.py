@@ -181,6 +181,33 @@ async def judge_together(
     return list(await asyncio.gather(*(settle(n, t, e) for n, (t, e) in enumerate(group, start=1))))
 
 
+Waiting = list[tuple[int, str, Evidence]]
+
+
+def _groups(waiting: Waiting, ctx: RunContext) -> list[Waiting]:
+    """Claims in summary order, up to `claims_per_call` a group, while their pooled evidence
+    stays within a chunk's tokens (so a judge call is never longer than a notes call)."""
+    limit, size = ctx.reading.chunk_tokens, ctx.reading.claims_per_call
+    weight: dict[int, int] = {}
+    groups: list[Waiting] = []
+    pooled: set[int] = set()
+    for item in waiting:
+        evidence = item[2]
+        for sid, text in zip(evidence.segment_ids, evidence.texts, strict=True):
+            if sid not in weight:
+                weight[sid] = ctx.count_tokens(text) + 8  # the number and the speaker
+        joined = pooled | set(evidence.segment_ids)
+        current = groups[-1] if groups else None
+        fits = sum(weight[sid] for sid in joined) <= limit
+        if current is not None and len(current) < size and fits:
+            current.append(item)
+            pooled = joined
+        else:
+            groups.append([item])
+            pooled = set(evidence.segment_ids)
+    return groups
+
+
 async def claims(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
     sentences = split_sentences(state.get("summary", ""))
     if not ctx.settings.verify_claims or not sentences:
@@ -190,7 +217,7 @@ async def claims(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
     index = SegmentIndex(transcript.segments)
     ctx.expect("claims", len(sentences))
     judged: dict[int, Claim] = {}
-    waiting: list[tuple[int, str, Evidence]] = []
+    waiting: Waiting = []
     for number, sentence in enumerate(sentences):
         evidence = Evidence.retrieve(
             transcript, index, sentence, ctx.settings.claim_evidence, untrusted
@@ -201,10 +228,9 @@ async def claims(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
         else:
             judged[number] = settled
             ctx.report("claims")
-    size = ctx.reading.claims_per_call
-    groups = [waiting[start : start + size] for start in range(0, len(waiting), size)]
+    groups = _groups(waiting, ctx)
 
-    async def one(group: list[tuple[int, str, Evidence]]) -> None:
+    async def one(group: Waiting) -> None:
         first, last = group[0][0], group[-1][0]
         step = f"judge[{first}]" if first == last else f"judge[{first}-{last}]"
         answers = await judge_together(ctx, step, [(text, evidence) for _, text, evidence in group])
