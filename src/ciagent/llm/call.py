@@ -302,7 +302,6 @@ class ModelClient:
 
 
 @cache
-@cache
 def _prepared(response_model: type[Any]) -> type[Any]:
     """The response model as instructor wraps it for a request, built once per model.
     Handed an unwrapped model, instructor builds the wrapping pydantic class anew on every call
@@ -312,6 +311,7 @@ def _prepared(response_model: type[Any]) -> type[Any]:
     return response_schema(response_model)
 
 
+@cache
 def _schema(response_model: type[BaseModel]) -> dict[str, Any]:
     """A response model's JSON schema, built once per model (read, never changed)."""
     return response_model.model_json_schema()
