@@ -84,19 +84,19 @@ def reading(settings: Settings) -> Reading:
 
 def _client(
     settings: Settings,
+    specs: tuple[ModelSpec, ...],
     cache: ResponseCache | None,
     ledger: SpendLedger | None = None,
     shared: Router | None = None,
 ) -> Client:
     """One deployment (a name or a model id), or a router over all of them ('auto') or over the
-    one named when it has a concurrency limit."""
+    one named when it has a concurrency limit. `specs` are `model_specs(settings)`."""
     budget = _budget(settings, ledger)
+    _check_keys(specs)
     if routed(settings):
         router = shared.for_episode() if shared is not None else new_router(settings)
-        _check_keys(model_specs(settings))
         return RoutedClient(settings, router, UsageMeter(), cache, budget)
-    (spec,) = model_specs(settings)
-    _check_keys([spec])
+    (spec,) = specs
     return ModelClient(settings, spec, UsageMeter(), cache, budget)
 
 
@@ -153,7 +153,7 @@ async def aenrich(
     own_cache = shared.cache is None and settings.cache
     cache = ResponseCache(settings.cache_dir / "responses") if own_cache else shared.cache
     try:
-        client = _client(settings, cache, shared.ledger, shared.router)
+        client = _client(settings, specs, cache, shared.ledger, shared.router)
         context = RunContext(
             settings=settings, client=client, count_tokens=count, reading=reading, progress=progress
         )

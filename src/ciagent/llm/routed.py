@@ -51,6 +51,7 @@ class RoutedClient:
         self.specs = tuple(c.spec for c in self.clients.values())
         self.spec = min(self.specs, key=lambda s: s.context_window)
         self._count = token_counter()
+        self.max_output_tokens = settings.max_output_tokens or DEFAULT_OUTPUT_TOKENS
 
     def next_tier(self, tier: Tier) -> Tier | None:
         """The lowest tier above `tier` that some deployment offers (where to escalate)."""
@@ -81,8 +82,7 @@ class RoutedClient:
     ) -> Served[T]:
         """As `structured`, with the deployment that answered."""
         messages = prompt.messages(**values)
-        output = self.settings.max_output_tokens or DEFAULT_OUTPUT_TOKENS
-        tokens = sum(self._count(m["content"]) for m in messages) + output
+        tokens = sum(self._count(m["content"]) for m in messages) + self.max_output_tokens
         routes = self.router.routes(step, min_tier=min_tier, tokens=tokens)
         return await self._serve(step, routes, tokens, prompt, response_model, values, min_tier)
 
