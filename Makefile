@@ -4,6 +4,9 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 SAMPLE ?= examples/long-tide-ep41.vtt
 PYTEST_ARGS ?=
+# llama-cpp-python builds from source; its default (-march=native) compiles in AMX kernels that
+# crash in VMs which report AMX (tools/llama_cmake_args.py). This keeps the CPU's other features.
+LLAMA_CMAKE_ARGS ?= $(shell $(PYTHON) tools/llama_cmake_args.py 2>/dev/null || python3 tools/llama_cmake_args.py)
 
 .PHONY: demo test test-quick lint typecheck check bench clean
 
@@ -12,11 +15,11 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(VENV)/.local-installed: $(BIN)/python pyproject.toml
-	$(BIN)/pip install --quiet -e '.[local]'
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install --quiet -e '.[local]'
 	touch $@
 
 $(VENV)/.dev-installed: $(BIN)/python pyproject.toml
-	$(BIN)/pip install --quiet -e '.[dev]'
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install --quiet -e '.[dev]'
 	touch $@ $(VENV)/.local-installed
 
 demo: $(VENV)/.local-installed

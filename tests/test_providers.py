@@ -4,23 +4,28 @@ from __future__ import annotations
 
 import json
 
-from ciagent.llm.embedded import decoding_constraint
+from ciagent.llm.embedded import grammar_for
 from ciagent.llm.models import EMBEDDED_PRICING, resolve_model
 from ciagent.llm.providers import litellm_module
 from ciagent.schemas import EpisodeSummary
 from ciagent.testing import FakeModel
 
 
-def test_json_schema_becomes_a_grammar_and_json_object_stays_json_mode() -> None:
+def test_json_schema_becomes_a_grammar_and_json_object_any_json() -> None:
     schema = EpisodeSummary.model_json_schema()
-    constraint = decoding_constraint(
+    grammar = grammar_for(
         {"type": "json_schema", "json_schema": {"name": "EpisodeSummary", "schema": schema}}
     )
-    assert set(constraint) == {"grammar"}
-    assert decoding_constraint({"type": "json_object"}) == {
-        "response_format": {"type": "json_object"}
-    }
-    assert decoding_constraint(None) == {}
+    assert grammar is not None
+    assert grammar.startswith("root ::=")
+    assert '"\\"summary\\""' in grammar  # the schema's key, as a JSON string literal
+    assert "char{1,1500}" in grammar  # and its length bound
+    bare = grammar_for({"type": "json_object"})
+    assert bare is not None
+    assert "root" in bare
+    assert bare != grammar
+    assert grammar_for(None) is None
+    assert grammar_for({"type": "text"}) is None
 
 
 def test_fake_provider_answers_through_litellm() -> None:

@@ -1,8 +1,13 @@
 """Wiring only: the enrichment graph's nodes and edges. Each step lives in `ciagent.steps`.
 
-    START → chunk ─Send per chunk─▶ notes ─▶ merge → summarize → chapters → verify → claims
-          ─(something failed, a stronger tier exists)─▶ escalate → finalize → END
-          ─(otherwise)──────────────────────────────────────────▶ finalize → END
+    START → chunk ─Send per chunk─▶ notes ─▶ merge ─┬▶ summarize → verify → claims
+                                                    └▶ chapters (the transcript is all it needs)
+          claims ─(something failed, a stronger tier exists)─▶ escalate → finalize → END
+          claims ─(otherwise)───────────────────────────────────────▶ finalize → END
+
+The chapter titles are asked in the same step as the summary, so a backend that batches (the
+embedded engine, a vLLM server) decodes the two calls together. They wait for the notes, so that
+an episode's notes are never held back by its chapters' share of a budget.
 
 Run-scoped dependencies (settings, model client, token counter, progress) reach the steps through
 langgraph's `Runtime[RunContext]`, never through globals.
@@ -79,8 +84,8 @@ def build_graph() -> Any:
     graph.add_conditional_edges("chunk", _one_branch_per_chunk, ["notes"])
     graph.add_edge("notes", "merge")
     graph.add_edge("merge", "summarize")
-    graph.add_edge("summarize", "chapters")
-    graph.add_edge("chapters", "verify")
+    graph.add_edge("merge", "chapters")
+    graph.add_edge("summarize", "verify")
     graph.add_edge("verify", "claims")
     graph.add_conditional_edges("claims", _escalate_or_finalize, ["escalate", "finalize"])
     graph.add_edge("escalate", "finalize")

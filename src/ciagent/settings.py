@@ -133,7 +133,13 @@ class Settings(BaseModel):
     )
     embedded_context: int = Field(default=8192, ge=512, description="Context of the local model.")
     embedded_threads: int | None = Field(
-        default=None, ge=1, description="CPU threads; all if unset."
+        default=None, ge=1, description="CPU threads; the cores this process may use if unset."
+    )
+    embedded_parallel: int = Field(
+        default=4,
+        ge=1,
+        le=16,
+        description="Requests the embedded model decodes together (one batch per token step).",
     )
 
     @property

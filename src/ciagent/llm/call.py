@@ -193,6 +193,7 @@ class ModelClient:
                 "models_dir": str(self.settings.model_files_dir),
                 "n_ctx": self.spec.context_window,
                 "n_threads": self.settings.embedded_threads,
+                "parallel": self.settings.embedded_parallel,
             }
         }
 

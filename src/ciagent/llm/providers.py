@@ -6,6 +6,7 @@ Both are litellm custom providers, so every call, real or fake, takes the same p
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import threading
@@ -15,6 +16,8 @@ from typing import Any
 
 from ciagent.llm.embedded import EmbeddedOptions, LocalLlama
 from ciagent.llm.fake import FakeRequest, fake_model, prompt_tokens
+from ciagent.llm.llama_engine import ContextOverflow, GenerationTimeout
+from ciagent.llm.sampling import GrammarError
 from ciagent.settings import Settings
 from ciagent.tokens import token_counter
 
@@ -81,7 +84,24 @@ def _embedded_options(model: str, params: dict[str, Any]) -> EmbeddedOptions:
         model=model,
         n_ctx=int(extra.get("n_ctx") or defaults.embedded_context),
         n_threads=extra.get("n_threads"),
+        parallel=int(extra.get("parallel") or defaults.embedded_parallel),
     )
+
+
+def _embedded_error(litellm: Any, model: str, error: Exception) -> Exception:
+    """An engine error as the litellm exception a caller expects of any provider."""
+    name = f"embedded/{model}"
+    kind: Any = None
+    if isinstance(error, GenerationTimeout):
+        kind = litellm.Timeout
+    elif isinstance(error, ContextOverflow):
+        kind = litellm.ContextWindowExceededError
+    elif isinstance(error, GrammarError):
+        kind = litellm.BadRequestError
+    if kind is None:
+        return error
+    mapped: Exception = kind(message=str(error), model=name, llm_provider="embedded")
+    return mapped
 
 
 def _embedded_handler(litellm: Any) -> Any:
@@ -104,14 +124,21 @@ def _embedded_handler(litellm: Any) -> Any:
         def completion(self, model: str, messages: list[Any], *args: Any, **kwargs: Any) -> Any:
             params = kwargs["optional_params"]
             llama = LocalLlama.get(_embedded_options(model, params))
-            return self._answer(model, llama.chat(messages, params), kwargs["model_response"])
+            try:
+                result = llama.chat(messages, params, kwargs.get("timeout"))
+            except (GenerationTimeout, ContextOverflow, GrammarError) as error:
+                raise _embedded_error(litellm, model, error) from error
+            return self._answer(model, result, kwargs["model_response"])
 
         async def acompletion(
             self, model: str, messages: list[Any], *args: Any, **kwargs: Any
         ) -> Any:
             params = kwargs["optional_params"]
-            llama = LocalLlama.get(_embedded_options(model, params))
-            result = await llama.achat(messages, params)
+            llama = await asyncio.to_thread(LocalLlama.get, _embedded_options(model, params))
+            try:
+                result = await llama.achat(messages, params, kwargs.get("timeout"))
+            except (GenerationTimeout, ContextOverflow, GrammarError) as error:
+                raise _embedded_error(litellm, model, error) from error
             return self._answer(model, result, kwargs["model_response"])
 
     return EmbeddedLLM()

@@ -1,7 +1,8 @@
 """Retries of one model request on transient errors only, with tenacity.
 
 Transient: 429, 408, 409 and 5xx answers, answers that arrive unreadable, timeouts and dropped
-connections. A `Retry-After` header
+connections (not the embedded model's own time limit: the same generation would run as long
+again). A `Retry-After` header
 is honoured; otherwise waits grow exponentially with full jitter. The loop stops at an attempt
 count or an overall deadline, whichever comes first. This is the only retry loop around the
 transport: litellm's own retries are off, and instructor's loop re-asks on invalid output only.
@@ -32,6 +33,10 @@ _MAX_RETRY_AFTER_S = 120.0
 
 def is_transient(error: BaseException) -> bool:
     """Whether trying the same request again may succeed."""
+    if isinstance(error, APITimeoutError) and getattr(error, "llm_provider", "") == "embedded":
+        # The local model stopped a generation at its time limit: the same request on the same
+        # cores would run as long again.
+        return False
     if isinstance(error, APITimeoutError | APIConnectionError):
         return True
     if isinstance(error, APIStatusError | APIError):
