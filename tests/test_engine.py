@@ -13,7 +13,7 @@ import ciagent
 from ciagent import Settings
 from ciagent.budget import Ledger
 from ciagent.llm.embedded import EmbeddedOptions, LocalLlama
-from ciagent.llm.llama_engine import GenerationRequest
+from ciagent.llm.generation import GenerationRequest
 from ciagent.llm.providers import litellm_module
 from ciagent.llm.retry import is_transient
 from ciagent.settings import DEFAULT_MODEL

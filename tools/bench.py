@@ -1,4 +1,4 @@
-"""Every benchmark, one after another: `make bench` (about five minutes on 2 cores).
+"""Every benchmark, one after another: `make bench` (about twenty minutes on 2 cores).
 
     python -m tools.bench
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 
-from tools import bench_batch, bench_embedded, bench_tokens
+from tools import bench_batch, bench_decoding, bench_embedded, bench_tokens
 
 __all__ = ["main"]
 
@@ -21,6 +21,7 @@ def main() -> None:
         ("prompt tokens per transcript token", bench_tokens.main),
         ("batch efficiency, orchestration overhead, cache replay", bench_batch.main),
         ("embedded model speed, peak memory", bench_embedded.main),
+        ("constrained decoding and batching on the embedded model", bench_decoding.main),
     ):
         print(f"== {title}", flush=True)
         started = time.perf_counter()

@@ -31,8 +31,8 @@ from typing import Any
 from ciagent import Settings
 from ciagent.api import aenrich
 from ciagent.llm.embedded import EmbeddedOptions, LocalLlama, grammar_for
+from ciagent.llm.generation import Generation, GenerationRequest
 from ciagent.llm.grammar import without_length_bounds
-from ciagent.llm.llama_engine import Generation, GenerationRequest
 from ciagent.testing import FakeModel
 from tools.simulated import ROOT
 

@@ -3,8 +3,8 @@
     python -m tools.bench_embedded
 
 - tokens/s: the 0.5B embedded model (llama.cpp, all cores) reading a 1,500-token slice of a
-  QMSum meeting (prompt tokens/s), then writing up to 256 tokens (output tokens/s); with the
-  process's resident memory once the model is loaded;
+  QMSum meeting (prompt tokens/s), then writing up to 256 tokens token by token, without drafts
+  (output tokens/s); with the process's resident memory once the model is loaded;
 - peak memory: a 10-hour transcript (about 90,000 words, QMSum meetings end to end) enriched in a
   fresh process against the simulated server with no latency, so the figure is ciagent's own
   (chunks, notes, alignment, verification), not a model's.
@@ -22,6 +22,7 @@ from pathlib import Path
 
 from ciagent import Settings, load_transcript
 from ciagent.llm.embedded import EmbeddedOptions, LocalLlama
+from ciagent.llm.generation import Generation
 from ciagent.textnorm import clean
 from tools.simulated import ROOT, Latency, served, settings_for
 
@@ -61,21 +62,24 @@ def tokens_per_second() -> tuple[float, float, int, float]:
         if target is second and llama.count_tokens("\n".join(second)) >= 1500:
             break
 
-    def ask(text: str, max_tokens: int) -> tuple[float, int, int]:
+    def ask(text: str, max_tokens: int) -> Generation:
         messages = [
             {"role": "system", "content": "You summarise meetings in detail."},
             {"role": "user", "content": f"Summarise this meeting at length:\n\n{text}"},
         ]
-        started = time.perf_counter()
-        answer = llama.chat(messages, {"max_tokens": max_tokens, "temperature": 0.0})
-        usage = answer["usage"]
-        return time.perf_counter() - started, usage["prompt_tokens"], usage["completion_tokens"]
+        request = llama.request(messages, {"max_tokens": max_tokens, "temperature": 0.0})
+        request.drafts = False  # the model's own rate, token by token (tools/bench_decoding.py)
+        return llama.engine.submit(request).result()
 
     ask(lines[0], 1)  # warm up: the first call allocates llama.cpp's buffers
-    read_s, read_tokens, _ = ask("\n".join(first), 1)
-    total_s, prompt_tokens, output_tokens = ask("\n".join(second), 256)
-    write_s = total_s - read_s * prompt_tokens / read_tokens
-    return read_tokens / read_s, (output_tokens - 1) / write_s, output_tokens, _rss_mib()
+    read = ask("\n".join(first), 1)
+    written = ask("\n".join(second), 256)
+    return (
+        (read.prompt_tokens - read.cached_tokens) / read.read_s,
+        (written.completion_tokens - 1) / written.write_s,
+        written.completion_tokens,
+        _rss_mib(),
+    )
 
 
 def ten_hour_transcript(folder: Path) -> tuple[Path, int]:

@@ -21,8 +21,9 @@ from typing import Any, ClassVar, cast
 
 from ciagent.errors import ModelAssetError
 from ciagent.llm.assets import embedded_asset, ensure_model_file
+from ciagent.llm.generation import Generation, GenerationRequest
 from ciagent.llm.grammar import schema_to_gbnf
-from ciagent.llm.llama_engine import Generation, GenerationRequest, LlamaEngine
+from ciagent.llm.llama_engine import LlamaEngine
 
 __all__ = ["EmbeddedOptions", "LocalLlama", "available_cores", "grammar_for"]
 

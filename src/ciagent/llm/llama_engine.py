@@ -1,18 +1,18 @@
 """Continuous batching on one llama.cpp context: several generations decoded together.
 
 One worker thread owns the context. At each step it decodes, in a single `llama_decode`, the next
-token of every generation in flight and a slice of the prompts still being read, then chooses
-each generation's next token (`ciagent.llm.sampling`). On CPUs a decode step reads every weight
-of the model once whatever the number of tokens in it, so several sequences cost little more
-than one.
+token of every generation in flight (with its draft, `ciagent.llm.drafting`) and a slice of the
+prompts still being read, then chooses each generation's next tokens (`ciagent.llm.sampling`).
+A step costs a fixed part (every weight of the model is read once) and a part per token in it,
+so sequences decoded together cost much less than a step each.
 
-Prompts share their beginning (instructions, schema, worked example): a new generation starts
-from the longest prefix of its prompt already held in the KV cache, by any sequence, running or
-finished, and reads only the rest. Finished sequences stay in the cache until their cells are
-needed.
+Each sequence has a KV stream of its own. Prompts share their beginning (instructions, schema,
+worked example): a new generation starts from the longest prefix of its prompt that any stream
+holds, running or finished, and reads only the rest. A finished sequence's cells stay until its
+stream serves another request.
 
 Deadlines and cancellation are checked between steps: a generation past its deadline ends with
-`GenerationTimeout`, a cancelled one with `GenerationCancelled`; either way its sequence is freed
+`GenerationTimeout`, a cancelled one with `GenerationCancelled`; either way its stream is freed
 for the next request and the model stays usable.
 """
 
@@ -29,60 +29,16 @@ from typing import Any, Literal
 import numpy as np
 
 from ciagent.llm.drafting import Acceptance, PromptLookup, StepCost
+from ciagent.llm.generation import (
+    ContextOverflow,
+    Generation,
+    GenerationCancelled,
+    GenerationRequest,
+    GenerationTimeout,
+)
 from ciagent.llm.sampling import Candidates, GrammarTemplates, TokenChooser
 
-__all__ = [
-    "ContextOverflow",
-    "Generation",
-    "GenerationCancelled",
-    "GenerationRequest",
-    "GenerationTimeout",
-    "LlamaEngine",
-]
-
-
-class GenerationTimeout(TimeoutError):
-    """A generation ran past its deadline and was stopped."""
-
-
-class GenerationCancelled(Exception):
-    """A generation was cancelled by its caller (or the engine closed) before it finished."""
-
-
-class ContextOverflow(ValueError):
-    """A prompt and its completion allowance do not fit one sequence's context."""
-
-
-@dataclass(frozen=True)
-class Generation:
-    text: str
-    prompt_tokens: int
-    completion_tokens: int
-    finish_reason: Literal["stop", "length"]
-    cached_tokens: int = 0
-    rejections: int = 0
-    drafted: int = 0  # draft tokens decoded beside the sequence's own
-    accepted: int = 0  # of those, the ones greedy decoding would have chosen
-    read_s: float = 0.0  # from admission to the first token chosen
-    write_s: float = 0.0  # from the first token chosen to the end
-
-
-@dataclass(eq=False)
-class GenerationRequest:
-    prompt: list[int]
-    max_tokens: int
-    grammar: str | None = None
-    temperature: float = 0.0
-    top_p: float = 1.0
-    seed: int | None = None
-    deadline: float | None = None  # time.monotonic()
-    drafts: bool = True  # speculative drafts by prompt lookup (greedy decoding only)
-    future: Future[Generation] = field(default_factory=Future)
-    cancelled: bool = False
-
-    def cancel(self) -> None:
-        """Stop the generation at the next step (safe from any thread)."""
-        self.cancelled = True
+__all__ = ["LlamaEngine"]
 
 
 @dataclass(eq=False)
@@ -172,8 +128,8 @@ class LlamaEngine:
     # -- the caller's side -------------------------------------------------------------------
 
     def submit(self, request: GenerationRequest) -> Future[Generation]:
-        """Queue a generation; its future completes with a `Generation` or one of this
-        module's errors."""
+        """Queue a generation; its future completes with a `Generation` or one of the errors
+        of `ciagent.llm.generation`."""
         need = len(request.prompt) + request.max_tokens
         if not request.prompt or need > self.context_per_sequence:
             request.future.set_exception(

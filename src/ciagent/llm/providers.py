@@ -16,7 +16,7 @@ from typing import Any
 
 from ciagent.llm.embedded import EmbeddedOptions, LocalLlama
 from ciagent.llm.fake import FakeRequest, fake_model, prompt_tokens
-from ciagent.llm.llama_engine import ContextOverflow, GenerationTimeout
+from ciagent.llm.generation import ContextOverflow, GenerationTimeout
 from ciagent.llm.sampling import GrammarError
 from ciagent.settings import Settings
 from ciagent.tokens import token_counter

@@ -1,0 +1,60 @@
+"""What the embedded engine is asked and what it answers: one generation request, its result,
+and the ways it can end without one."""
+
+from __future__ import annotations
+
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Literal
+
+__all__ = [
+    "ContextOverflow",
+    "Generation",
+    "GenerationCancelled",
+    "GenerationRequest",
+    "GenerationTimeout",
+]
+
+
+class GenerationTimeout(TimeoutError):
+    """A generation ran past its deadline and was stopped."""
+
+
+class GenerationCancelled(Exception):
+    """A generation was cancelled by its caller (or the engine closed) before it finished."""
+
+
+class ContextOverflow(ValueError):
+    """A prompt and its completion allowance do not fit one sequence's context."""
+
+
+@dataclass(frozen=True)
+class Generation:
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: Literal["stop", "length"]
+    cached_tokens: int = 0
+    rejections: int = 0
+    drafted: int = 0  # draft tokens decoded beside the sequence's own
+    accepted: int = 0  # of those, the ones greedy decoding would have chosen
+    read_s: float = 0.0  # from admission to the first token chosen
+    write_s: float = 0.0  # from the first token chosen to the end
+
+
+@dataclass(eq=False)
+class GenerationRequest:
+    prompt: list[int]
+    max_tokens: int
+    grammar: str | None = None
+    temperature: float = 0.0
+    top_p: float = 1.0
+    seed: int | None = None
+    deadline: float | None = None  # time.monotonic()
+    drafts: bool = True  # speculative drafts by prompt lookup (greedy decoding only)
+    future: Future[Generation] = field(default_factory=Future)
+    cancelled: bool = False
+
+    def cancel(self) -> None:
+        """Stop the generation at the next step (safe from any thread)."""
+        self.cancelled = True
