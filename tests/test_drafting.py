@@ -1,10 +1,13 @@
-"""Prompt-lookup drafts, the online step-cost fit and draft lengths (no model loaded)."""
+"""Prompt-lookup drafts, the online step-cost fit, draft lengths and token choice (no model
+loaded)."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from ciagent.llm.drafting import Acceptance, PromptLookup, StepCost
+from ciagent.llm.sampling import Candidates, TokenChooser
 
 
 def test_a_draft_continues_the_latest_earlier_occurrence_of_the_last_tokens() -> None:
@@ -51,3 +54,17 @@ def test_drafts_get_shorter_as_they_are_wrong_more_often_or_cost_more() -> None:
     fair = Acceptance()
     assert fair.length(0.15) > fair.length(0.45) > 0  # a busier step asks more of each token
     assert fair.length(1.0) == 0
+
+
+def test_token_choice_without_a_grammar_greedy_and_sampled() -> None:
+    candidates = Candidates(8)
+    logits = np.array([0.0, 1.0, 9.0, 8.9, 0.0, 0.0, 0.0, 0.0], dtype=np.float32)
+    assert TokenChooser(None).choose(logits, candidates) == 2  # greedy: the best token
+    # Within a small top_p only the best token is left to draw.
+    narrow = TokenChooser(None, temperature=1.0, top_p=0.3, seed=1)
+    assert {narrow.choose(logits, candidates) for _ in range(20)} == {2}
+    # At temperature 1 the two near-equal tokens are both drawn, and a seed repeats the draws.
+    draws = [TokenChooser(None, temperature=1.0, seed=7) for _ in range(2)]
+    first = [draws[0].choose(logits, candidates) for _ in range(50)]
+    assert first == [draws[1].choose(logits, candidates) for _ in range(50)]
+    assert set(first) == {2, 3}
