@@ -6,8 +6,9 @@
           claims ─(otherwise)───────────────────────────────────────▶ finalize → END
 
 The chapter titles are asked in the same step as the summary, so a backend that batches (the
-embedded engine, a vLLM server) decodes the two calls together. They wait for the notes, so that
-an episode's notes are never held back by its chapters' share of a budget.
+embedded engine, a vLLM server) decodes the two calls together. They wait for the notes: asked
+beside them, their worst-case budget hold would sit beside every chunk's, and a tight run cap
+would refuse calls that fit once those holds settle.
 
 Run-scoped dependencies (settings, model client, token counter, progress) reach the steps through
 langgraph's `Runtime[RunContext]`, never through globals.

@@ -79,7 +79,7 @@ def _common_prefix(a: list[int], b: list[int]) -> int:
 
 
 class LlamaEngine:
-    """Generations on one loaded model, `parallel` at a time, in one shared KV cache."""
+    """Generations on one loaded model, `parallel` at a time, each in a KV stream of its own."""
 
     def __init__(
         self,
@@ -99,8 +99,8 @@ class LlamaEngine:
         self.parallel = max(1, parallel)
         self.batch_tokens = batch_tokens
         params = llama_cpp.llama_context_default_params()
-        # One KV stream per sequence: a unified cache would make every token attend over every
-        # sequence's cells (masked), which at four 2,500-token sequences doubles a step's time.
+        # One KV stream per sequence, each of `context_per_sequence` cells: a request's room never
+        # depends on what the others hold, and a token attends over its own sequence's cells only.
         params.n_ctx = context_per_sequence * self.parallel
         params.n_batch = params.n_ubatch = batch_tokens
         params.n_seq_max = self.parallel
@@ -232,8 +232,8 @@ class LlamaEngine:
         prompt than any sequence holds now: then the request waits a step or two and copies
         it, rather than reading the shared instructions again."""
         prompt = request.prompt
+        held = max(self._prefixes(prompt).values())
         limit = len(prompt) - 1
-        held = max(min(_common_prefix(s.tokens, prompt), limit) for s in self._slots)
         for slot in self._slots:
             if slot.request is not None and slot.reading:
                 coming = min(_common_prefix(slot.request.prompt, prompt), limit)
@@ -241,23 +241,25 @@ class LlamaEngine:
                     return True
         return False
 
+    def _prefixes(self, prompt: list[int]) -> dict[_Slot, int]:
+        """How much of `prompt` each stream holds and can give: at most all but its last token,
+        which is read again for its logits."""
+        limit = len(prompt) - 1
+        return {slot: min(_common_prefix(slot.tokens, prompt), limit) for slot in self._slots}
+
     def _forget(self, slot: _Slot) -> None:
         self._llama.llama_memory_seq_rm(self._memory, slot.seq_id, -1, -1)
         slot.tokens, slot.pending, slot.output = [], [], []
 
     def _place(self, request: GenerationRequest) -> None:
         prompt = request.prompt
-        limit = len(prompt) - 1  # the last prompt token is read again, for its logits
+        held = self._prefixes(prompt)
         idle = [s for s in self._slots if s.request is None]
-        target = max(
-            idle, key=lambda s: (min(_common_prefix(s.tokens, prompt), limit), -s.last_used)
-        )
-        own = min(_common_prefix(target.tokens, prompt), limit)
-        source, shared = target, own
-        for slot in self._slots:
-            length = min(_common_prefix(slot.tokens, prompt), limit)
-            if length > shared + _WORTH_COPYING:
-                source, shared = slot, length
+        target = max(idle, key=lambda s: (held[s], -s.last_used))
+        source = max(self._slots, key=lambda s: held[s])
+        if held[source] <= held[target] + _WORTH_COPYING:
+            source = target
+        shared = held[source]
         memory = self._memory
         if source is not target:
             # Another sequence holds a longer prefix: copy its stream whole (llama.cpp copies
@@ -275,8 +277,8 @@ class LlamaEngine:
         target.chooser = TokenChooser(
             grammar, temperature=request.temperature, top_p=request.top_p, seed=request.seed
         )
-        # Drafts keep the output exactly greedy decoding's; a sampled one would need them
-        # accepted by probability ratios, so sampling decodes token by token.
+        # Drafts keep greedy decoding's choices (up to the arithmetic of a batch); sampling
+        # would need them accepted by probability ratios, so it decodes token by token.
         greedy = request.temperature <= 0.0
         target.lookup = PromptLookup(prompt) if greedy and request.drafts else None
         target.acceptance = Acceptance()
