@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ciagent import EpisodeEnrichment, Segment, Transcript
+from ciagent import Entity, EpisodeEnrichment, Segment, Transcript
 
 
 def assert_grounded(result: EpisodeEnrichment, transcript: Transcript) -> None:
@@ -57,3 +57,10 @@ def transcript_of(text: str) -> Transcript:
         timed=True,
         format="txt",
     )
+
+
+def model_entities(result: EpisodeEnrichment) -> list[Entity]:
+    """The entities a model named (the NLP pipeline's own names left out)."""
+    from ciagent.steps.names import PRODUCER
+
+    return [e for e in result.entities if e.produced_by != PRODUCER]

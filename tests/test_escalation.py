@@ -13,7 +13,7 @@ from ciagent import Settings
 from ciagent.routing.registry import Deployment, Tier, TokenPrice
 from ciagent.steps.escalate import same_name
 from ciagent.testing import FakeModel, FakeRequest, default_answer
-from tests.helpers import assert_grounded, transcript_of
+from tests.helpers import assert_grounded, model_entities, transcript_of
 
 TRANSCRIPT = transcript_of(
     "Maya: My guest is Doctor Sarah Chen from MBARI.\n"
@@ -113,7 +113,7 @@ def test_failed_items_are_escalated_recovered_or_dropped() -> None:
     settings, small, frontier = cascade(reread_below=0)
     result = ciagent.enrich(TRANSCRIPT, settings)
 
-    by_name = {e.name: e for e in result.entities}
+    by_name = {e.name: e for e in model_entities(result)}
     assert set(by_name) == {"Sarah Chen", "Monterey Bay Aquarium Research Institute"}
     assert by_name["Sarah Chen"].verification == "grounded"
     assert by_name["Sarah Chen"].produced_by == "small"
@@ -185,7 +185,7 @@ def test_flag_keeps_what_still_fails_marked_unverified() -> None:
 def test_escalation_off_drops_without_asking_the_frontier() -> None:
     settings, _, frontier = cascade(escalate=False)
     result = ciagent.enrich(TRANSCRIPT, settings)
-    assert [e.name for e in result.entities] == ["Sarah Chen"]
+    assert [e.name for e in model_entities(result)] == ["Sarah Chen"]
     assert result.quotes == []
     assert frontier.requests == []
     assert result.verification.escalation_usd == 0
@@ -254,12 +254,12 @@ def test_a_chunk_mostly_ungrounded_is_read_again_on_the_frontier() -> None:
     # The frontier read the whole chunk instead of being asked about each failed item.
     assert [r.schema_name for r in frontier.requests].count("ChunkNotes") == 1
     assert all(r.schema_name != "LocatedItems" for r in frontier.requests)
-    by_name = {e.name: e for e in result.entities}
+    by_name = {e.name: e for e in model_entities(result)}
     assert "Tom Hale" not in by_name
     assert "Maya" not in by_name
     sarah = by_name["Sarah Chen"]  # found by both: one entity, the first answer's
     assert (sarah.verification, sarah.produced_by) == ("grounded", "small")
-    added = [e for e in result.entities if e.verification == "recovered"]
+    added = [e for e in model_entities(result) if e.verification == "recovered"]
     assert added
     assert {e.produced_by for e in added} == {"frontier"}
     assert "Guadalupe Island" in {e.name for e in added}
@@ -289,7 +289,7 @@ def test_a_chunk_invalid_on_the_small_tier_is_escalated() -> None:
     assert result.status == "complete", result.failures
     assert result.verification.chunks_escalated == 1
     assert result.entities
-    assert {e.produced_by for e in result.entities} == {"frontier"}
+    assert {e.produced_by for e in model_entities(result)} == {"frontier"}
     assert any(r.schema_name == "ChunkNotes" for r in frontier.requests)
     assert result.cost.by_step["escalate.notes"].calls == 1
 

@@ -11,6 +11,7 @@ import ciagent
 from ciagent import EpisodeEnrichment, Settings
 from ciagent.guard import looks_like_instructions
 from ciagent.testing import FakeModel, FakeRequest
+from tests.helpers import model_entities
 
 
 @pytest.mark.parametrize(
@@ -71,7 +72,11 @@ def test_withheld_line_never_reaches_the_model_nor_the_result(data_dir: Path) ->
     assert "BUY CRYPTO" not in prompt
     assert "HackerCorp" not in prompt
     assert "line withheld" in prompt
-    assert [e.name for e in result.entities] == ["Stanford University"]
+    assert [e.name for e in model_entities(result)] == ["Stanford University"]
+    # The NLP pipeline reads the other lines, never the withheld one.
+    said = {sid for e in result.entities for m in e.mentions for sid in m.segment_ids}
+    assert 2 not in said
+    assert "HackerCorp" not in {e.name for e in result.entities}
     assert result.quotes == []
     assert result.verification.untrusted_segments == [2]
 

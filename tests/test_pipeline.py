@@ -10,6 +10,7 @@ import pytest
 
 import ciagent
 from ciagent import EpisodeEnrichment, ModelCallError, Settings
+from ciagent.steps.names import PRODUCER
 from ciagent.testing import FakeModel, FakeRequest, default_answer
 from ciagent.textnorm import split_sentences
 from tests.helpers import assert_grounded, transcript_of
@@ -67,7 +68,7 @@ def notes(
     entities: list[dict[str, Any]], quotes: list[dict[str, Any]] | None = None
 ) -> dict[str, Any]:
     return {
-        "summary": "Sharks.",
+        "summary": "Sarah Chen tagged sharks near Guadalupe Island.",
         "topics": ["sharks"],
         "entities": entities,
         "quotes": quotes or [],
@@ -140,7 +141,7 @@ def test_verification_corrects_lines_and_drops_inventions() -> None:
         "ChapterTitles",
         "ClaimJudgement",
     ]
-    assert result.summary == "Sharks."
+    assert result.summary == "Sarah Chen tagged sharks near Guadalupe Island."
 
 
 def test_invalid_output_is_reasked_and_every_attempt_counted() -> None:
@@ -287,5 +288,10 @@ Sara: We tagged sharks near Guadalupe Island."""
     assert found == {
         "Sarah Chen": ["Sara Chen"],
         "Monterey Bay Aquarium": ["Monteray Bay Aquarium"],
+        # Never named by the model: the NLP pipeline's own name, said on line 2.
+        "Guadalupe Island": ["Guadalupe Island"],
     }
+    by = {e.name: e.produced_by for e in result.entities}
+    assert by["Guadalupe Island"] == PRODUCER
+    assert by["Sarah Chen"] != PRODUCER
     assert_grounded(result, noisy)

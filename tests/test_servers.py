@@ -13,6 +13,7 @@ import pytest
 import ciagent
 from ciagent import EpisodeEnrichment, Settings
 from ciagent.routing.registry import Deployment, GpuPrice, TokenPrice
+from ciagent.steps.names import PRODUCER
 from tests.helpers import assert_grounded
 from tests.servers import fault_proxy, serve
 
@@ -33,7 +34,7 @@ def test_episode_through_an_openai_compatible_server(upstream: str) -> None:
     settings = Settings(model="vllm", deployments=(deployment("vllm", upstream),), cache=False)
     result = ciagent.enrich(EXAMPLES / "long-tide-ep41.vtt", settings)
     assert result.status == "complete"
-    assert result.provenance.models == ["hosted_vllm/fake"]
+    assert result.provenance.models == ["hosted_vllm/fake", PRODUCER]
     assert result.cost.usd > 0
     assert {"Sarah Chen", "Guadalupe Island"} <= {e.name for e in result.entities}
 

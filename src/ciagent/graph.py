@@ -1,10 +1,11 @@
 """Wiring only: the enrichment graph's nodes and edges. Each step lives in `ciagent.steps`.
 
     START → chunk ─Send per chunk─▶ notes ─▶ merge ─┬▶ summarize → verify → claims
-                                                    └▶ chapters (the transcript is all it needs)
+                 └───────────────▶ names ─┘         └▶ chapters (the transcript is all it needs)
           claims ─(something failed, a stronger tier exists)─▶ escalate → finalize → END
           claims ─(otherwise)───────────────────────────────────────▶ finalize → END
 
+The names step (the NLP pipeline, no model call) reads the transcript while the notes calls run.
 The chapter titles are asked in the same step as the summary, so a backend that batches (the
 embedded engine, a vLLM server) decodes the two calls together. They wait for the notes: asked
 beside them, their worst-case budget hold would sit beside every chunk's, and a tight run cap
@@ -31,6 +32,7 @@ from ciagent.steps.claims import claims
 from ciagent.steps.escalate import escalate, needs_escalation
 from ciagent.steps.finalize import finalize
 from ciagent.steps.merge import merge
+from ciagent.steps.names import names
 from ciagent.steps.notes import chunk_notes
 from ciagent.steps.summarize import summarize
 from ciagent.steps.verify import verify
@@ -74,6 +76,7 @@ def build_graph() -> Any:
     graph = StateGraph(EnrichState, context_schema=RunContext)
     graph.add_node("chunk", _node(chunk))
     graph.add_node("notes", _node(chunk_notes), input_schema=ChunkTask)
+    graph.add_node("names", _node(names))
     graph.add_node("merge", _node(merge))
     graph.add_node("summarize", _node(summarize))
     graph.add_node("chapters", _node(chapters))
@@ -83,7 +86,8 @@ def build_graph() -> Any:
     graph.add_node("finalize", _node(finalize))
     graph.add_edge(START, "chunk")
     graph.add_conditional_edges("chunk", _one_branch_per_chunk, ["notes"])
-    graph.add_edge("notes", "merge")
+    graph.add_edge("chunk", "names")
+    graph.add_edge(["notes", "names"], "merge")
     graph.add_edge("merge", "summarize")
     graph.add_edge("merge", "chapters")
     graph.add_edge("summarize", "verify")

@@ -61,6 +61,16 @@ class Settings(BaseModel):
         default=300.0, gt=0, description="No retry starts later than this after the first try."
     )
     max_topics: int = Field(default=10, ge=1)
+    ner: Literal["auto", "on", "off"] = Field(
+        default="auto",
+        description="Names found with no model call (spaCy, extra `nlp`): 'auto' uses them when "
+        "installed, 'on' requires them, 'off' leaves entities to the model alone.",
+    )
+    max_recognized_entities: int = Field(
+        default=40,
+        ge=0,
+        description="Most entities kept that only the NLP pipeline found (the most said first).",
+    )
     cache_dir: Path = Field(default_factory=_default_cache_dir)
     cache: bool = Field(default=True, description="Reuse answers cached under cache_dir/responses.")
     models_dir: Path | None = Field(

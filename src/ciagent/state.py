@@ -15,6 +15,7 @@ from ciagent.budget import BudgetGuard
 from ciagent.llm.models import ModelSpec, Served
 from ciagent.llm.reading import Reading
 from ciagent.llm.usage import UsageMeter
+from ciagent.nlp import TextAnalysis
 from ciagent.prompts import Prompt
 from ciagent.routing.registry import Tier
 from ciagent.schemas import ChunkNotes
@@ -182,6 +183,7 @@ class ChunkTask(TypedDict):
 class EnrichState(TypedDict, total=False):
     transcript: Transcript
     chunks: list[Chunk]
+    analysis: TextAnalysis | None
     notes: Annotated[list[NoteResult], operator.add]
     merged: MergedNotes
     summary: str

@@ -13,7 +13,10 @@ import unicodedata
 from collections import Counter
 from functools import lru_cache
 
+from ciagent.vocabulary import FILLERS, STOPWORDS
+
 __all__ = [
+    "MARKER",
     "clean",
     "content_words",
     "cut_loop",
@@ -27,7 +30,7 @@ __all__ = [
     "whole_sentences",
 ]
 
-_MARKER = re.compile(
+MARKER = re.compile(
     r"\{[a-z_]+\}|<(?:laugh|noise|breath|cough|unk|sil)[^>]*>|\[(?:inaudible|crosstalk)\]"
 )
 _SPACE = re.compile(r"\s+")
@@ -36,7 +39,7 @@ _SPACE_BEFORE_PUNCT = re.compile(r"\s+([,.;:!?])")
 
 def clean(text: str) -> str:
     """The text without corpus markers, with tidy whitespace, for the model to read."""
-    without = _MARKER.sub(" ", text)
+    without = MARKER.sub(" ", text)
     return _SPACE_BEFORE_PUNCT.sub(r"\1", _SPACE.sub(" ", without)).strip()
 
 
@@ -72,7 +75,7 @@ def _fold_char(char: str) -> str:
 def _folded(text: str) -> tuple[str, tuple[int, ...]]:
     """Casefolded letters and digits with single spaces between words, and for each output
     character the index of the original character it came from."""
-    masked = _MARKER.sub(lambda m: " " * len(m.group(0)), text)
+    masked = MARKER.sub(lambda m: " " * len(m.group(0)), text)
     out: list[str] = []
     index: list[int] = []
     pending_space = False
@@ -154,44 +157,7 @@ def find_span(needle: str, haystack: str) -> tuple[int, int] | None:
 
 
 _SENTENCE_END = re.compile("[.!?\u2026][\"'\u201d\u2019)\\]]*(?=\\s|$)")
-_STOPWORDS = frozenset(
-    [
-        "the",
-        "and",
-        "for",
-        "with",
-        "from",
-        "that",
-        "this",
-        "about",
-        "into",
-        "over",
-        "under",
-        "their",
-        "there",
-        "what",
-        "which",
-        "when",
-        "where",
-        "who",
-        "how",
-        "its",
-        "his",
-        "her",
-        "our",
-        "your",
-        "they",
-        "them",
-        "some",
-        "more",
-        "most",
-        "other",
-        "such",
-        "than",
-        "then",
-        "very",
-    ]
-)
+_STOPWORDS = STOPWORDS | FILLERS
 
 
 def whole_sentences(text: str) -> str:

@@ -117,6 +117,7 @@ class EntityType(StrEnum):
     PLACE = "place"
     WORK = "work"
     PRODUCT = "product"
+    EVENT = "event"
     OTHER = "other"
 
 
@@ -229,6 +230,9 @@ class ItemCounts(_Frozen):
         default=0, description="Produced by a stronger tier re-reading a chunk that failed."
     )
     recovered: int = Field(default=0, description="Found after escalation (re-asked or re-read).")
+    recognized: int = Field(
+        default=0, description="Entities the NLP pipeline alone found (not counted as checked)."
+    )
     dropped: int = 0
     flagged: int = Field(default=0, description="Never found, kept as unverified.")
 

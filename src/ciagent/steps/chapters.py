@@ -4,8 +4,10 @@ Boundaries always fall on segment starts and a chapter's start and end are the t
 and last segments (turn indices for an untimed transcript); the model never writes a time. One
 call names every chapter from its key words and a few representative lines. A title whose words
 are not in its chapter or that names something the chapter never mentions, and a summary
-sentence naming what the chapter never mentions, are not kept: the title falls back to the
-chapter's key words, the summary to empty.
+sentence naming what the chapter never mentions, are not kept, nor is a title that is filler,
+a role or a voice label (`ciagent.vocabulary`): the title falls back to the chapter's noun phrase
+(from the NLP pipeline) that says most of its key words, else to the key words; the summary to
+empty.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections import Counter
 
 from ciagent.chunking import segment_line
 from ciagent.errors import BudgetExceeded, ModelCallError
+from ciagent.nlp import TextAnalysis
 from ciagent.prompts import load_prompt
 from ciagent.retrieval import terms
 from ciagent.schemas import ChapterTitles
@@ -22,6 +25,7 @@ from ciagent.segmentation import ChapterBounds, chapter_spans
 from ciagent.state import EnrichState, EnrichUpdate, RunContext
 from ciagent.textnorm import content_words, grounded_sentences, mentions_words, normalize_key
 from ciagent.types import Chapter, Transcript
+from ciagent.vocabulary import meaningful_words, not_metadata
 
 __all__ = ["PROMPT", "chapters", "keywords"]
 
@@ -29,6 +33,7 @@ PROMPT = "chapter_titles"
 _KEYWORDS = 6
 _LINES = 2
 _LINE_WORDS = 30
+_TITLE_WORDS = 6
 
 
 def keywords(transcript: Transcript, spans: list[tuple[int, int]]) -> list[list[str]]:
@@ -78,7 +83,44 @@ def _request(transcript: Transcript, spans: list[tuple[int, int]], words: list[l
     )
 
 
-def _fallback_title(words: list[str]) -> str:
+def _phrase_title(
+    analysis: TextAnalysis | None, span: tuple[int, int], words: list[str], speakers: set[str]
+) -> str | None:
+    """The chapter's noun phrase that says most of its key words (then one of two to five
+    words, the most repeated, the closest to three words), or None without the NLP pipeline or
+    such a phrase."""
+    if analysis is None:
+        return None
+    wanted = {w[:5] for w in words}
+    phrases = [
+        p
+        for p in analysis.noun_phrases
+        if span[0] <= p.segment_id <= span[1] and 1 <= len(p.text.split()) <= _TITLE_WORDS
+    ]
+    said = Counter(normalize_key(p.text) for p in phrases)
+    best: tuple[tuple[int, bool, int, int], str] | None = None
+    for phrase in phrases:
+        content = meaningful_words(phrase.text)
+        hits = len({w[:5] for w in content} & wanted)
+        if not hits or not_metadata(phrase.text, speakers):
+            continue
+        length = len(phrase.text.split())
+        rank = (hits, 2 <= length <= 5, said[normalize_key(phrase.text)], -abs(length - 3))
+        if best is None or rank > best[0]:
+            best = (rank, phrase.text)
+    if best is None:
+        return None
+    return best[1][:1].upper() + best[1][1:]
+
+
+def _fallback_title(
+    analysis: TextAnalysis | None, span: tuple[int, int], words: list[str], speakers: set[str]
+) -> str:
+    """A title when the model gave none that holds: the chapter's best noun phrase, or its
+    key words."""
+    phrase = _phrase_title(analysis, span, words, speakers)
+    if phrase:
+        return phrase
     return ", ".join(words[:3]).capitalize() if words else "Chapter"
 
 
@@ -104,17 +146,22 @@ async def chapters(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
             named = {c.number: (c.title, c.summary) for c in answer.value.chapters}
         except (ModelCallError, BudgetExceeded):
             named = {}
+    analysis = state.get("analysis")
+    speakers = {s.speaker for s in transcript.segments if s.speaker}
     result: list[Chapter] = []
     for number, ((first, last), kw) in enumerate(zip(spans, words, strict=True), start=1):
         said = set(normalize_key(transcript.render(first, last)).split())
         title, summary = named.get(number, ("", ""))
         # About this chapter, and naming nothing (capitalised past its first word) it never says.
         titled = (
-            bool(title) and mentions_words(title, said) and bool(grounded_sentences(title, said))
+            bool(title)
+            and mentions_words(title, said)
+            and bool(grounded_sentences(title, said))
+            and not not_metadata(title, speakers)
         )
         result.append(
             Chapter(
-                title=title if titled else _fallback_title(kw),
+                title=title if titled else _fallback_title(analysis, (first, last), kw, speakers),
                 summary=grounded_sentences(summary, said) if titled else "",
                 start=transcript.segments[first].start,
                 end=transcript.segments[last].end,

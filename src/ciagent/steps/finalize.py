@@ -17,10 +17,11 @@ from ciagent.steps.chapters import PROMPT as CHAPTERS_PROMPT
 from ciagent.steps.claims import GROUP_PROMPT as JUDGE_GROUP_PROMPT
 from ciagent.steps.claims import PROMPT as JUDGE_PROMPT
 from ciagent.steps.escalate import PROMPT as LOCATE_PROMPT
+from ciagent.steps.names import PRODUCER as NLP_PRODUCER
+from ciagent.steps.names import with_recognized
 from ciagent.steps.notes import PROMPT as NOTES_PROMPT
 from ciagent.steps.summarize import PROMPT as SUMMARY_PROMPT
 from ciagent.types import (
-    Chunk,
     Claim,
     ClaimCounts,
     Entity,
@@ -37,9 +38,12 @@ _UNSUPPORTED = ("contradicted", "not_found")
 
 
 def _settle_items(
-    grounding: Grounding, chunks: dict[int, Chunk], flag: bool
+    state: EnrichState, ctx: RunContext, flag: bool
 ) -> tuple[list[Entity], list[Quote], Grounding]:
-    """Entities and quotes in output order, with what is still unfound flagged or dropped."""
+    """Entities and quotes in output order, with what is still unfound flagged or dropped, and
+    the NLP pipeline's names joined in."""
+    grounding = state["grounding"]
+    chunks = {chunk.id: chunk for chunk in state["chunks"]}
     entities = list(grounding.entities)
     quotes = list(grounding.quotes)
     if flag:
@@ -60,6 +64,13 @@ def _settle_items(
             )
             for q in grounding.unfound_quotes
         ]
+    entities, recognized = with_recognized(
+        entities,
+        state["transcript"],
+        state.get("analysis"),
+        ctx.settings.max_recognized_entities,
+        frozenset(grounding.untrusted),
+    )
     entities.sort(
         key=lambda e: (-len(e.mentions), e.mentions[0].segment_ids[0] if e.mentions else 0)
     )
@@ -67,9 +78,9 @@ def _settle_items(
     unfound_e, unfound_q = len(grounding.unfound_entities), len(grounding.unfound_quotes)
     counts = {
         "entity_counts": grounding.entity_counts.model_copy(
-            update={"flagged": unfound_e}
+            update={"flagged": unfound_e, "recognized": recognized}
             if flag
-            else {"dropped": grounding.entity_counts.dropped + unfound_e}
+            else {"dropped": grounding.entity_counts.dropped + unfound_e, "recognized": recognized}
         ),
         "quote_counts": grounding.quote_counts.model_copy(
             update={"flagged": unfound_q}
@@ -120,8 +131,7 @@ def _report(
 async def finalize(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
     transcript = state["transcript"]
     flag = ctx.settings.on_unverified == "flag"
-    chunks = {chunk.id: chunk for chunk in state["chunks"]}
-    entities, quotes, grounding = _settle_items(state["grounding"], chunks, flag)
+    entities, quotes, grounding = _settle_items(state, ctx, flag)
     claims, claim_counts = _settle_claims(state.get("claims", []), flag)
     summary = " ".join(c.text for c in claims if c.in_summary)
     notes = state.get("notes", [])
@@ -140,6 +150,8 @@ async def finalize(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
         )
     records = ctx.client.meter.records
     models = sorted({r.model for r in records}) or [ctx.client.spec.model_id]
+    if state.get("analysis") is not None:
+        models.append(NLP_PRODUCER)
     folder = ctx.settings.prompts_dir
     names = [NOTES_PROMPT, SUMMARY_PROMPT, CHAPTERS_PROMPT, JUDGE_PROMPT, LOCATE_PROMPT]
     if ctx.reading.claims_per_call > 1:

@@ -4,8 +4,10 @@ Entities are the same when their names match after normalisation (case, punctuat
 a leading "the"), or when a one-word person name is the surname of exactly one fuller person name.
 A topic is kept only where its words occur in the chunk that raised it, and its score is the share
 of the episode's tokens in the chunks that raise it. A chunk summary keeps only the sentences whose
-names all occur in its chunk; when none survives (a small model looping or echoing its
-instructions), the chunk's lines that say its topics and entities most stand in for it, verbatim.
+names all occur in its chunk, written as prose (`ciagent.prose`: no speaker prefixes or fillers);
+when none survives (a small model looping or echoing its instructions), the chunk's most central
+sentences (TextRank) stand in for it. Entities and topics that are roles, fillers or voice labels
+(`ciagent.vocabulary`) are dropped; a topic loses its leading article.
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ import re
 from collections import Counter, defaultdict
 
 from ciagent.chunking import chunk_text, line_segment
+from ciagent.prose import as_prose, central_sentences, checkable
 from ciagent.retrieval import SegmentIndex
-from ciagent.schemas import ChunkNotes
 from ciagent.state import (
     Candidate,
     EnrichState,
@@ -30,14 +32,27 @@ from ciagent.textnorm import (
     grounded_sentences,
     mentions_words,
     normalize_key,
+    split_sentences,
 )
 from ciagent.types import Chunk, EntityType, Topic, Transcript
+from ciagent.vocabulary import not_metadata
 
-__all__ = ["entity_key", "merge"]
+__all__ = ["entity_key", "merge", "topic_name"]
 
 _TOPIC_EVIDENCE = 5
 _STAND_IN_LINES = 2
 _DROP_WORDS = re.compile(r"^(?:the|dr|doctor|mr|mrs|ms|miss|prof|professor|sir)\s+")
+_TOPIC_ARTICLE = re.compile(r"^(?:the|a|an)\s+", re.IGNORECASE)
+_TOPIC_WORDS = 6
+
+
+def topic_name(name: str, speakers: set[str]) -> str | None:
+    """A topic as a subject: its leading article dropped; None for a role, a filler, a voice
+    label or a sentence ("the Long Tide is produced by Harbor Light Media")."""
+    name = _TOPIC_ARTICLE.sub("", name.strip().rstrip(".")).strip()
+    if not name or len(name.split()) > _TOPIC_WORDS or not_metadata(name, speakers):
+        return None
+    return name
 
 
 def entity_key(name: str) -> str:
@@ -88,12 +103,15 @@ def _evidence(transcript: Transcript, chunks: list[Chunk], topic: str) -> list[i
     return sorted(index.search(topic, _TOPIC_EVIDENCE))
 
 
-def _stand_in_summary(transcript: Transcript, chunk: Chunk, notes: ChunkNotes) -> str:
-    """The chunk's lines (at most two, in order) that say its topics and entities most."""
-    query = " ".join([*notes.topics, *(item.name for item in notes.entities)])
-    index = SegmentIndex(transcript.segments[sid] for sid in chunk.segment_ids)
-    best = sorted(index.search(query, _STAND_IN_LINES))
-    return " ".join(clean(transcript.segments[sid].text) for sid in best)
+def _stand_in_summary(transcript: Transcript, chunk: Chunk, speakers: set[str]) -> str:
+    """The chunk's most central checkable sentences (at most two, in order), as prose."""
+    sentences = [
+        _prose
+        for sid in chunk.segment_ids
+        for sentence in split_sentences(clean(transcript.segments[sid].text))
+        if checkable(_prose := as_prose(sentence, speakers, said=True))
+    ]
+    return " ".join(central_sentences(sentences, _STAND_IN_LINES))
 
 
 async def merge(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
@@ -107,21 +125,22 @@ async def merge(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
     stand_ins: list[int] = []
     transcript = state["transcript"]
     chunk_by_id = {chunk.id: chunk for chunk in state["chunks"]}
+    speakers = {s.speaker for s in transcript.segments if s.speaker}
     for result in results:
         if result.notes is None:
             continue
         notes = result.notes
         chunk = chunk_by_id[result.chunk_id]
         words = set(normalize_key(chunk_text(transcript, chunk)).split())
-        summary = grounded_sentences(notes.summary, words)
+        summary = as_prose(grounded_sentences(notes.summary, words), speakers)
         if not summary:
-            summary = _stand_in_summary(transcript, chunk, notes)
+            summary = _stand_in_summary(transcript, chunk, speakers)
             stand_ins.append(result.chunk_id)
         if summary:
             summaries.append((result.chunk_id, summary))
         for item in notes.entities:
             key = entity_key(item.name)
-            if not key:
+            if not key or not_metadata(item.name, speakers):
                 continue
             group = groups.setdefault(key, _Group())
             group.names[item.name] += 1
@@ -134,7 +153,8 @@ async def merge(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
                 )
                 for m in item.mentions
             )
-        for name in notes.topics:
+        for raw in notes.topics:
+            name = topic_name(raw, speakers) or ""
             key = normalize_key(name)
             # A topic must be about what these lines say (small models echo their examples).
             if key and mentions_words(name, words):

@@ -3,13 +3,15 @@
 One chunk: its summary is the episode's (no call). Several: one call over all of them, or, when
 they do not fit the model's context, a hierarchical reduce: groups that fit are summarised, then
 the group summaries, until one call can take the rest. Sentences cut off, looping, or naming
-anything the transcript never mentions are dropped (`textnorm.grounded_sentences`).
+anything the transcript never mentions are dropped (`textnorm.grounded_sentences`), and the rest
+written as prose (`prose.as_prose`).
 """
 
 from __future__ import annotations
 
 from ciagent.errors import BudgetExceeded, ModelCallError
 from ciagent.prompts import load_prompt
+from ciagent.prose import as_prose
 from ciagent.schemas import EpisodeSummary
 from ciagent.state import EnrichState, EnrichUpdate, RunContext
 from ciagent.textnorm import grounded_sentences, normalize_key
@@ -61,6 +63,7 @@ async def summarize(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
     if budget < 1024:
         raise ModelCallError(ctx.client.spec.model_id, "context window too small for a summary")
     known = set(normalize_key(state["transcript"].render()).split())
+    speakers = {s.speaker for s in state["transcript"].segments if s.speaker}
     level = 0
     while True:
         groups = group_to_fit(parts, ctx.count_tokens, budget)
@@ -74,7 +77,9 @@ async def summarize(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
             except BudgetExceeded:
                 # No budget for the reduce: the chunk summaries, in order, are what there is.
                 return {"summary": " ".join(text for _, text in merged.summaries)}
-            summaries.append(grounded_sentences(answer.summary, known))
+            kept = grounded_sentences(answer.summary, known)
+            # Lines copied in the first person, when nothing else is left, rather than nothing.
+            summaries.append(as_prose(kept, speakers) or as_prose(kept, speakers, said=True))
             ctx.report("summary")
         if len(summaries) == 1:
             return {"summary": summaries[0]}

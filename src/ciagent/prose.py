@@ -1,0 +1,87 @@
+"""Summaries written as prose: no speaker prefixes, part labels, fillers or one-word turns; and,
+when transcript lines must stand in for a summary, the most central ones.
+
+`as_prose` cleans what a model wrote (small models copy "Maya Okafor: Right." into a summary) or
+what stands in for it. `central_sentences` ranks a passage's sentences by TextRank (Mihalcea and
+Tarau, 2004): a sentence is central when sentences that share its content words are central,
+with similarity |shared words| / (log |a| + log |b|), by power iteration over that graph.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable
+
+from ciagent.textnorm import split_sentences
+from ciagent.vocabulary import is_filler, meaningful_words
+
+__all__ = ["as_prose", "central_sentences", "checkable"]
+
+_PART = re.compile(r"^part\s+\d+(?:\s*\([^)]*\))?\s*:\s*", re.IGNORECASE)
+_LABEL = re.compile(
+    r"^([A-Z][\w.'\u2019-]*(?:\s+[A-Z][\w.'\u2019-]*){0,3}|[A-Za-z]+\s+[A-Z0-9])\s*:\s+"
+)
+_LEADING_FILLER = re.compile(
+    r"^(?:(?:um+|uh+|erm|mm-?hmm|hmm+|oh|ah|yeah|yep|yes|okay|ok|i mean|you know)\b[,.!]*\s*"
+    r"|(?:so|well|right|like|and|but|now|anyway|actually)\s*,\s*)+",
+    re.IGNORECASE,
+)
+_FIRST_PERSON = re.compile(
+    r"\b(?:I|I'm|I've|I'd|I'll)\b|\b(?:we|we're|we've|our|ours|us|my|me)\b", re.I
+)
+_MIN_WORDS = 4
+_DAMPING = 0.85
+_ROUNDS = 50
+
+
+def checkable(sentence: str) -> bool:
+    """A statement that can be checked: not a question, not a greeting or a one-word turn, at
+    least four words of which two carry meaning."""
+    text = sentence.strip()
+    if not text or text.endswith("?") or is_filler(text):
+        return False
+    return len(text.split()) >= _MIN_WORDS and len(meaningful_words(text)) >= 2
+
+
+def _cleaned(sentence: str, speakers: set[str]) -> str:
+    text = _PART.sub("", sentence.strip())
+    label = _LABEL.match(text)
+    if label and (label.group(1) in speakers or len(label.group(1).split()) <= 3):
+        text = text[label.end() :]
+    text = _LEADING_FILLER.sub("", text).strip()
+    return text[:1].upper() + text[1:]
+
+
+def as_prose(text: str, speakers: Iterable[str] = (), *, said: bool = False) -> str:
+    """The text's checkable sentences, each without a part label, a speaker prefix ("Maya
+    Okafor: ...") or leading fillers ("Yeah, so, ..."). A summary speaks of the speakers, never
+    as one: a sentence in the first person ("We put receivers near the surf") is a transcript
+    line copied, and is dropped, unless `said` (the text is transcript lines standing in)."""
+    names = set(speakers)
+    kept = [_cleaned(s, names) for s in split_sentences(text)]
+    return " ".join(s for s in kept if checkable(s) and (said or not _FIRST_PERSON.search(s)))
+
+
+def central_sentences(sentences: list[str], k: int) -> list[str]:
+    """The `k` most central of `sentences` (TextRank), in their original order."""
+    bags = [set(meaningful_words(s)) for s in sentences]
+    n = len(sentences)
+    if n <= k:
+        return list(sentences)
+    weights = [[0.0] * n for _ in range(n)]
+    for i in range(n):
+        for j in range(i + 1, n):
+            shared = len(bags[i] & bags[j])
+            if shared and len(bags[i]) > 1 and len(bags[j]) > 1:
+                w = shared / (math.log(len(bags[i])) + math.log(len(bags[j])))
+                weights[i][j] = weights[j][i] = w
+    totals = [sum(row) or 1.0 for row in weights]
+    score = [1.0] * n
+    for _ in range(_ROUNDS):
+        score = [
+            (1 - _DAMPING) + _DAMPING * sum(weights[j][i] / totals[j] * score[j] for j in range(n))
+            for i in range(n)
+        ]
+    best = sorted(range(n), key=lambda i: (-score[i], i))[:k]
+    return [sentences[i] for i in sorted(best)]

@@ -1,0 +1,233 @@
+"""Names step: the transcript read by the NLP pipeline (`ciagent.nlp`), beside the notes calls,
+and the entities it finds joined with the model's.
+
+The pipeline's names are grounded spans from the start. An entity the model named and the
+pipeline found becomes one entity with every mention of both; the pipeline's type wins for people,
+organizations, places and events (OntoNotes-trained, it types these better than a small model),
+the model's for works and products. A name only the pipeline found is still an entity, marked
+`produced_by` the pipeline, up to `max_recognized_entities` (the most said first). Dates, times,
+numbers, money, nationalities and languages are not entities; neither is a role, a filler or a
+speaker label (`ciagent.vocabulary`), nor, in a transcript that uses capitals, a span without one.
+A one-word name folds into the one longer name of its type that starts or ends with it ("Sarah"
+into "Sarah Chen", "Baja" into "Baja California").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+from ciagent import nlp
+from ciagent.errors import ModelAssetError
+from ciagent.nlp import Phrase, TextAnalysis
+from ciagent.state import EnrichState, EnrichUpdate, RunContext
+from ciagent.steps.merge import entity_key
+from ciagent.textnorm import normalize_key
+from ciagent.types import Entity, EntityType, Mention, Transcript
+from ciagent.vocabulary import not_metadata
+
+__all__ = ["LABEL_TYPES", "PRODUCER", "names", "recognized_entities", "with_recognized"]
+
+LABEL_TYPES = {
+    "PERSON": EntityType.PERSON,
+    "ORG": EntityType.ORGANIZATION,
+    "GPE": EntityType.PLACE,
+    "LOC": EntityType.PLACE,
+    "FAC": EntityType.PLACE,
+    "WORK_OF_ART": EntityType.WORK,
+    "PRODUCT": EntityType.PRODUCT,
+    "EVENT": EntityType.EVENT,
+}
+"""OntoNotes labels that are entities; the rest (DATE, TIME, CARDINAL, MONEY, NORP, ...) are not."""
+
+_TRUSTED = frozenset(
+    {EntityType.PERSON, EntityType.ORGANIZATION, EntityType.PLACE, EntityType.EVENT}
+)
+_ARTICLE = re.compile(r"^the\s+", re.IGNORECASE)
+_POSSESSIVE = re.compile(r"['\u2019]s?$")
+PRODUCER = f"spacy/{nlp.PIPELINE}"
+
+
+async def names(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
+    """The pipeline's reading of the transcript, off the event loop; None when it is off or,
+    under `ner = "auto"`, not installed."""
+    setting = ctx.settings.ner
+    if setting == "off" or (setting == "auto" and not nlp.available()):
+        return {"analysis": None}
+    try:
+        analysis = await asyncio.to_thread(nlp.analyze, state["transcript"])
+    except ModelAssetError:
+        if setting == "on":
+            raise
+        return {"analysis": None}
+    return {"analysis": analysis}
+
+
+def _canonical(phrase: Phrase) -> str:
+    text = _POSSESSIVE.sub("", phrase.text.strip()).strip()
+    if phrase.label != "WORK_OF_ART":
+        text = _ARTICLE.sub("", text)
+    return text
+
+
+def _mention(transcript: Transcript, phrase: Phrase, text: str) -> Mention:
+    """`text` is `phrase.text` less an article or a possessive: a slice of the same span."""
+    segment = transcript.segments[phrase.segment_id]
+    start = phrase.start + max(0, phrase.text.find(text))
+    return Mention(
+        segment_ids=[segment.id],
+        start=segment.start,
+        end=segment.end,
+        text=segment.text[start : start + len(text)],
+        char_start=start,
+        char_end=start + len(text),
+    )
+
+
+@dataclass
+class _Found:
+    names: Counter[str] = field(default_factory=Counter)
+    types: Counter[EntityType] = field(default_factory=Counter)
+    mentions: list[Mention] = field(default_factory=list)
+
+    @property
+    def type(self) -> EntityType:
+        return self.types.most_common(1)[0][0]
+
+    def absorb(self, other: _Found) -> None:
+        self.names.update(other.names)
+        self.types.update(other.types)
+        self.mentions.extend(other.mentions)
+
+
+def _fold_short_names(groups: dict[str, _Found]) -> None:
+    for key in [k for k in groups if " " not in k]:
+        kind = groups[key].type
+        owners = [
+            k
+            for k, g in groups.items()
+            if " " in k and g.type == kind and key in (k.split(" ")[0], k.rsplit(" ", 1)[1])
+        ]
+        if len(owners) == 1:
+            groups[owners[0]].absorb(groups.pop(key))
+
+
+def _uses_capitals(transcript: Transcript) -> bool:
+    text = "".join(s.text for s in transcript.segments[:200])
+    return sum(map(str.isupper, text)) > 0.005 * max(1, sum(map(str.isalpha, text)))
+
+
+def recognized_entities(
+    transcript: Transcript, analysis: TextAnalysis, untrusted: frozenset[int] = frozenset()
+) -> dict[str, _Found]:
+    """The pipeline's names grouped by entity key, with their mentions, in order of first use;
+    none from `untrusted` segments (lines withheld from the model are withheld here too)."""
+    speakers = {s.speaker for s in transcript.segments if s.speaker}
+    cased = _uses_capitals(transcript)
+    groups: dict[str, _Found] = {}
+    for phrase in analysis.names:
+        if phrase.segment_id in untrusted:
+            continue
+        kind = LABEL_TYPES.get(phrase.label)
+        text = _canonical(phrase)
+        if kind is None or len(text) < 2 or not any(c.isalpha() for c in text):
+            continue
+        if (cased and not any(c.isupper() for c in text)) or not_metadata(text, speakers):
+            continue
+        key = entity_key(text)
+        if not key:
+            continue
+        found = groups.setdefault(key, _Found())
+        found.names[text] += 1
+        found.types[kind] += 1
+        found.mentions.append(_mention(transcript, phrase, text))
+    _fold_short_names(groups)
+    return groups
+
+
+def _merged_mentions(*lists: list[Mention]) -> list[Mention]:
+    seen: dict[tuple[int, int], Mention] = {}
+    for mention in (m for mentions in lists for m in mentions):
+        seen.setdefault((mention.segment_ids[0], mention.char_start), mention)
+    return sorted(seen.values(), key=lambda m: (m.segment_ids[0], m.char_start))
+
+
+def _best_name(found: _Found, preferred: str | None = None) -> str:
+    """The fullest name said ("Maya Okafor" over "Maya"), then the most said; `preferred`
+    (the model's) when no name said is fuller."""
+    names = dict(found.names)
+    if preferred is not None:
+        names[preferred] = max(names.values()) + 1
+    return max(names.items(), key=lambda item: (len(item[0].split()), item[1], len(item[0])))[0]
+
+
+def _said_at(entity: Entity, at: dict[int, list[tuple[int, int, str]]]) -> str | None:
+    """The pipeline's name said where one of the entity's single-segment mentions is said."""
+    for mention in entity.mentions:
+        if len(mention.segment_ids) != 1:
+            continue
+        for start, end, key in at.get(mention.segment_ids[0], []):
+            if start < mention.char_end and mention.char_start < end:
+                return key
+    return None
+
+
+def with_recognized(
+    entities: list[Entity],
+    transcript: Transcript,
+    analysis: TextAnalysis | None,
+    cap: int,
+    untrusted: frozenset[int] = frozenset(),
+) -> tuple[list[Entity], int]:
+    """The model's grounded entities joined with the pipeline's; also how many were added."""
+    if analysis is None:
+        return entities, 0
+    groups = recognized_entities(transcript, analysis, untrusted)
+    alias_of = {normalize_key(n): key for key, g in groups.items() for n in g.names}
+    at: dict[int, list[tuple[int, int, str]]] = {}
+    for key, found in groups.items():
+        for m in found.mentions:
+            at.setdefault(m.segment_ids[0], []).append((m.char_start, m.char_end, key))
+    joined: list[Entity] = []
+    used: set[str] = set()
+    for entity in entities:
+        keys = [entity_key(entity.name), *(entity_key(a) for a in entity.aliases)]
+        match = (
+            next((k for k in keys if k in groups), None)
+            or next((alias_of[k] for k in keys if k in alias_of), None)
+            or _said_at(entity, at)
+        )
+        if match is None or match in used:
+            joined.append(entity)
+            continue
+        used.add(match)
+        found = groups[match]
+        kind = found.type if found.type in _TRUSTED else entity.type
+        name = _best_name(found, entity.name)
+        names = sorted({*found.names, *entity.aliases, entity.name} - {name}, key=str.casefold)
+        update = {
+            "name": name,
+            "verification": (
+                "grounded" if entity.verification == "unverified" else entity.verification
+            ),
+            "type": kind,
+            "aliases": names,
+            "mentions": _merged_mentions(entity.mentions, found.mentions),
+        }
+        joined.append(entity.model_copy(update=update))
+    rest = [(key, g) for key, g in groups.items() if key not in used]
+    rest.sort(key=lambda item: -len(item[1].mentions))
+    for _key, found in rest[:cap]:
+        name = _best_name(found)
+        joined.append(
+            Entity(
+                name=name,
+                type=found.type,
+                aliases=sorted(set(found.names) - {name}, key=str.casefold),
+                mentions=_merged_mentions(found.mentions),
+                produced_by=PRODUCER,
+            )
+        )
+    return joined, min(len(rest), cap)

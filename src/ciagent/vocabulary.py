@@ -1,0 +1,124 @@
+"""One vocabulary of words that are never metadata: function words, conversational fillers, and
+the roles and labels people are given in a recording.
+
+Every step that keeps or drops a phrase asks the same questions here: is it filler ("Yeah, like,
+mean"), a role or a speaker label ("Project Manager", "the host", "PhD B", "M_E_"), or a phrase
+with something to say? Words are compared casefolded, with apostrophes kept ("'cause").
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+__all__ = [
+    "FILLERS",
+    "ROLE_WORDS",
+    "STOPWORDS",
+    "is_filler",
+    "is_role",
+    "is_speaker_label",
+    "meaningful_words",
+    "not_metadata",
+    "words",
+]
+
+
+def _words(listed: str) -> list[str]:
+    return listed.split()
+
+
+STOPWORDS = frozenset(
+    _words(
+        """
+        a an the and or but nor if so as at by for from in into of off on onto out over per to
+        up with within without about above across after against along among around before behind
+        below beneath beside between beyond down during except inside near since than through
+        toward towards under until upon via this that these those there here where when which
+        who whom whose what why how its it it's his her hers him he she they them their theirs
+        our ours we us you your yours i me my mine myself itself themselves is are was were be
+        been being am do does did done have has had having will would shall should can could may
+        might must not no yes all any both each few more most other some such only own same too
+        very then also just than whether while because again ever even still yet much many lot
+        lots every another anyone someone something anything everything nothing one ones let
+        lets get gets got
+        """
+    )
+)
+"""Function words: they carry no subject of their own."""
+
+FILLERS = frozenset(
+    _words(
+        """
+        um umm uh uhh uh-huh uhhuh erm er ah ahh oh ooh hmm hm mm mmm mhm mm-hmm yeah yea yep
+        yup yes no nope okay ok alright right like mean know cause 'cause cos kind sort kinda
+        sorta so well actually basically really literally totally exactly sure anyway anyways
+        gonna wanna gotta guess think stuff thing things hey wow huh whatever fine good great
+        cool oh-oh ha haha laugh laughs say said says go goes going went gone see look thanks
+        thank
+        """
+    )
+)
+"""Conversational fillers and the verbs of talk around them ("I mean", "you know", "kind of",
+"I guess", "so yeah"): a phrase made only of these and function words says nothing."""
+
+ROLE_WORDS = frozenset(
+    _words(
+        """
+        host hosts co-host cohost guest guests speaker speakers interviewer interviewee narrator
+        moderator presenter caller callers listener listeners audience panelist panel chair
+        chairman chairperson participant participants member members manager managers designer
+        designers expert experts engineer engineers marketing industrial interface user users
+        project projects lead leader director team professor prof phd ph.d postdoc grad graduate
+        student students researcher researchers facilitator secretary assistant everybody
+        everyone folks guys people person somebody man woman mister mr mrs ms dr doctor sir
+        madam
+        """
+    )
+)
+"""Words that name a role in the conversation rather than who holds it."""
+
+_WORD = re.compile(r"[\w][\w'\u2019.-]*")
+_LABEL = re.compile(
+    r"^(?:[a-z](?:_[a-z])+_?|(?:speaker|spk|participant|person|voice|guest|host|phd|grad|"
+    r"professor|student)[\s_-]*[a-z0-9]{0,2}|[a-z]{1,3}\d+)$"
+)
+
+
+def words(text: str) -> list[str]:
+    """The text's words, casefolded, with inner apostrophes, hyphens and dots kept."""
+    return [w.strip(".-'\u2019").replace("\u2019", "'") for w in _WORD.findall(text.casefold())]
+
+
+def meaningful_words(text: str) -> list[str]:
+    """The words that are neither function words nor fillers."""
+    return [w for w in words(text) if w and w not in STOPWORDS and w not in FILLERS]
+
+
+def is_filler(text: str) -> bool:
+    """Nothing but fillers and function words ("Yeah, like, mean", "you know", "Right.")."""
+    return not meaningful_words(text)
+
+
+def is_speaker_label(text: str, speakers: Iterable[str] = ()) -> bool:
+    """A transcript's label for a voice ("PhD B", "Speaker 2", "M_E_"), or one of `speakers`
+    that is itself no name (a label made of role words)."""
+    key = " ".join(words(text))
+    if not key:
+        return False
+    if _LABEL.match(key) or _LABEL.match(text.strip().casefold()):
+        return True
+    labels = {" ".join(words(s)) for s in speakers}
+    return key in labels and is_role(text)
+
+
+def is_role(text: str) -> bool:
+    """Only role words, fillers and function words, with at least one role word ("Project
+    Manager", "the host", "the User Interface", "our marketing expert")."""
+    found = [w for w in words(text) if w not in STOPWORDS and w not in FILLERS]
+    return bool(found) and all(w in ROLE_WORDS for w in found)
+
+
+def not_metadata(text: str, speakers: Iterable[str] = ()) -> bool:
+    """A phrase that must never be a title, topic or entity: filler, a role or a voice label."""
+    return is_filler(text) or is_role(text) or is_speaker_label(text, speakers)
