@@ -10,6 +10,7 @@ import ciagent
 from ciagent import EpisodeEnrichment, ModelAssetError, Settings
 from ciagent.llm.assets import EMBEDDED_MODEL, ModelAsset, ensure_model_file, verify_model_file
 from ciagent.settings import DEFAULT_MODEL
+from ciagent.steps.names import PRODUCER
 from tests.helpers import assert_grounded, without_cost
 
 
@@ -60,7 +61,7 @@ def test_real_enrichment_of_a_short_episode(
     assert EpisodeEnrichment.model_validate_json(result.to_json()) == result
     assert result.status == "complete", result.failures
     assert result.summary.strip()
-    assert result.provenance.models == [DEFAULT_MODEL]
+    assert result.provenance.models == [DEFAULT_MODEL, PRODUCER]
     assert result.cost.calls >= 2  # two chunks, each one call at least
     assert result.cost.prompt_tokens > 0
     assert result.cost.completion_tokens > 0

@@ -65,6 +65,9 @@ class _Slot:
 
 # Most draft tokens decoded beside a sequence's own in one step.
 _LONGEST_DRAFT = 8
+# Prompt tokens read per step: a step is where a cancel or a deadline is noticed, and 512 prompt
+# tokens take 3-7 s on 2 slow cores; 128 keep that near a second at little cost to prefill speed.
+_READ_PER_STEP = 128
 # Tokens of prefix another sequence must hold beyond a slot's own before its stream is copied.
 _WORTH_COPYING = 64
 
@@ -289,7 +292,7 @@ class LlamaEngine:
         running = [s for s in self._slots if s.request is not None]
         generating = [s for s in running if not s.reading]
         reading = [s for s in running if s.reading]
-        room = self.batch_tokens - len(generating) * (1 + _LONGEST_DRAFT)
+        room = min(_READ_PER_STEP, self.batch_tokens - len(generating) * (1 + _LONGEST_DRAFT))
         reads: list[tuple[_Slot, list[int]]] = []
         for slot in reading:
             if room <= 0:

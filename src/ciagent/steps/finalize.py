@@ -31,6 +31,7 @@ from ciagent.types import (
     StepFailure,
     VerificationReport,
 )
+from ciagent.vocabulary import not_metadata
 
 __all__ = ["finalize"]
 
@@ -71,6 +72,8 @@ def _settle_items(
         ctx.settings.max_recognized_entities,
         frozenset(grounding.untrusted),
     )
+    speakers = {s.speaker for s in state["transcript"].segments if s.speaker}
+    entities = [e for e in entities if not not_metadata(e.name, speakers)]
     entities.sort(
         key=lambda e: (-len(e.mentions), e.mentions[0].segment_ids[0] if e.mentions else 0)
     )

@@ -35,7 +35,7 @@ from ciagent.textnorm import (
     split_sentences,
 )
 from ciagent.types import Chunk, EntityType, Topic, Transcript
-from ciagent.vocabulary import not_metadata
+from ciagent.vocabulary import is_filler, is_role, not_metadata
 
 __all__ = ["entity_key", "merge", "topic_name"]
 
@@ -140,7 +140,8 @@ async def merge(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
             summaries.append((result.chunk_id, summary))
         for item in notes.entities:
             key = entity_key(item.name)
-            if not key or not_metadata(item.name, speakers):
+            # A voice label goes on to verification, which tells one said from one never said.
+            if not key or is_filler(item.name) or is_role(item.name):
                 continue
             group = groups.setdefault(key, _Group())
             group.names[item.name] += 1
