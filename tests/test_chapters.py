@@ -96,7 +96,11 @@ def test_a_title_not_about_its_chapter_falls_back_to_its_key_words() -> None:
             return {
                 "chapters": [
                     {"number": 1, "title": "Tom Hale at the Louvre", "summary": "Tom went."},
-                    {"number": 2, "title": "Coffee prices", "summary": "Farmers sold beans."},
+                    {
+                        "number": 2,
+                        "title": "Coffee prices",
+                        "summary": "The farmers sold their beans.",
+                    },
                 ]
             }
         return ciagent.testing.default_answer(request)
@@ -108,4 +112,4 @@ def test_a_title_not_about_its_chapter_falls_back_to_its_key_words() -> None:
     assert first.summary == ""
     assert "Shark" in first.title or "shark" in first.title
     assert (second.title, second.titled_by) == ("Coffee prices", fake.model_id)
-    assert second.summary == "Farmers sold beans."
+    assert second.summary == "The farmers sold their beans."

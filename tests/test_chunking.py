@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -39,7 +40,7 @@ def _sentences_over(transcript: Transcript, limit: int) -> bool:
     return any(
         count(segment_line(s, sentence)) > limit
         for s in transcript.segments
-        for sentence in s.text.split(". ")
+        for sentence in re.split(r"(?<=[.!?\u2026])[\"')\]]*\s+", s.text)  # punctuation kept
     )
 
 

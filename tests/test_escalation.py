@@ -105,6 +105,8 @@ def cascade(**overrides: Any) -> tuple[Settings, FakeModel, FakeModel]:
             price=TokenPrice(input_usd_per_mtok=10.0, output_usd_per_mtok=30.0),
         ),
     )
+    # The judges' verdicts are scripted here: no lexical check rules before them.
+    overrides = {"lexical_checks": False, **overrides}
     settings = Settings(model="auto", deployments=deployments, cache=False, **overrides)
     return settings, small, frontier
 

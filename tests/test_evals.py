@@ -11,6 +11,8 @@ from typer.testing import CliRunner
 from ciagent.cli import app
 from ciagent.errors import TranscriptError
 from ciagent.evals import boundary_prf, entity_prf, pk, read_dataset, rouge, windowdiff
+from ciagent.evals.metrics import typed_share
+from ciagent.evals.runner import junk_share
 from ciagent.testing import FakeModel
 
 QMSUM = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "qmsum"
@@ -48,6 +50,34 @@ def test_rouge_and_entities() -> None:
     assert (found.precision, found.recall) == (0.5, 0.5)
     untyped = entity_prf([("MBARI", "place")], [("MBARI", "organization")], typed=False)
     assert untyped.f1 == 1.0
+    # of the two that name a gold entity one is typed right; the unknown one does not count
+    typed = typed_share(
+        [("Sarah Chen", "person"), ("MBARI", "place"), ("Nowhere", "place")],
+        [("sarah chen", "person"), ("MBARI", "organization")],
+    )
+    assert typed == 0.5
+    assert typed_share([("Nowhere", "place")], [("MBARI", "organization")]) is None
+
+
+def test_junk_share_counts_fillers_roles_and_labels_among_titles_topics_entities() -> None:
+    from ciagent.types import Chapter, Entity, EntityType, EpisodeEnrichment, Topic
+
+    def chapter(title: str) -> Chapter:
+        return Chapter(title=title, start=0, end=1, segment_ids=[0])
+
+    def entity(name: str) -> Entity:
+        return Entity(name=name, type=EntityType.PERSON, mentions=[], verification="unverified")
+
+    result = EpisodeEnrichment.model_construct(
+        chapters=[chapter("Yeah, like, mean"), chapter("White shark tagging")],
+        topics=[
+            Topic(name="the Project Manager", score=0.2),
+            Topic(name="remote control design", score=0.1),
+        ],
+        entities=[entity("Sarah Chen"), entity("PhD B")],
+    )
+    assert junk_share(result, ["PhD B"]) == pytest.approx(3 / 6)
+    assert junk_share(EpisodeEnrichment.model_construct(chapters=[], topics=[], entities=[])) == 0.0
 
 
 def test_qmsum_reader_takes_gold_chapters_and_summary() -> None:
@@ -110,3 +140,4 @@ def test_eval_command_prints_tables_and_writes_scores(tmp_path: Path) -> None:
     assert 0 <= row["pk"] <= 1
     assert row["rouge1"] > 0
     assert 1 <= row["chapters"] <= 2  # no chapter under half the episode
+    assert 0 <= row["not_metadata"] <= 1

@@ -105,7 +105,8 @@ def notes_with_summary(request: FakeRequest) -> dict[str, Any] | str:
 
 def test_claims_are_judged_together_on_a_served_model() -> None:
     fake = FakeModel(respond=notes_with_summary)
-    result = ciagent.enrich(EPISODE, Settings(model=fake.model_id, claims_per_judge_call=3))
+    settings = Settings(model=fake.model_id, claims_per_judge_call=3, lexical_checks=False)
+    result = ciagent.enrich(EPISODE, settings)
 
     asked = [r.schema_name for r in fake.requests]
     assert asked.count("ClaimJudgements") == 2  # five claims: three, then two
@@ -126,7 +127,9 @@ def test_claims_are_judged_together_on_a_served_model() -> None:
 
 
 def _context(fake: FakeModel, claims_per_call: int = 8, chunk_tokens: int = 4000) -> RunContext:
-    settings = Settings(model=fake.model_id, cache=False, max_reasks=0, max_retries=0)
+    settings = Settings(
+        model=fake.model_id, cache=False, max_reasks=0, max_retries=0, lexical_checks=False
+    )
     spec = ModelSpec(model_id=fake.model_id, context_window=32768, **_free())
     client = ModelClient(settings, spec, UsageMeter())
     return RunContext(

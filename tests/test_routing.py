@@ -185,3 +185,33 @@ def test_spill_goes_to_the_next_deployment_when_one_is_full() -> None:
     assert len(spare.requests) == 1
     assert len(busy.requests) == 1
     assert any(d.reason.startswith("at max_concurrency") for d in router.decisions)
+
+
+def test_step_tiers_start_a_step_on_a_stronger_tier_when_one_is_deployed() -> None:
+    from ciagent.llm.routed import floor_tier, step_tier_lines
+    from ciagent.testing import FakeModel
+
+    small, frontier = FakeModel(), FakeModel()
+    deployments = (
+        deployment("small", 0.1, 0.1, model=small.model_id),
+        deployment("frontier", 5.0, 15.0, model=frontier.model_id, tier=Tier.FRONTIER),
+    )
+    settings = Settings(
+        model="auto",
+        deployments=deployments,
+        cache=False,
+        step_tiers={"chapters": "medium"},  # type: ignore[dict-item]
+    )
+    sample = EXAMPLES / "long-tide-ep41.vtt"
+    result = ciagent.enrich(sample, settings)
+    chosen = {d.step: d.deployment for d in result.cost.routing if d.outcome == "chosen"}
+    assert chosen["chapters"] == "frontier"
+    assert all(chosen[step] == "small" for step in chosen if step.startswith("notes"))
+    # no medium deployment: the one above serves; nothing above: the highest there is
+    assert floor_tier(deployments, Tier.MEDIUM) == Tier.MEDIUM
+    assert floor_tier(deployments[:1], Tier.MEDIUM) == Tier.SMALL
+    assert step_tier_lines(settings) == ["step chapters: tier medium and up, first frontier"]
+    one = Settings(model=small.model_id, step_tiers={"summary": "medium"})  # type: ignore[dict-item]
+    assert "one model" in step_tier_lines(one)[0]
+    with pytest.raises(ConfigError):
+        Settings.load(None, {}, step_tiers={"notes": "medium"})

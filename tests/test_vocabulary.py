@@ -6,8 +6,10 @@ import pytest
 
 from ciagent import nlp
 from ciagent.prose import as_prose, central_sentences, checkable
-from ciagent.steps.merge import topic_name
+from ciagent.steps.merge import subjects, topic_name
 from ciagent.steps.names import PRODUCER, with_recognized
+from ciagent.steps.summarize import cover_parts
+from ciagent.types import Entity, EntityType, Topic
 from ciagent.vocabulary import is_filler, is_role, is_speaker_label, not_metadata
 from tests.helpers import transcript_of
 
@@ -51,6 +53,20 @@ def test_topics_are_subjects() -> None:
     assert topic_name("the remote control design", set()) == "remote control design"
     assert topic_name("the User Interface", set()) is None
     assert topic_name("the Long Tide is produced by Harbor Light Media today", set()) is None
+    show = Entity(
+        name="The Long Tide", type=EntityType.WORK, mentions=[], verification="unverified"
+    )
+    institute = Entity(
+        name="Monterey Bay Aquarium Research Institute",
+        type=EntityType.ORGANIZATION,
+        aliases=["MBARI"],
+        mentions=[],
+        verification="unverified",
+    )
+    topics = [Topic(name=n, score=0.1) for n in ("Long Tide", "MBARI", "white shark tagging")]
+    assert [t.name for t in subjects(topics, [show, institute])] == ["white shark tagging"]
+    assert subjects(topics[:2], [show, institute]) == topics[:2]  # all names: they stay
+    assert not_metadata("1869")
 
 
 def test_summaries_are_prose() -> None:
@@ -63,6 +79,29 @@ def test_summaries_are_prose() -> None:
     )
     assert as_prose("We tagged twenty sharks in the bay.", said=True)
     assert not checkable("Thanks, Maya.")
+    assert not checkable("Dash, Marketing, Project Manager, Marketing, User Interface, Industrial,")
+    assert not checkable("Marketing, Project Manager and the User Interface designer spoke.")
+    assert checkable("The project manager set a price of twelve euros.")
+
+
+def test_a_summary_covers_every_part_in_order() -> None:
+    parts = [
+        "Sarah Chen tagged white sharks at Guadalupe Island. The tags recorded dives.",
+        "An autonomous robot followed the sharks to the White Shark Cafe and sampled squid.",
+        "Juvenile sharks swim near Santa Cruz beaches and nobody was bitten.",
+    ]
+    # the reduce call spoke of the last part only: the first two come back, in order
+    summary = "Young sharks swim near the Santa Cruz beaches, and nobody was bitten."
+    assert cover_parts(summary, parts) == (
+        "Sarah Chen tagged white sharks at Guadalupe Island. "
+        "An autonomous robot followed the sharks to the White Shark Cafe and sampled squid. "
+        + summary
+    )
+    whole = (
+        "Chen tagged white sharks at Guadalupe Island and recorded their dives. A robot "
+        "sampled squid at the White Shark Cafe. Juvenile sharks swim near Santa Cruz."
+    )
+    assert cover_parts(whole, parts) == whole  # nothing left out: nothing added
 
 
 def test_the_central_sentences_share_the_most_words() -> None:
@@ -96,3 +135,19 @@ Sarah Chen: Thanks Maya. We tagged sharks near Guadalupe Island with the Project
             text = transcript.segments[mention.segment_ids[0]].text
             assert text[mention.char_start : mention.char_end] == mention.text
     assert with_recognized([], transcript, analysis, cap=1)[1] == 1
+
+
+def test_spans_that_cannot_be_names() -> None:
+    from ciagent.steps.names import _name_like
+
+    for span in (
+        "Christa              Christa",
+        "Christa Christa",
+        "Mm mm-mm",
+        "ho Right",
+        "Euros",
+    ):
+        assert not _name_like(span, cased=True), span
+    for span in ("Bank of England", "Leonardo da Vinci", "Christa Pavlov", "MBARI"):
+        assert _name_like(span, cased=True), span
+    assert _name_like("bank of england", cased=False)

@@ -2,7 +2,7 @@
 
     python -m tools.judge_eval [DATASET ...] [--judge rules|model ...] [--model ID ...]
         [--limit N] [--per-class N] [--specific] [--seed N] [--config FILE] [--cache]
-        [--counts] [--out FILE]
+        [--no-lexical] [--counts] [--out FILE]
 
 The claims come from `ciagent.evals.claimset.build_claim_set` (defaults: the QMSum meetings under
 ../shared/datasets/qmsum): gold summary sentences (supported), the same sentences with a name, a
@@ -12,11 +12,13 @@ is judged on evidence from its own meeting's transcript, retrieved as the claims
 neighbours; no segment is untrusted, as no notes were taken). Judges:
 
 - rules: `settled_without_model` alone. It rules on a claim only when it copies an evidence line
-  (supported) or has no evidence (not_found); a claim it leaves to a judge is counted as predicted
-  not_found, and the `unsettled` column says how many there were;
+  (supported), has no evidence (not_found) or its words settle it (`ciagent.entailment`); a claim
+  it leaves to a judge is counted as predicted supported (nothing found against it), and the
+  `unsettled` column says how many there were;
 - model: `ciagent.steps.claims.judge` on each `--model` (default the embedded 0.5B), one claim a
   call as the claims step does on a small model (a larger one would judge claims in groups); a
-  claim whose call failed is `unchecked`, which counts as missed.
+  claim whose call failed is `unchecked`, which counts as missed. The lexical checks rule first,
+  as in the claims step, unless `--no-lexical`.
 
 Balanced accuracy is the mean of the classes' recalls (1/3 for a judge that calls everything
 supported). `--counts` prints the claim set's make-up and stops; `--limit N` judges N claims taken
@@ -104,9 +106,12 @@ async def judge_all(
 ) -> JudgeRow:
     """The claims judged by the non-model checks (no `ctx`) or by `judge` on `ctx`'s model."""
     started = time.perf_counter()
-    settled = [settled_without_model(c.text, e) for c, e in zip(claims, evidence, strict=True)]
+    lexical = ctx is None or ctx.settings.lexical_checks
+    settled = [
+        settled_without_model(c.text, e, lexical) for c, e in zip(claims, evidence, strict=True)
+    ]
     if ctx is None:
-        predicted: list[str] = [s.verdict if s is not None else "not_found" for s in settled]
+        predicted: list[str] = [s.verdict if s is not None else "supported" for s in settled]
         calls = 0
     else:
         gate = asyncio.Semaphore(ctx.settings.concurrency)
@@ -153,6 +158,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--config", type=Path, default=None)
     parser.add_argument("--cache", action="store_true", help="reuse cached model answers")
+    parser.add_argument(
+        "--no-lexical", action="store_true", help="model judges without the lexical checks"
+    )
     parser.add_argument("--counts", action="store_true", help="print the claim set and stop")
     parser.add_argument("--out", type=Path, default=None, help="write the results as JSON")
     args = parser.parse_args()
@@ -163,7 +171,7 @@ def main() -> None:
     console.print(_counts_table(claims))
     if args.counts:
         return
-    base = Settings.load(args.config)
+    base = Settings.load(args.config, lexical_checks=False if args.no_lexical else None)
     evidence = evidence_for(claims, paths, base.claim_evidence)
     rows: list[JudgeRow] = []
     for name in args.judge or ["rules", "model"]:
@@ -173,6 +181,8 @@ def main() -> None:
             if model is not None:
                 ctx = context_for(base.model_copy(update={"model": model}), args.cache)
             label = name if model is None else f"model:{model}"
+            if model is not None and args.no_lexical:
+                label += " (no lexical checks)"
             row = asyncio.run(judge_all(label, claims, evidence, ctx))
             rows.append(row)
             console.print(f"{row.judge}: balanced accuracy {row.balanced_accuracy:.3f}")

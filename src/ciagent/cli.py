@@ -174,6 +174,7 @@ def models(config: ConfigOption = None) -> None:
     from ciagent.llm.assets import EMBEDDED_MODELS
     from ciagent.llm.models import ModelSpec, resolve_model
     from ciagent.llm.reading import reading_for
+    from ciagent.llm.routed import step_tier_lines
     from ciagent.routing.registry import embedded_price, probe
     from ciagent.settings import Settings
 
@@ -237,7 +238,10 @@ def models(config: ConfigOption = None) -> None:
             else deployment.api_base or "provider default",
             embedded_health(local) if local in EMBEDDED_MODELS else probe(deployment),
         )
-    Console(highlight=False, width=None if sys.stdout.isatty() else 160).print(table)
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+    console.print(table)
+    for line in step_tier_lines(settings):
+        console.print(line)
 
 
 @app.command("eval")

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable
 
 from ciagent.textnorm import split_sentences
-from ciagent.vocabulary import is_filler, meaningful_words
+from ciagent.vocabulary import ROLE_WORDS, is_filler, meaningful_words
 
 __all__ = ["as_prose", "central_sentences", "checkable"]
 
@@ -36,12 +36,16 @@ _ROUNDS = 50
 
 
 def checkable(sentence: str) -> bool:
-    """A statement that can be checked: not a question, not a greeting or a one-word turn, at
-    least four words of which two carry meaning."""
+    """A statement that can be checked: not a question, not a greeting or a one-word turn, not
+    cut off (ending in a comma), at least four words of which two carry meaning, and not mostly
+    a list of roles ("Marketing, Project Manager, User Interface")."""
     text = sentence.strip()
-    if not text or text.endswith("?") or is_filler(text):
+    if not text or text.endswith(("?", ",", ";")) or is_filler(text):
         return False
-    return len(text.split()) >= _MIN_WORDS and len(meaningful_words(text)) >= 2
+    meaning = meaningful_words(text)
+    if len(text.split()) < _MIN_WORDS or len(meaning) < 2:
+        return False
+    return sum(w in ROLE_WORDS for w in meaning) * 2 <= len(meaning)
 
 
 def _cleaned(sentence: str, speakers: set[str]) -> str:

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from ciagent.errors import ConfigError
 from ciagent.llm.reading import SMALL_CHUNK_TOKENS
-from ciagent.routing.registry import Deployment
+from ciagent.routing.registry import Deployment, Tier
 
 __all__ = ["DEFAULT_MODEL", "ENV_PREFIX", "Settings"]
 
@@ -28,6 +28,10 @@ DEFAULT_MODEL = "embedded/qwen2.5-coder-0.5b-instruct"
 
 def _default_cache_dir() -> Path:
     return platformdirs.user_cache_path("ciagent")
+
+
+# The steps that write little but matter most; notes and claims climb tiers by escalation.
+StepName = Literal["summary", "chapters"]
 
 
 class Settings(BaseModel):
@@ -92,6 +96,12 @@ class Settings(BaseModel):
     deployments: tuple[Deployment, ...] = Field(
         default=(), description="Model deployments ([[deployments]] tables); see routing.registry."
     )
+    step_tiers: dict[StepName, Tier] = Field(
+        default_factory=dict,
+        description="The lowest tier a step starts on, e.g. {summary = 'medium'}: the steps that "
+        "write little but matter most (summary, chapters) on a stronger model. Where no "
+        "deployment offers that tier, the highest one deployed serves; one model serves all.",
+    )
     overflow: Literal["queue", "spill"] = Field(
         default="queue",
         description="At a deployment's max_concurrency: wait for a slot, or go to the next one.",
@@ -124,6 +134,11 @@ class Settings(BaseModel):
     )
     claim_evidence: int = Field(
         default=4, ge=1, le=12, description="Segments retrieved as evidence for each claim."
+    )
+    lexical_checks: bool = Field(
+        default=True,
+        description="Rule with no model call on claims whose words settle them (most never "
+        "said, a changed number, the opposite polarity): `ciagent.entailment`.",
     )
     escalate: bool = Field(
         default=True,

@@ -55,7 +55,7 @@ FILLERS = frozenset(
         sorta so well actually basically really literally totally exactly sure anyway anyways
         gonna wanna gotta guess think stuff thing things hey wow huh whatever fine good great
         cool oh-oh ha haha laugh laughs say said says go goes going went gone see look thanks
-        thank
+        thank whoo woo wah ho oops yay gosh geez jeez damn shit mm-mm uh-uh hmm-mm
         """
     )
 )
@@ -120,5 +120,8 @@ def is_role(text: str) -> bool:
 
 
 def not_metadata(text: str, speakers: Iterable[str] = ()) -> bool:
-    """A phrase that must never be a title, topic or entity: filler, a role or a voice label."""
+    """A phrase that must never be a title, topic or entity: filler, a role, a voice label, or
+    no word at all ("1869")."""
+    if not any(c.isalpha() for c in text):
+        return True
     return is_filler(text) or is_role(text) or is_speaker_label(text, speakers)

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict
 from ciagent.errors import ConfigError
 from ciagent.textnorm import normalize_key
 
-__all__ = ["PRF", "boundary_prf", "entity_prf", "pk", "rouge", "windowdiff"]
+__all__ = ["PRF", "boundary_prf", "entity_prf", "pk", "rouge", "typed_share", "windowdiff"]
 
 
 class PRF(BaseModel):
@@ -108,3 +108,17 @@ def entity_prf(
     found = {key(item) for item in predicted}
     wanted = {key(item) for item in gold}
     return PRF.of(len(found & wanted), len(found), len(wanted))
+
+
+def typed_share(
+    predicted: Iterable[tuple[str, str]], gold: Iterable[tuple[str, str]]
+) -> float | None:
+    """Of the predicted entities whose name matches a gold one, the share typed as the gold one
+    is (None when no name matches)."""
+    gold_types = {normalize_key(name): kind for name, kind in gold}
+    named = {
+        normalize_key(name): kind for name, kind in predicted if normalize_key(name) in gold_types
+    }
+    if not named:
+        return None
+    return sum(kind == gold_types[name] for name, kind in named.items()) / len(named)

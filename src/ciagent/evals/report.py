@@ -20,6 +20,8 @@ COLUMNS: list[tuple[str, str, str]] = [
     ("rouge2", "R-2", "{:.3f}"),
     ("rougeL", "R-L", "{:.3f}"),
     ("entity_f1", "entF1", "{:.2f}"),
+    ("typed_correct", "typed", "{:.2f}"),
+    ("not_metadata", "junk", "{:.2f}"),
     ("grounding_rate", "ground", "{:.2f}"),
     ("claims_supported", "claims", "{:.2f}"),
     ("usd", "usd", "{:.5f}"),

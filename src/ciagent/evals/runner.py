@@ -9,12 +9,13 @@ from pydantic import BaseModel, ConfigDict
 
 from ciagent.api import enrich
 from ciagent.evals.datasets import EvalEpisode
-from ciagent.evals.metrics import boundary_prf, entity_prf, pk, rouge, windowdiff
+from ciagent.evals.metrics import boundary_prf, entity_prf, pk, rouge, typed_share, windowdiff
 from ciagent.settings import Settings
 from ciagent.transcripts import load_transcript
 from ciagent.types import EpisodeEnrichment
+from ciagent.vocabulary import not_metadata
 
-__all__ = ["EpisodeScore", "evaluate", "mean_scores", "score"]
+__all__ = ["EpisodeScore", "evaluate", "junk_share", "mean_scores", "score"]
 
 TOLERANCE = 3  # segments either side for a boundary to count as found
 
@@ -35,6 +36,8 @@ class EpisodeScore(BaseModel):
     rouge2: float | None = None
     rougeL: float | None = None
     entity_f1: float | None = None
+    typed_correct: float | None = None  # of the entities that name a gold one, typed as it is
+    not_metadata: float  # share of titles, topics and entities that are filler, roles or labels
     grounding_rate: float
     claims_supported: float | None = None
     usd: float
@@ -43,8 +46,28 @@ class EpisodeScore(BaseModel):
     wall_s: float
 
 
-def score(config: str, episode: EvalEpisode, result: EpisodeEnrichment, count: int) -> EpisodeScore:
-    """Scores of one result against its episode's gold (`count`: segments in the transcript)."""
+def junk_share(result: EpisodeEnrichment, speakers: Sequence[str] = ()) -> float:
+    """The share of chapter titles, topics and entity names that are filler, a role or a voice
+    label (`vocabulary.not_metadata`): 0 for metadata a person would ship."""
+    phrases = [
+        *(c.title for c in result.chapters),
+        *(t.name for t in result.topics),
+        *(e.name for e in result.entities),
+    ]
+    if not phrases:
+        return 0.0
+    return sum(not_metadata(p, speakers) for p in phrases) / len(phrases)
+
+
+def score(
+    config: str,
+    episode: EvalEpisode,
+    result: EpisodeEnrichment,
+    count: int,
+    speakers: Sequence[str] = (),
+) -> EpisodeScore:
+    """Scores of one result against its episode's gold (`count`: segments in the transcript,
+    `speakers`: its voice labels)."""
     values: dict[str, float | None] = {}
     if episode.chapters is not None and result.chapters:
         predicted = [c.segment_ids[0] for c in result.chapters]
@@ -58,6 +81,7 @@ def score(config: str, episode: EvalEpisode, result: EpisodeEnrichment, count: i
         predicted_entities = [(e.name, e.type.value) for e in result.entities]
         gold = [(e.name, e.type.value) for e in episode.entities]
         values["entity_f1"] = entity_prf(predicted_entities, gold).f1
+        values["typed_correct"] = typed_share(predicted_entities, gold)
     report = result.verification
     claims = report.claims
     return EpisodeScore(
@@ -65,6 +89,7 @@ def score(config: str, episode: EvalEpisode, result: EpisodeEnrichment, count: i
         episode=episode.id,
         status=result.status,
         chapters=len(result.chapters),
+        not_metadata=junk_share(result, speakers),
         grounding_rate=report.grounded / report.checked if report.checked else 0.0,
         claims_supported=claims.supported / claims.checked if claims.checked else None,
         usd=result.cost.usd,
@@ -86,7 +111,8 @@ def evaluate(
         for episode in episodes:
             transcript = load_transcript(Path(episode.transcript))
             result = enrich(transcript, settings)
-            row = score(name, episode, result, len(transcript.segments))
+            speakers = sorted({s.speaker for s in transcript.segments if s.speaker})
+            row = score(name, episode, result, len(transcript.segments), speakers)
             scores.append(row)
             if on_score is not None:
                 on_score(row)

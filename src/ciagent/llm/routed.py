@@ -3,6 +3,7 @@ and on failure the next in cost order takes over (see `ciagent.routing.policy`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TypeVar
 
 from pydantic import BaseModel
@@ -13,16 +14,39 @@ from ciagent.errors import BudgetExceeded, ConfigError, ModelCallError, Structur
 from ciagent.llm.call import ModelClient
 from ciagent.llm.models import ModelSpec, Served
 from ciagent.llm.reading import DEFAULT_OUTPUT_TOKENS
-from ciagent.llm.usage import UsageMeter
+from ciagent.llm.usage import UsageMeter, step_kind
 from ciagent.prompts import Prompt
 from ciagent.routing.policy import TIER_RANK, Route, Router
-from ciagent.routing.registry import Tier
+from ciagent.routing.registry import Deployment, Tier
 from ciagent.settings import Settings
 from ciagent.tokens import token_counter
 
-__all__ = ["RoutedClient"]
+__all__ = ["RoutedClient", "floor_tier", "step_tier_lines"]
 
 T = TypeVar("T", bound=BaseModel)
+
+
+def floor_tier(deployments: Sequence[Deployment], wanted: Tier) -> Tier:
+    """`wanted` when some deployment is at or above it; else the highest tier deployed."""
+    if any(TIER_RANK[d.tier] >= TIER_RANK[wanted] for d in deployments):
+        return wanted
+    return max((d.tier for d in deployments), key=TIER_RANK.__getitem__, default=Tier.SMALL)
+
+
+def step_tier_lines(settings: Settings) -> list[str]:
+    """What `ciagent models` says of `settings.step_tiers`: each step named, the tier it starts
+    on and the deployment that serves it first."""
+    if not settings.step_tiers:
+        return []
+    if settings.model != "auto" or not settings.deployments:
+        return [f"step_tiers: one model ({settings.model}) serves every step"]
+    lines = []
+    for step, wanted in settings.step_tiers.items():
+        tier = floor_tier(settings.deployments, wanted)
+        able = [d for d in settings.deployments if TIER_RANK[d.tier] >= TIER_RANK[tier]]
+        first = min(able, key=Router.typical_cost)
+        lines.append(f"step {step}: tier {tier.value} and up, first {first.name}")
+    return lines
 
 
 class RoutedClient:
@@ -58,6 +82,11 @@ class RoutedClient:
         above = [d.tier for d in self.router.deployments if TIER_RANK[d.tier] > TIER_RANK[tier]]
         return min(above, key=TIER_RANK.__getitem__, default=None)
 
+    def floor(self, step: str) -> Tier:
+        """The tier `step` starts on (`settings.step_tiers`; the cheapest for a step not named)."""
+        wanted = self.settings.step_tiers.get(step_kind(step))  # type: ignore[call-overload]
+        return Tier.SMALL if wanted is None else floor_tier(self.router.deployments, wanted)
+
     async def structured(
         self,
         step: str,
@@ -83,6 +112,7 @@ class RoutedClient:
         """As `structured`, with the deployment that answered."""
         messages = prompt.messages(**values)
         tokens = sum(self._count(m["content"]) for m in messages) + self.max_output_tokens
+        min_tier = max(min_tier, self.floor(step), key=TIER_RANK.__getitem__)
         routes = self.router.routes(step, min_tier=min_tier, tokens=tokens)
         return await self._serve(step, routes, tokens, prompt, response_model, values, min_tier)
 

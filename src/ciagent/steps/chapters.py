@@ -4,10 +4,11 @@ Boundaries always fall on segment starts and a chapter's start and end are the t
 and last segments (turn indices for an untimed transcript); the model never writes a time. One
 call names every chapter from its key words and a few representative lines. A title whose words
 are not in its chapter or that names something the chapter never mentions, and a summary
-sentence naming what the chapter never mentions, are not kept, nor is a title that is filler,
-a role or a voice label (`ciagent.vocabulary`): the title falls back to the chapter's noun phrase
+sentence naming what the chapter never mentions, are not kept, nor is a title that is filler, a
+role or a voice label (`ciagent.vocabulary`): the title falls back to the chapter's noun phrase
 (from the NLP pipeline) that says most of its key words, else to the key words; the summary to
-empty.
+empty. A summary is written as prose (`prose.as_prose`): no speaker prefix, no line copied in
+the first person.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from ciagent.chunking import segment_line
 from ciagent.errors import BudgetExceeded, ModelCallError
 from ciagent.nlp import TextAnalysis
 from ciagent.prompts import load_prompt
+from ciagent.prose import as_prose
 from ciagent.retrieval import terms
 from ciagent.schemas import ChapterTitles
 from ciagent.segmentation import ChapterBounds, chapter_spans
@@ -162,7 +164,7 @@ async def chapters(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
         result.append(
             Chapter(
                 title=title if titled else _fallback_title(analysis, (first, last), kw, speakers),
-                summary=grounded_sentences(summary, said) if titled else "",
+                summary=as_prose(grounded_sentences(summary, said), speakers) if titled else "",
                 start=transcript.segments[first].start,
                 end=transcript.segments[last].end,
                 segment_ids=list(range(first, last + 1)),

@@ -2,7 +2,9 @@
 
 For each claim, a lexical retriever (`ciagent.retrieval`, BM25 over segments) picks the segments
 that share its words, with their neighbours. A claim that repeats one of those segments nearly word
-for word is supported by it with no model call (small models often summarise by copying); any
+for word is supported by it with no model call (small models often summarise by copying); one
+whose words settle it (`ciagent.entailment`: most of them never said, a number the evidence does
+not give, the opposite polarity of the sentence it repeats) is ruled on with no call either; any
 other is judged by the cheapest tier in a structured call: supported / contradicted / not found,
 with the evidence lines it rests on. A small model judges one claim per call; a larger one judges
 up to `claims_per_call` of them together on their pooled evidence (`ciagent.llm.reading`), which
@@ -16,6 +18,7 @@ import asyncio
 
 from rapidfuzz import fuzz
 
+from ciagent import entailment
 from ciagent.chunking import segment_line
 from ciagent.errors import BudgetExceeded, ModelCallError
 from ciagent.prompts import load_prompt
@@ -39,6 +42,8 @@ PROMPT = "judge_claim"
 GROUP_PROMPT = "judge_claims"
 _MAX_LINES = 8
 VERBATIM = "transcript (verbatim)"
+LEXICAL = "transcript (lexical checks)"
+_SAID: dict[int, tuple[Transcript, frozenset[str]]] = {}
 
 
 def numbered_lines(transcript: Transcript, segment_ids: list[int]) -> str:
@@ -57,6 +62,17 @@ class Evidence:
         self.segment_ids = segment_ids
         self.texts = [transcript.segments[sid].text for sid in segment_ids]
         self.text = numbered_lines(transcript, segment_ids)
+
+    @property
+    def said(self) -> frozenset[str]:
+        """The content stems the whole transcript says (computed once per transcript)."""
+        known = _SAID.get(id(self.transcript))
+        if known is None or known[0] is not self.transcript:
+            if len(_SAID) > 16:
+                _SAID.clear()
+            stems = entailment.said_stems(s.text for s in self.transcript.segments)
+            known = _SAID[id(self.transcript)] = (self.transcript, stems)
+        return known[1]
 
     @classmethod
     def retrieve(
@@ -90,14 +106,25 @@ class Evidence:
         return list(dict.fromkeys([*first, *(self.segment_ids if rest is None else rest)]))
 
 
-def settled_without_model(text: str, evidence: Evidence) -> Claim | None:
+def settled_without_model(text: str, evidence: Evidence, lexical: bool = True) -> Claim | None:
     """A claim with no evidence is not found; one that repeats an evidence line nearly word for
-    word is supported by it. None: a judge must rule."""
+    word is supported by it; one the lexical checks settle (when `lexical`) gets their verdict.
+    None: a judge must rule."""
     if not evidence.segment_ids:
         return Claim(text=text, verdict="not_found", in_summary=True)
     copied = evidence.verbatim(text)
     if copied is None:
-        return None
+        found = entailment.check(text, evidence.texts, evidence.said) if lexical else None
+        if found is None:
+            return None
+        cited = [] if found.line is None else [found.line + 1]
+        return Claim(
+            text=text,
+            verdict=found.verdict,
+            evidence_segment_ids=evidence.cited(cited),
+            judged_by=LEXICAL,
+            in_summary=True,
+        )
     return Claim(
         text=text,
         verdict="supported",
@@ -115,7 +142,7 @@ async def judge(
     tier: Tier = Tier.SMALL,
 ) -> Claim:
     """One judge call; a claim no judge could rule on is `unchecked`, never guessed."""
-    settled = settled_without_model(text, evidence)
+    settled = settled_without_model(text, evidence, ctx.settings.lexical_checks)
     if settled is not None:
         return settled
     prompt = load_prompt(PROMPT, ctx.settings.prompts_dir)
@@ -222,7 +249,7 @@ async def claims(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
         evidence = Evidence.retrieve(
             transcript, index, sentence, ctx.settings.claim_evidence, untrusted
         )
-        settled = settled_without_model(sentence, evidence)
+        settled = settled_without_model(sentence, evidence, ctx.settings.lexical_checks)
         if settled is None:
             waiting.append((number, sentence, evidence))
         else:

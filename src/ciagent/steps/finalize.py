@@ -17,6 +17,7 @@ from ciagent.steps.chapters import PROMPT as CHAPTERS_PROMPT
 from ciagent.steps.claims import GROUP_PROMPT as JUDGE_GROUP_PROMPT
 from ciagent.steps.claims import PROMPT as JUDGE_PROMPT
 from ciagent.steps.escalate import PROMPT as LOCATE_PROMPT
+from ciagent.steps.merge import subjects
 from ciagent.steps.names import PRODUCER as NLP_PRODUCER
 from ciagent.steps.names import with_recognized
 from ciagent.steps.notes import PROMPT as NOTES_PROMPT
@@ -164,7 +165,7 @@ async def finalize(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
         status="budget_exceeded" if ctx.budget_exceeded else "partial" if failures else "complete",
         summary=summary,
         chapters=state.get("chapters", []),
-        topics=state["merged"].topics,
+        topics=subjects(state["merged"].topics, entities),
         entities=entities,
         quotes=quotes,
         claims=claims,

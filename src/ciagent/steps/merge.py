@@ -7,7 +7,8 @@ of the episode's tokens in the chunks that raise it. A chunk summary keeps only 
 names all occur in its chunk, written as prose (`ciagent.prose`: no speaker prefixes or fillers);
 when none survives (a small model looping or echoing its instructions), the chunk's most central
 sentences (TextRank) stand in for it. Entities and topics that are roles, fillers or voice labels
-(`ciagent.vocabulary`) are dropped; a topic loses its leading article.
+(`ciagent.vocabulary`) are dropped; a topic loses its leading article, and at finalize a topic
+that is one of the entities is dropped (`subjects`).
 """
 
 from __future__ import annotations
@@ -34,10 +35,10 @@ from ciagent.textnorm import (
     normalize_key,
     split_sentences,
 )
-from ciagent.types import Chunk, EntityType, Topic, Transcript
+from ciagent.types import Chunk, Entity, EntityType, Topic, Transcript
 from ciagent.vocabulary import is_filler, is_role, not_metadata
 
-__all__ = ["entity_key", "merge", "topic_name"]
+__all__ = ["entity_key", "merge", "subjects", "topic_name"]
 
 _TOPIC_EVIDENCE = 5
 _STAND_IN_LINES = 2
@@ -53,6 +54,15 @@ def topic_name(name: str, speakers: set[str]) -> str | None:
     if not name or len(name.split()) > _TOPIC_WORDS or not_metadata(name, speakers):
         return None
     return name
+
+
+def subjects(topics: list[Topic], entities: list[Entity]) -> list[Topic]:
+    """The topics that are subjects, not one of the episode's entities by another name ("Long
+    Tide" for the show The Long Tide, "MBARI" for the institute): those are listed as entities.
+    When every topic is a name, they stay."""
+    named = {entity_key(n) for e in entities for n in (e.name, *e.aliases)}
+    kept = [t for t in topics if entity_key(t.name) not in named]
+    return kept or topics  # names, when the model gave no subject, rather than no topic
 
 
 def entity_key(name: str) -> str:

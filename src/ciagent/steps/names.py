@@ -26,7 +26,7 @@ from ciagent.state import EnrichState, EnrichUpdate, RunContext
 from ciagent.steps.merge import entity_key
 from ciagent.textnorm import normalize_key
 from ciagent.types import Entity, EntityType, Mention, Transcript
-from ciagent.vocabulary import not_metadata
+from ciagent.vocabulary import FILLERS, not_metadata
 
 __all__ = ["LABEL_TYPES", "PRODUCER", "names", "recognized_entities", "with_recognized"]
 
@@ -91,6 +91,7 @@ class _Found:
     names: Counter[str] = field(default_factory=Counter)
     types: Counter[EntityType] = field(default_factory=Counter)
     mentions: list[Mention] = field(default_factory=list)
+    inside: bool = False  # said inside a sentence at least once
 
     @property
     def type(self) -> EntityType:
@@ -100,6 +101,7 @@ class _Found:
         self.names.update(other.names)
         self.types.update(other.types)
         self.mentions.extend(other.mentions)
+        self.inside = self.inside or other.inside
 
 
 def _fold_short_names(groups: dict[str, _Found]) -> None:
@@ -112,6 +114,36 @@ def _fold_short_names(groups: dict[str, _Found]) -> None:
         ]
         if len(owners) == 1:
             groups[owners[0]].absorb(groups.pop(key))
+
+
+# Words that may sit lowercase inside a name ("Bank of England", "Leonardo da Vinci").
+_CONNECTORS = frozenset(
+    "of the and for on in at de del della der di du da la le van von y e & 's".split()  # noqa: SIM905
+)
+# Units of money the pipeline takes for names ("twelve fifty Euros" as a person).
+_UNITS = frozenset("euro euros dollar dollars pound pounds cent cents yen pence quid".split())  # noqa: SIM905
+_SENTENCE_END = re.compile(r"[.!?:]\s*$")
+
+
+def _name_like(text: str, cased: bool) -> bool:
+    """A span that can be a name: within one stretch of text (no run of spaces where a blanked
+    marker was), no word twice ("Christa Christa"), no filler word ("Mm mm-mm", "ho Right"), not
+    a unit of money; in a cased transcript every word capitalised but the connectors."""
+    if "  " in text or "\n" in text:
+        return False
+    words = text.split()
+    folded = [w.casefold() for w in words]
+    if len(set(folded)) < len(folded) or any(w in FILLERS for w in folded):
+        return False
+    if len(words) == 1 and folded[0] in _UNITS:
+        return False
+    return not cased or all(w[0].isupper() or w[0].isdigit() or w in _CONNECTORS for w in words)
+
+
+def _mid_sentence(transcript: Transcript, phrase: Phrase) -> bool:
+    """Said inside a sentence, where a capital marks a name, not at the start of one."""
+    before = transcript.segments[phrase.segment_id].text[: phrase.start]
+    return bool(before.strip()) and not _SENTENCE_END.search(before)
 
 
 def _uses_capitals(transcript: Transcript) -> bool:
@@ -137,14 +169,17 @@ def recognized_entities(
         if (cased and not any(c.isupper() for c in text)) or not_metadata(text, speakers):
             continue
         key = entity_key(text)
-        if not key:
+        if not key or not _name_like(text, cased):
             continue
         found = groups.setdefault(key, _Found())
+        found.inside = found.inside or _mid_sentence(transcript, phrase)
         found.names[text] += 1
         found.types[kind] += 1
         found.mentions.append(_mention(transcript, phrase, text))
     _fold_short_names(groups)
-    return groups
+    # A one-word name only ever said first in a sentence ("Next", "Colour") is an ordinary word
+    # capitalised there, as far as a cased transcript can tell.
+    return {k: g for k, g in groups.items() if g.inside or " " in k or not cased}
 
 
 def _merged_mentions(*lists: list[Mention]) -> list[Mention]:

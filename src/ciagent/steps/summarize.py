@@ -5,22 +5,55 @@ they do not fit the model's context, a hierarchical reduce: groups that fit are 
 the group summaries, until one call can take the rest. Sentences cut off, looping, or naming
 anything the transcript never mentions are dropped (`textnorm.grounded_sentences`), and the rest
 written as prose (`prose.as_prose`).
+
+A reduce call on a small model often writes about one stretch of the episode and leaves the rest
+out (on the 0.5B model, the sample's summary spoke of its second half only). `cover_parts` then
+puts each part the summary does not speak of back in, in order: the most central sentence of
+that part's own summary (model-written and grounded like the rest; never a transcript line).
 """
 
 from __future__ import annotations
 
 from ciagent.errors import BudgetExceeded, ModelCallError
 from ciagent.prompts import load_prompt
-from ciagent.prose import as_prose
+from ciagent.prose import as_prose, central_sentences
 from ciagent.schemas import EpisodeSummary
 from ciagent.state import EnrichState, EnrichUpdate, RunContext
-from ciagent.textnorm import grounded_sentences, normalize_key
+from ciagent.textnorm import grounded_sentences, normalize_key, split_sentences
 from ciagent.tokens import TokenCounter
+from ciagent.vocabulary import meaningful_words
 
-__all__ = ["group_to_fit", "summarize"]
+__all__ = ["cover_parts", "group_to_fit", "summarize"]
 
 PROMPT = "episode_summary"
 _MARGIN = 64
+_COVERED = 0.25  # share of a part's content stems a summary must say to speak of that part
+
+
+def _stems(text: str) -> set[str]:
+    return {w[:5] for w in meaningful_words(text)}
+
+
+def cover_parts(summary: str, parts: list[str]) -> str:
+    """`summary`, with the most central sentence of each of `parts` (consecutive parts of the
+    episode, each summarised) that it does not speak of, put in before the first sentence that
+    is about a later part. A sentence is about the part whose words it shares most."""
+    sentences = split_sentences(summary)
+    bags = [_stems(part) for part in parts]
+    said = set().union(*(_stems(s) for s in sentences)) if sentences else set()
+    about = [
+        max(range(len(parts)), key=lambda i: (len(_stems(s) & bags[i]), -i)) for s in sentences
+    ]
+    out: list[str] = []
+    position = 0
+    for number, (part, bag) in enumerate(zip(parts, bags, strict=True)):
+        while position < len(sentences) and about[position] < number:
+            out.append(sentences[position])
+            position += 1
+        if bag and number not in about and len(bag & said) < _COVERED * len(bag):
+            out += central_sentences(split_sentences(part), 1)
+    out += sentences[position:]
+    return " ".join(out)
 
 
 def group_to_fit(parts: list[str], count: TokenCounter, budget: int) -> list[list[str]]:
@@ -82,6 +115,7 @@ async def summarize(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
             summaries.append(as_prose(kept, speakers) or as_prose(kept, speakers, said=True))
             ctx.report("summary")
         if len(summaries) == 1:
-            return {"summary": summaries[0]}
+            written = [text for cid, text in merged.summaries if cid not in merged.stand_ins]
+            return {"summary": cover_parts(summaries[0], written)}
         parts = [f"Part {n}: {text}" for n, text in enumerate(summaries, start=1)]
         level += 1

@@ -1,0 +1,141 @@
+"""Checks of a claim against the transcript that need no model: what a judge of any size gets
+wrong most and what words can settle.
+
+- **Not found.** A claim most of whose content words (by stem) the episode never says speaks of
+  something else: fewer than `SAID` of them said anywhere in the transcript. Words that tell of
+  the telling ("the hosts discuss", "the episode highlights") are not counted.
+- **A number changed.** A claim giving a number that its evidence lines never say, where they
+  say other numbers ("from six to nine" against "from six to eight"), is contradicted. Digits
+  and number words are compared as values (not "one", nor ordinals: too often not a count).
+- **A negation added or dropped.** A claim that says nearly the same words as one evidence
+  sentence (at least `ALIGNED` of its content stems) with the opposite polarity ("did not
+  agree" against "agreed") is contradicted.
+
+Anything else is left to a judge. Measured on the labelled claim set of the QMSum meetings
+(`tools/judge_eval.py`, docs/evals.md).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from ciagent.textnorm import split_sentences
+from ciagent.vocabulary import meaningful_words, words
+
+__all__ = ["ALIGNED", "SAID", "Finding", "check", "numbers", "polarity", "said_stems"]
+
+SAID = 0.6
+
+
+def _listed(text: str) -> list[str]:
+    return text.split()
+
+
+ALIGNED = 0.7
+
+# How a summary speaks of an episode, not what the episode says.
+_TELLING = frozenset(
+    {
+        w[:5]
+        for w in _listed(
+            "podcast episode show meeting conversation interview discussion discuss discusses "
+            "discussed talk talks talked speaker speakers host hosts guest guests participants "
+            "team group mention mentions mentioned explain explains explained describe "
+            "describes described highlight highlights highlighted importance important "
+            "share shares shared overall also topic topics point points express expressed "
+            "suggest suggested agree agreed thought believe believed noted"
+        )
+    }
+)
+_UNITS = _listed(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+    "fifteen sixteen seventeen eighteen nineteen"
+)
+_TENS = _listed("twenty thirty forty fifty sixty seventy eighty ninety")
+_WORD_VALUES = {
+    **{w: n for n, w in enumerate(_UNITS)},
+    **{w: 10 * (n + 2) for n, w in enumerate(_TENS)},
+    "hundred": 100,
+    "thousand": 1000,
+    "million": 10**6,
+    "billion": 10**9,
+    "dozen": 12,
+}
+del _WORD_VALUES["one"]  # far more often a pronoun ("one of them") than a count
+_QUALIFIED = re.compile(r"\b(?:not\s+(?:just|only|merely|simply)|no\s+longer)\b", re.I)
+_DIGITS = re.compile(r"\d+(?:[.,]\d+)*")
+_NEGATION = frozenset(
+    _listed(
+        "not no never nothing nobody none neither nor cannot without n't isn't aren't wasn't "
+        "weren't don't doesn't didn't won't wouldn't can't couldn't shouldn't hasn't haven't "
+        "hadn't"
+    )
+)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What the checks settled: a verdict, the evidence line (by position) it rests on, why."""
+
+    verdict: Literal["contradicted", "not_found"]
+    line: int | None
+    reason: str
+
+
+def _stems(text: str) -> set[str]:
+    return {w[:5] for w in meaningful_words(text)}
+
+
+def said_stems(texts: Iterable[str]) -> frozenset[str]:
+    """The content stems a transcript says (its segments' texts): what `check` compares with."""
+    return frozenset().union(*(_stems(text) for text in texts))
+
+
+def numbers(text: str) -> set[float]:
+    """The values of the numbers a text says, as digits or as words."""
+    found = {float(n.replace(",", "")) for n in _DIGITS.findall(text)}
+    found |= {float(_WORD_VALUES[w]) for w in words(text) if w in _WORD_VALUES}
+    return found
+
+
+def polarity(text: str) -> bool:
+    """False when the text is negated (an odd number of negations), else True. "Not just",
+    "not only" and "no longer" contrast or qualify; they do not negate."""
+    said = words(_QUALIFIED.sub(" ", text))
+    count = sum(1 for w in said if w in _NEGATION or w.endswith("n't"))
+    return count % 2 == 0
+
+
+def _aligned(claim: set[str], lines: Sequence[str]) -> tuple[int, str] | None:
+    """The evidence sentence saying most of the claim's stems, when it says at least
+    `ALIGNED` of them: (its line, the sentence)."""
+    best: tuple[float, int, str] | None = None
+    for number, line in enumerate(lines):
+        for sentence in split_sentences(line) or [line]:
+            share = len(claim & _stems(sentence)) / len(claim)
+            if share >= ALIGNED and (best is None or share > best[0]):
+                best = (share, number, sentence)
+    return None if best is None else (best[1], best[2])
+
+
+def check(claim: str, lines: Sequence[str], said: frozenset[str]) -> Finding | None:
+    """The verdict the words settle for `claim` against its evidence `lines` and what the
+    transcript says (`said_stems`), or None: a judge must rule."""
+    stems = _stems(claim)
+    content = stems - _TELLING
+    if not content:
+        return None
+    if len(content & said) < SAID * len(content):
+        return Finding("not_found", None, "most of its words are never said")
+    claimed = numbers(claim)
+    if claimed:
+        evidenced = numbers(" ".join(lines))
+        if evidenced and not claimed <= evidenced:
+            return Finding("contradicted", None, "it gives a number the evidence does not")
+    aligned = _aligned(stems, lines)
+    if aligned is not None and polarity(aligned[1]) != polarity(claim):
+        return Finding("contradicted", aligned[0], "the evidence says the opposite")
+    return None

@@ -1,0 +1,37 @@
+"""The lexical checks of a claim: what the words settle with no model call."""
+
+from __future__ import annotations
+
+from ciagent.entailment import check, numbers, polarity, said_stems
+
+LINES = [
+    "We agreed to increase the states from six to eight.",
+    "The remote control will have a rubber case and a yellow button.",
+]
+SAID = said_stems([*LINES, "Thanks everyone, see you next week."])
+
+
+def test_numbers_and_polarity() -> None:
+    assert numbers("from six to 8, about 1,200 people") == {6.0, 8.0, 1200.0}
+    assert polarity("They agreed.")
+    assert not polarity("They did not agree.")
+    assert not polarity("They didn't agree.")
+    assert polarity("It is not that they never agreed.")
+
+
+def test_a_claim_of_something_never_said_is_not_found() -> None:
+    found = check("The committee funded universities through QR grants.", LINES, SAID)
+    assert found is not None
+    assert found.verdict == "not_found"
+    # how a summary tells of an episode does not count against it
+    assert check("The team discussed a rubber case for the remote control.", LINES, SAID) is None
+
+
+def test_a_changed_number_or_polarity_is_contradicted() -> None:
+    changed = check("They agreed to increase the states from six to nine.", LINES, SAID)
+    assert changed is not None
+    assert changed.verdict == "contradicted"
+    negated = check("The remote control will not have a rubber case.", LINES, SAID)
+    assert negated is not None
+    assert (negated.verdict, negated.line) == ("contradicted", 1)
+    assert check("They agreed to increase the states from six to eight.", LINES, SAID) is None

@@ -1,0 +1,84 @@
+"""The eval episodes enriched again from recorded answers of the default embedded model: the real
+pipeline (NER, merge, titles, verification) over real model output, with no model in the run.
+
+The recording (`tests/data/recorded.jsonl.gz`) is made by `tools/record_outputs.py` from one
+`ciagent eval` of these episodes; a request that is not in it means a prompt, schema or setting
+changed since, and the test asks for the recording to be made again.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tools.record_outputs import RECORDING, load_recording
+
+import ciagent
+from ciagent.errors import ModelCallError
+from ciagent.evals.datasets import EvalEpisode, read_dataset
+from ciagent.evals.runner import junk_share
+from ciagent.llm.call import ModelClient
+from ciagent.settings import Settings
+from ciagent.transcripts import load_transcript
+from ciagent.types import EpisodeEnrichment
+from ciagent.vocabulary import not_metadata
+
+ROOT = Path(__file__).resolve().parents[1]
+QMSUM = ROOT.parent / "shared" / "datasets" / "qmsum"
+
+
+def _episodes() -> list[EvalEpisode]:
+    paths = [ROOT / "evals" / "golden.jsonl", *sorted(QMSUM.glob("*.json"))]
+    return [episode for path in paths for episode in read_dataset(path)]
+
+
+@pytest.fixture(scope="module")
+def replayed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    cache_dir = tmp_path_factory.mktemp("replay")
+    assert load_recording(RECORDING, cache_dir / "responses") > 0
+    misses: list[str] = []
+
+    async def not_recorded(self: ModelClient, step: str, *args: object) -> object:
+        misses.append(step)
+        raise ModelCallError(self.spec.model_id, "not in the recording")
+
+    patch = pytest.MonkeyPatch()
+    patch.setattr(ModelClient, "_ask", not_recorded)
+    settings = Settings(cache_dir=cache_dir)
+    outputs: dict[str, tuple[EpisodeEnrichment, list[str]]] = {}
+    try:
+        for episode in _episodes():
+            transcript = load_transcript(Path(episode.transcript))
+            speakers = sorted({s.speaker for s in transcript.segments if s.speaker})
+            outputs[episode.id] = (ciagent.enrich(transcript, settings), speakers)
+    finally:
+        patch.undo()
+    return {"outputs": outputs, "misses": misses}
+
+
+def test_the_recording_answers_every_request(replayed: dict[str, Any]) -> None:
+    assert replayed["misses"] == [], (
+        "requests not in the recording (a prompt, schema or setting changed): rerun "
+        "`ciagent eval` into an empty CIAGENT_CACHE_DIR and `python -m tools.record_outputs`"
+    )
+
+
+def test_no_title_topic_or_entity_is_filler_a_role_or_a_voice_label(
+    replayed: dict[str, Any],
+) -> None:
+    outputs: dict[str, tuple[EpisodeEnrichment, list[str]]] = replayed["outputs"]
+    assert len(outputs) >= 7
+    bad: list[tuple[str, str, str]] = []
+    for episode, (result, speakers) in outputs.items():
+        assert result.chapters, episode
+        assert result.topics, episode
+        assert result.entities, episode
+        for kind, phrases in (
+            ("title", [c.title for c in result.chapters]),
+            ("topic", [t.name for t in result.topics]),
+            ("entity", [e.name for e in result.entities]),
+        ):
+            bad += [(episode, kind, p) for p in phrases if not_metadata(p, speakers)]
+        assert junk_share(result, speakers) == 0.0 or bad, episode
+    assert bad == []
