@@ -23,24 +23,18 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ciagent.textnorm import split_sentences
-from ciagent.vocabulary import meaningful_words, words
+from ciagent.vocabulary import listed, stems, words
 
 __all__ = ["ALIGNED", "SAID", "Finding", "check", "numbers", "polarity", "said_stems"]
 
 SAID = 0.6
-
-
-def _listed(text: str) -> list[str]:
-    return text.split()
-
-
 ALIGNED = 0.7
 
 # How a summary speaks of an episode, not what the episode says.
 _TELLING = frozenset(
     {
         w[:5]
-        for w in _listed(
+        for w in listed(
             "podcast episode show meeting conversation interview discussion discuss discusses "
             "discussed talk talks talked speaker speakers host hosts guest guests participants "
             "team group mention mentions mentioned explain explains explained describe "
@@ -50,11 +44,11 @@ _TELLING = frozenset(
         )
     }
 )
-_UNITS = _listed(
+_UNITS = listed(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
     "fifteen sixteen seventeen eighteen nineteen"
 )
-_TENS = _listed("twenty thirty forty fifty sixty seventy eighty ninety")
+_TENS = listed("twenty thirty forty fifty sixty seventy eighty ninety")
 _WORD_VALUES = {
     **{w: n for n, w in enumerate(_UNITS)},
     **{w: 10 * (n + 2) for n, w in enumerate(_TENS)},
@@ -68,7 +62,7 @@ del _WORD_VALUES["one"]  # far more often a pronoun ("one of them") than a count
 _QUALIFIED = re.compile(r"\b(?:not\s+(?:just|only|merely|simply)|no\s+longer)\b", re.I)
 _DIGITS = re.compile(r"\d+(?:[.,]\d+)*")
 _NEGATION = frozenset(
-    _listed(
+    listed(
         "not no never nothing nobody none neither nor cannot without n't isn't aren't wasn't "
         "weren't don't doesn't didn't won't wouldn't can't couldn't shouldn't hasn't haven't "
         "hadn't"
@@ -85,13 +79,9 @@ class Finding:
     reason: str
 
 
-def _stems(text: str) -> set[str]:
-    return {w[:5] for w in meaningful_words(text)}
-
-
 def said_stems(texts: Iterable[str]) -> frozenset[str]:
     """The content stems a transcript says (its segments' texts): what `check` compares with."""
-    return frozenset().union(*(_stems(text) for text in texts))
+    return frozenset().union(*(stems(text) for text in texts))
 
 
 def numbers(text: str) -> set[float]:
@@ -115,7 +105,7 @@ def _aligned(claim: set[str], lines: Sequence[str]) -> tuple[int, str] | None:
     best: tuple[float, int, str] | None = None
     for number, line in enumerate(lines):
         for sentence in split_sentences(line) or [line]:
-            share = len(claim & _stems(sentence)) / len(claim)
+            share = len(claim & stems(sentence)) / len(claim)
             if share >= ALIGNED and (best is None or share > best[0]):
                 best = (share, number, sentence)
     return None if best is None else (best[1], best[2])
@@ -124,8 +114,8 @@ def _aligned(claim: set[str], lines: Sequence[str]) -> tuple[int, str] | None:
 def check(claim: str, lines: Sequence[str], said: frozenset[str]) -> Finding | None:
     """The verdict the words settle for `claim` against its evidence `lines` and what the
     transcript says (`said_stems`), or None: a judge must rule."""
-    stems = _stems(claim)
-    content = stems - _TELLING
+    claimed_stems = stems(claim)
+    content = claimed_stems - _TELLING
     if not content:
         return None
     if len(content & said) < SAID * len(content):
@@ -135,7 +125,7 @@ def check(claim: str, lines: Sequence[str], said: frozenset[str]) -> Finding | N
         evidenced = numbers(" ".join(lines))
         if evidenced and not claimed <= evidenced:
             return Finding("contradicted", None, "it gives a number the evidence does not")
-    aligned = _aligned(stems, lines)
+    aligned = _aligned(claimed_stems, lines)
     if aligned is not None and polarity(aligned[1]) != polarity(claim):
         return Finding("contradicted", aligned[0], "the evidence says the opposite")
     return None

@@ -18,18 +18,21 @@ __all__ = [
     "is_filler",
     "is_role",
     "is_speaker_label",
+    "listed",
     "meaningful_words",
     "not_metadata",
+    "stems",
     "words",
 ]
 
 
-def _words(listed: str) -> list[str]:
-    return listed.split()
+def listed(text: str) -> list[str]:
+    """The words of a literal word list written as one string."""
+    return text.split()
 
 
 STOPWORDS = frozenset(
-    _words(
+    listed(
         """
         a an the and or but nor if so as at by for from in into of off on onto out over per to
         up with within without about above across after against along among around before behind
@@ -48,7 +51,7 @@ STOPWORDS = frozenset(
 """Function words: they carry no subject of their own."""
 
 FILLERS = frozenset(
-    _words(
+    listed(
         """
         um umm uh uhh uh-huh uhhuh erm er ah ahh oh ooh hmm hm mm mmm mhm mm-hmm yeah yea yep
         yup yes no nope okay ok alright right like mean know cause 'cause cos kind sort kinda
@@ -63,7 +66,7 @@ FILLERS = frozenset(
 "I guess", "so yeah"): a phrase made only of these and function words says nothing."""
 
 ROLE_WORDS = frozenset(
-    _words(
+    listed(
         """
         host hosts co-host cohost guest guests speaker speakers interviewer interviewee narrator
         moderator presenter caller callers listener listeners audience panelist panel chair
@@ -93,6 +96,11 @@ def words(text: str) -> list[str]:
 def meaningful_words(text: str) -> list[str]:
     """The words that are neither function words nor fillers."""
     return [w for w in words(text) if w and w not in STOPWORDS and w not in FILLERS]
+
+
+def stems(text: str) -> set[str]:
+    """The text's meaningful words cut to a five-letter stem: what overlap is counted in."""
+    return {w[:5] for w in meaningful_words(text)}
 
 
 def is_filler(text: str) -> bool:

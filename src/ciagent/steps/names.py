@@ -26,7 +26,7 @@ from ciagent.state import EnrichState, EnrichUpdate, RunContext
 from ciagent.steps.merge import entity_key
 from ciagent.textnorm import normalize_key
 from ciagent.types import Entity, EntityType, Mention, Transcript
-from ciagent.vocabulary import FILLERS, not_metadata
+from ciagent.vocabulary import FILLERS, listed, not_metadata
 
 __all__ = ["LABEL_TYPES", "PRODUCER", "names", "recognized_entities", "with_recognized"]
 
@@ -118,10 +118,10 @@ def _fold_short_names(groups: dict[str, _Found]) -> None:
 
 # Words that may sit lowercase inside a name ("Bank of England", "Leonardo da Vinci").
 _CONNECTORS = frozenset(
-    "of the and for on in at de del della der di du da la le van von y e & 's".split()  # noqa: SIM905
+    listed("of the and for on in at de del della der di du da la le van von y e & 's")
 )
 # Units of money the pipeline takes for names ("twelve fifty Euros" as a person).
-_UNITS = frozenset("euro euros dollar dollars pound pounds cent cents yen pence quid".split())  # noqa: SIM905
+_UNITS = frozenset(listed("euro euros dollar dollars pound pounds cent cents yen pence quid"))
 _SENTENCE_END = re.compile(r"[.!?:]\s*$")
 
 

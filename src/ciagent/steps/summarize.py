@@ -21,7 +21,7 @@ from ciagent.schemas import EpisodeSummary
 from ciagent.state import EnrichState, EnrichUpdate, RunContext
 from ciagent.textnorm import grounded_sentences, normalize_key, split_sentences
 from ciagent.tokens import TokenCounter
-from ciagent.vocabulary import meaningful_words
+from ciagent.vocabulary import stems
 
 __all__ = ["cover_parts", "group_to_fit", "summarize"]
 
@@ -30,20 +30,15 @@ _MARGIN = 64
 _COVERED = 0.25  # share of a part's content stems a summary must say to speak of that part
 
 
-def _stems(text: str) -> set[str]:
-    return {w[:5] for w in meaningful_words(text)}
-
-
 def cover_parts(summary: str, parts: list[str]) -> str:
     """`summary`, with the most central sentence of each of `parts` (consecutive parts of the
     episode, each summarised) that it does not speak of, put in before the first sentence that
     is about a later part. A sentence is about the part whose words it shares most."""
     sentences = split_sentences(summary)
-    bags = [_stems(part) for part in parts]
-    said = set().union(*(_stems(s) for s in sentences)) if sentences else set()
-    about = [
-        max(range(len(parts)), key=lambda i: (len(_stems(s) & bags[i]), -i)) for s in sentences
-    ]
+    bags = [stems(part) for part in parts]
+    own = [stems(s) for s in sentences]
+    said = set().union(*own)
+    about = [max(range(len(parts)), key=lambda i: (len(words & bags[i]), -i)) for words in own]
     out: list[str] = []
     position = 0
     for number, (part, bag) in enumerate(zip(parts, bags, strict=True)):
