@@ -6,6 +6,7 @@ import asyncio
 import multiprocessing
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import pytest
 
 import ciagent
 from ciagent import BudgetExceeded, EpisodeEnrichment, Settings
-from ciagent.budget import Cap, Ledger
+from ciagent.budget import BudgetGuard, Cap, Ledger
 from ciagent.testing import FakeModel
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -137,3 +138,46 @@ def test_cli_budget_exceeded_exits_3_and_writes_the_partial_result(tmp_path: Pat
     result = EpisodeEnrichment.model_validate_json(out.read_text())
     assert result.status == "budget_exceeded"
     assert result.cost.calls == 0  # refused before the embedded model was even asked
+
+
+def test_a_refusal_that_only_holds_in_flight_cause_waits_for_them(tmp_path: Path) -> None:
+    """Worst cases of calls in flight can fill a cap while little is spent: the next call waits
+    for them to settle instead of being refused."""
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    guard = BudgetGuard(ledger, [Cap("episode:a", usd=1.0)])
+
+    async def main() -> None:
+        first = await guard.areserve(0.6, 10, "first", patience_s=10)
+
+        async def settle_soon() -> None:
+            await asyncio.sleep(0.2)
+            ledger.settle(first, 0.1, 5)
+
+        settling = asyncio.create_task(settle_soon())
+        await guard.areserve(0.6, 10, "second", patience_s=10)  # fits once the first settles
+        await settling
+
+    asyncio.run(main())
+    assert not guard.exceeded
+    assert ledger.spent("episode:a").usd == pytest.approx(0.1)
+    assert ledger.held("episode:a").usd == pytest.approx(0.6)
+
+
+def test_a_cap_reached_by_spend_or_by_stale_holds_refuses(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    guard = BudgetGuard(ledger, [Cap("episode:a", usd=1.0)])
+    spent = ledger.reserve(guard.caps, 0.6, 10, "spent")
+    ledger.settle(spent, 0.6, 10)
+    started = time.monotonic()
+    with pytest.raises(BudgetExceeded) as refused:
+        asyncio.run(guard.areserve(0.6, 10, "next", patience_s=30))
+    assert not refused.value.pending  # settled spend: no waiting helps
+    assert time.monotonic() - started < 1
+    assert guard.exceeded
+
+    other = BudgetGuard(ledger, [Cap("episode:b", usd=1.0)])
+    ledger.reserve(other.caps, 0.6, 10, "a call that never settles")
+    started = time.monotonic()
+    with pytest.raises(BudgetExceeded):
+        asyncio.run(other.areserve(0.6, 10, "next", patience_s=0.3))
+    assert time.monotonic() - started < 2

@@ -4,10 +4,17 @@ failure. Caps in USD and tokens, per scope (an episode, a run), never crossed un
 The ledger is one SQLite file in WAL mode; every reservation is checked and written inside one
 `BEGIN IMMEDIATE` transaction, so threads and processes sharing the file cannot both take the last
 dollar. Spend counted against a cap = settled cost + open reservations.
+
+A worst case is far above what a call usually costs, so several calls in flight can hold a cap
+full while little is spent. A refusal that only the open holds of calls in flight cause is
+`pending`; `BudgetGuard.areserve` waits for those holds to settle and asks again, and the refusal
+stands only when the cap is really reached (or the holds are older than the patience given: the
+calls behind them are gone).
 """
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import threading
 import time
@@ -98,17 +105,51 @@ class Ledger:
         ).fetchone()
         return Spend(float(usd), int(tokens))
 
-    def reserve(self, caps: Sequence[Cap], usd: float, tokens: int, label: str) -> Reservation:
-        """Hold `usd` and `tokens` against every cap, or raise BudgetExceeded and hold nothing."""
+    @staticmethod
+    def _firm(db: sqlite3.Connection, scope: str, before: float) -> Spend:
+        """Settled spend plus the holds made before `before` (those of calls that are gone)."""
+        usd, tokens = db.execute(
+            "SELECT COALESCE(SUM(usd), 0), COALESCE(SUM(tokens), 0) FROM entries WHERE scope = ? "
+            "AND (state = 'settled' OR (state = 'reserved' AND created < ?))",
+            (scope, before),
+        ).fetchone()
+        return Spend(float(usd), int(tokens))
+
+    def reserve(
+        self,
+        caps: Sequence[Cap],
+        usd: float,
+        tokens: int,
+        label: str,
+        fresh_s: float | None = None,
+    ) -> Reservation:
+        """Hold `usd` and `tokens` against every cap, or raise BudgetExceeded and hold nothing.
+        With `fresh_s`, a refusal says whether it is `pending`: the holds made in the last
+        `fresh_s` seconds are all that stand in the way."""
         entry = uuid.uuid4().hex
+        now = time.time()
         with self._transaction() as db:
             for cap in caps:
                 held = self._spend(db, cap.scope, ("reserved", "settled"))
-                if cap.usd is not None and held.usd + usd > cap.usd:
-                    raise BudgetExceeded(f"{cap.scope} usd", cap.usd, held.usd + usd)
-                if cap.tokens is not None and held.tokens + tokens > cap.tokens:
-                    raise BudgetExceeded(f"{cap.scope} tokens", cap.tokens, held.tokens + tokens)
-            now = time.time()
+                over_usd = cap.usd is not None and held.usd + usd > cap.usd
+                over_tokens = cap.tokens is not None and held.tokens + tokens > cap.tokens
+                if not (over_usd or over_tokens):
+                    continue
+                pending = False
+                if fresh_s is not None:
+                    firm = self._firm(db, cap.scope, now - fresh_s)
+                    pending = (cap.usd is None or firm.usd + usd <= cap.usd) and (
+                        cap.tokens is None or firm.tokens + tokens <= cap.tokens
+                    )
+                if over_usd:
+                    assert cap.usd is not None
+                    raise BudgetExceeded(
+                        f"{cap.scope} usd", cap.usd, held.usd + usd, pending=pending
+                    )
+                assert cap.tokens is not None
+                raise BudgetExceeded(
+                    f"{cap.scope} tokens", cap.tokens, held.tokens + tokens, pending=pending
+                )
             db.executemany(
                 "INSERT INTO entries VALUES (?, ?, 'reserved', ?, ?, ?, ?)",
                 [(f"{entry}:{cap.scope}", cap.scope, usd, tokens, label, now) for cap in caps],
@@ -144,7 +185,14 @@ class SpendLedger(Protocol):
     """What a budget guard needs of a ledger: the SQLite `Ledger` (threads and processes on
     one machine), or a proxy to one held by a single owner (a Ray actor, for a cluster)."""
 
-    def reserve(self, caps: Sequence[Cap], usd: float, tokens: int, label: str) -> Reservation: ...
+    def reserve(
+        self,
+        caps: Sequence[Cap],
+        usd: float,
+        tokens: int,
+        label: str,
+        fresh_s: float | None = None,
+    ) -> Reservation: ...
 
     def settle(self, reservation: Reservation, usd: float, tokens: int) -> None: ...
 
@@ -169,6 +217,24 @@ class BudgetGuard:
         try:
             return self.ledger.reserve(self.caps, usd, tokens, label)
         except BudgetExceeded as refused:
-            self.refusals.append(refused)
-            self._exceeded.set()
+            self._refused(refused)
             raise
+
+    async def areserve(self, usd: float, tokens: int, label: str, patience_s: float) -> Reservation:
+        """As `reserve`; a refusal that the holds of calls in flight cause waits, up to
+        `patience_s`, for them to settle, and stands only if the cap is still in the way."""
+        deadline = time.monotonic() + patience_s
+        pause = 0.02
+        while True:
+            try:
+                return self.ledger.reserve(self.caps, usd, tokens, label, fresh_s=patience_s)
+            except BudgetExceeded as refused:
+                if not refused.pending or time.monotonic() + pause > deadline:
+                    self._refused(refused)
+                    raise
+            await asyncio.sleep(pause)
+            pause = min(2 * pause, 0.5)
+
+    def _refused(self, refused: BudgetExceeded) -> None:
+        self.refusals.append(refused)
+        self._exceeded.set()

@@ -91,11 +91,13 @@ class StructuredOutputError(ModelCallError):
 class BudgetExceeded(CiagentError):
     """A spend cap would be crossed; the finished part of the work is kept."""
 
-    def __init__(self, cap: str, limit: float, spent: float) -> None:
-        """`spent`: what the cap would hold with the refused call's worst case added."""
+    def __init__(self, cap: str, limit: float, spent: float, *, pending: bool = False) -> None:
+        """`spent`: what the cap would hold with the refused call's worst case added.
+        `pending`: the call would fit once the holds of calls still in flight settle."""
         self.cap = cap
         self.limit = limit
         self.spent = spent
+        self.pending = pending
         super().__init__(
             f"budget {cap} exceeded: the next call could bring it to {spent:g} of {limit:g}"
         )

@@ -46,7 +46,7 @@ from ciagent.shared import Shared
 
 __all__ = ["ActorLedger", "BudgetLedger", "map_enrich", "run_batch"]
 
-_Refusal = tuple[str, float, float]
+_Refusal = tuple[str, float, float, bool]
 
 
 class BudgetLedger:
@@ -59,13 +59,18 @@ class BudgetLedger:
         self._ledger = Ledger(Path(path) if path else fresh)
 
     def reserve(
-        self, caps: Sequence[Cap], usd: float, tokens: int, label: str
+        self,
+        caps: Sequence[Cap],
+        usd: float,
+        tokens: int,
+        label: str,
+        fresh_s: float | None = None,
     ) -> Reservation | _Refusal:
         try:
-            return self._ledger.reserve(caps, usd, tokens, label)
+            return self._ledger.reserve(caps, usd, tokens, label, fresh_s)
         except BudgetExceeded as refused:
             # Returned, not raised: the caller re-raises the same typed error.
-            return (refused.cap, refused.limit, refused.spent)
+            return (refused.cap, refused.limit, refused.spent, refused.pending)
 
     def settle(self, reservation: Reservation, usd: float, tokens: int) -> None:
         self._ledger.settle(reservation, usd, tokens)
@@ -84,12 +89,19 @@ class ActorLedger:
     def __init__(self, actor: Any) -> None:
         self.actor = actor
 
-    def reserve(self, caps: Sequence[Cap], usd: float, tokens: int, label: str) -> Reservation:
-        answer = ray.get(self.actor.reserve.remote(list(caps), usd, tokens, label))
+    def reserve(
+        self,
+        caps: Sequence[Cap],
+        usd: float,
+        tokens: int,
+        label: str,
+        fresh_s: float | None = None,
+    ) -> Reservation:
+        answer = ray.get(self.actor.reserve.remote(list(caps), usd, tokens, label, fresh_s))
         if isinstance(answer, Reservation):
             return answer
-        cap, limit, spent = answer
-        raise BudgetExceeded(cap, limit, spent)
+        cap, limit, spent, pending = answer
+        raise BudgetExceeded(cap, limit, spent, pending=pending)
 
     def settle(self, reservation: Reservation, usd: float, tokens: int) -> None:
         ray.get(self.actor.settle.remote(reservation, usd, tokens))

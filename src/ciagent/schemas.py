@@ -70,7 +70,9 @@ class NoteQuote(BaseModel):
 class ChunkNotes(_Answer):
     """What one chunk says: the model's answer, before any verification.
 
-    Entities come first: a small model names them best before it starts paraphrasing.
+    Entities come first: a small model names them best before it starts paraphrasing. The
+    chunk's summary is asked for on its own, as prose (`prompts/chunk_summary.toml`): inside a
+    JSON string a small model copies lines and loops where, asked plainly, it summarises.
     """
 
     entities: list[NoteEntity] = Field(max_length=12)
@@ -78,7 +80,6 @@ class ChunkNotes(_Answer):
         min_length=1, max_length=5
     )
     quotes: list[NoteQuote] = Field(max_length=2)
-    summary: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=700)]
 
 
 # The chunk size ChunkNotes' bounds are set for; a larger chunk gets proportionally more room.

@@ -31,7 +31,7 @@ def _default_cache_dir() -> Path:
 
 
 # The steps that write little but matter most; notes and claims climb tiers by escalation.
-StepName = Literal["summary", "chapters"]
+StepName = Literal["chunk_summary", "summary", "chapters"]
 
 
 class Settings(BaseModel):

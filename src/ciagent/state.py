@@ -81,6 +81,16 @@ class Client(Protocol):
         **values: str,
     ) -> Served[T]: ...
 
+    async def text(
+        self,
+        step: str,
+        prompt: Prompt,
+        *,
+        max_tokens: int,
+        min_tier: Tier = Tier.SMALL,
+        **values: str,
+    ) -> str: ...
+
     def next_tier(self, tier: Tier) -> Tier | None: ...
 
 
@@ -129,6 +139,7 @@ class NoteResult(_Model):
     deployment: str | None = Field(default=None, description="Who wrote the notes.")
     tier: Tier = Tier.SMALL
     escalated: bool = Field(default=False, description="Re-asked on a stronger tier.")
+    summary: str | None = Field(default=None, description="The chunk's summary, as written.")
 
 
 class Candidate(_Model):

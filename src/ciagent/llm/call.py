@@ -1,9 +1,11 @@
-"""The one function every model call goes through: a structured, validated answer.
+"""The call path every model call goes through: a structured, validated answer, or prose.
 
 An identical earlier request is answered from the response cache. Otherwise litellm carries the
 request (any provider, including the embedded and fake ones); instructor asks for JSON matching the
 response model's schema and re-asks with the validation errors shown to the model, a bounded number
-of times. Every attempt is recorded with its usage and cost.
+of times. A prose request (`ModelClient.text`: no schema, for what a small model writes better
+free than inside a JSON string) takes the same budget, retry, cache and usage path. Every attempt
+is recorded with its usage and cost.
 """
 
 from __future__ import annotations
@@ -150,7 +152,9 @@ class ModelClient:
         reservation = None
         if budget is not None:
             usd, tokens = self._worst_case(kwargs)
-            reservation = budget.reserve(usd, tokens, label=f"{step} {self.spec.model_id}")
+            reservation = await budget.areserve(
+                usd, tokens, f"{step} {self.spec.model_id}", patience_s=self.settings.timeout_s
+            )
         started = time.perf_counter()
         try:
             response = await litellm.acompletion(**self._wire_format(kwargs))
@@ -247,6 +251,74 @@ class ModelClient:
             self.cache.put(key, result[1])
         return result[0]
 
+    async def text(
+        self,
+        step: str,
+        prompt: Prompt,
+        *,
+        max_tokens: int,
+        min_tier: Tier = Tier.SMALL,
+        **values: str,
+    ) -> str:
+        """Prose: the model's answer as written, at most `max_tokens` long (no schema, no
+        re-asks; an empty answer is invalid output). Cached, budgeted, retried and recorded as
+        a structured call is."""
+        messages = prompt.messages(**values)
+        params = {**self._sampling(), "max_tokens": max_tokens}
+        key = cache_key(
+            model=self.spec.model_id,
+            api_base=self.spec.api_base,
+            messages=messages,
+            schema={},
+            params=params,
+            prompt=prompt.ref,
+        )
+        answer = self.cache.get(key) if self.cache is not None else None
+        if answer is not None and isinstance(answer.output.get("text"), str):
+            self.meter.hit(step, self.spec.model_id)
+            return str(answer.output["text"])
+        from openai import OpenAIError
+
+        litellm = litellm_module()
+        log = _AttemptLog(step, self.spec, self.meter)
+        log.on_kwargs()
+        kwargs = {**self._request_kwargs(), **params, "model": self.spec.model_id}
+        try:
+            response = await self._transport(litellm, step, log)(messages=messages, **kwargs)
+        except (OpenAIError, TimeoutError) as exc:
+            raise ModelCallError(self.spec.model_id, _first_line(exc)) from exc
+        log.on_response(response)
+        written = str(response.choices[0].message.content or "").strip()
+        if not written:
+            error = StructuredOutputError(self.spec.model_id, "empty answer", attempts=1)
+            log.finish("invalid", error)
+            raise error
+        log.finish("ok")
+        if self.cache is not None:
+            self.cache.put(
+                key,
+                CachedAnswer(
+                    output={"text": written},
+                    model=self.spec.model_id,
+                    prompt_tokens=log.prompt_tokens,
+                    completion_tokens=log.completion_tokens,
+                ),
+            )
+        return written
+
+    def _request_kwargs(self) -> dict[str, Any]:
+        """What every request to this deployment carries besides its messages and sampling."""
+        kwargs: dict[str, Any] = {"timeout": self.settings.timeout_s, "num_retries": 0}
+        extra = self._extra_body()
+        if extra is not None:
+            kwargs["extra_body"] = extra
+        if self.spec.api_base:
+            kwargs["api_base"] = self.spec.api_base
+        if self.spec.api_key_env:
+            # Read at the moment of the call, passed to litellm only: never cached or logged.
+            kwargs["api_key"] = os.environ.get(self.spec.api_key_env, "")
+        return kwargs
+
     async def _ask(
         self, step: str, messages: list[dict[str, str]], response_model: type[T]
     ) -> tuple[T, CachedAnswer]:
@@ -264,19 +336,7 @@ class ModelClient:
         client: Any = instructor.from_litellm(
             self._transport(litellm, step, log), mode=instructor.Mode.JSON_SCHEMA
         )
-        kwargs: dict[str, Any] = {
-            **self._sampling(),
-            "timeout": self.settings.timeout_s,
-            "num_retries": 0,
-        }
-        extra = self._extra_body()
-        if extra is not None:
-            kwargs["extra_body"] = extra
-        if self.spec.api_base:
-            kwargs["api_base"] = self.spec.api_base
-        if self.spec.api_key_env:
-            # Read at the moment of the call, passed to litellm only: never cached or logged.
-            kwargs["api_key"] = os.environ.get(self.spec.api_key_env, "")
+        kwargs: dict[str, Any] = {**self._sampling(), **self._request_kwargs()}
         try:
             result: T = await client.chat.completions.create(
                 model=self.spec.model_id,

@@ -1,6 +1,7 @@
 """Deterministic fake models for tests of orchestration, behind the same litellm call path.
 
-`FakeModel()` answers every structured call with schema-valid JSON drawn from the prompt itself:
+`FakeModel()` answers every structured call with schema-valid JSON drawn from the prompt itself
+(and a prose call with the first transcript line it is given):
 for chunk notes it reads the numbered transcript lines and returns capitalised names as entities
 with the lines they are on, so the whole graph (merge, summary, verification) runs for real.
 `FakeModel(respond=fn)` lets a test script the answers (a dict, a JSON string, or an exception).
@@ -93,7 +94,7 @@ def fake_model(name: str) -> FakeModel | None:
         return _registry.get(name)
 
 
-def default_answer(request: FakeRequest) -> dict[str, Any]:
+def default_answer(request: FakeRequest) -> dict[str, Any] | str:
     """A plausible answer for the built-in schemas, read off the prompt."""
     if request.schema_name == "ChunkNotes":
         return _chunk_notes(request.prompt)
@@ -103,6 +104,10 @@ def default_answer(request: FakeRequest) -> dict[str, Any]:
         return _judgements(request.prompt)
     if request.schema_name == "ChapterTitles":
         return _chapter_titles(request.prompt)
+    if request.schema is None:  # prose: the chunk's first line, as a summary
+        quoted = "\n".join(line.strip('"') for line in request.prompt.splitlines())
+        lines = [m.group(3) for m in _LINE.finditer(quoted)]
+        return lines[0][:200] if lines else "Nothing is said."
     if request.schema_name == "EpisodeSummary":
         lines = [line for line in request.prompt.splitlines() if line.startswith("Part ")]
         text = " ".join(line.split(": ", 1)[-1] for line in lines)
@@ -120,10 +125,8 @@ def _chunk_notes(prompt: str) -> dict[str, Any]:
                 {"segment_id": segment_id, "text": match.group(0)[:60]}
             )
     words = Counter(w.lower() for _, text in lines for w in _WORD.findall(text))
-    first = lines[0][1] if lines else ""
     longest = max(lines, key=lambda item: len(item[1]), default=None)
     return {
-        "summary": (first[:200] or "Nothing is said."),
         "topics": [word for word, _ in words.most_common(3)] or ["conversation"],
         "entities": [
             {"name": name, "type": "other", "mentions": mentions[:3]}

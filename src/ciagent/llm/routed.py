@@ -3,7 +3,7 @@ and on failure the next in cost order takes over (see `ciagent.routing.policy`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 from pydantic import BaseModel
@@ -24,6 +24,8 @@ from ciagent.tokens import token_counter
 __all__ = ["RoutedClient", "floor_tier", "step_tier_lines"]
 
 T = TypeVar("T", bound=BaseModel)
+A = TypeVar("A")
+Ask = Callable[[ModelClient], Awaitable[A]]
 
 
 def floor_tier(deployments: Sequence[Deployment], wanted: Tier) -> Tier:
@@ -110,23 +112,52 @@ class RoutedClient:
         **values: str,
     ) -> Served[T]:
         """As `structured`, with the deployment that answered."""
+
+        def ask(client: ModelClient) -> Awaitable[T]:
+            return client.structured(step, prompt, response_model, min_tier=min_tier, **values)
+
+        return await self._route(step, prompt, self.max_output_tokens, min_tier, values, ask)
+
+    async def text(
+        self,
+        step: str,
+        prompt: Prompt,
+        *,
+        max_tokens: int,
+        min_tier: Tier = Tier.SMALL,
+        **values: str,
+    ) -> str:
+        """As ModelClient.text, routed."""
+
+        def ask(client: ModelClient) -> Awaitable[str]:
+            return client.text(step, prompt, max_tokens=max_tokens, min_tier=min_tier, **values)
+
+        answer = await self._route(step, prompt, max_tokens, min_tier, values, ask)
+        return answer.value
+
+    async def _route(
+        self,
+        step: str,
+        prompt: Prompt,
+        output_tokens: int,
+        min_tier: Tier,
+        values: dict[str, str],
+        ask: Ask[A],
+    ) -> Served[A]:
         messages = prompt.messages(**values)
-        tokens = sum(self._count(m["content"]) for m in messages) + self.max_output_tokens
+        tokens = sum(self._count(m["content"]) for m in messages) + output_tokens
         min_tier = max(min_tier, self.floor(step), key=TIER_RANK.__getitem__)
         routes = self.router.routes(step, min_tier=min_tier, tokens=tokens)
-        return await self._serve(step, routes, tokens, prompt, response_model, values, min_tier)
+        return await self._serve(step, routes, tokens, ask)
 
     async def _serve(
         self,
         step: str,
         routes: list[Route],
         tokens: int,
-        prompt: Prompt,
-        response_model: type[T],
-        values: dict[str, str],
-        min_tier: Tier,
+        ask: Ask[A],
         degrading: bool = False,
-    ) -> Served[T]:
+    ) -> Served[A]:
         """The first of `routes` that answers. A budget refusal degrades, once, to the cheaper
         deployments of any tier; while degrading, a refusal just moves on to the next. Output
         still invalid after its re-asks moves on only within its tier: asking a stronger tier
@@ -149,9 +180,7 @@ class RoutedClient:
                 continue
             try:
                 async with self.router.slot(name):
-                    result = await self.clients[name].structured(
-                        step, prompt, response_model, min_tier=min_tier, **values
-                    )
+                    result = await ask(self.clients[name])
             except BudgetExceeded as exc:
                 if degrading:
                     error = exc
@@ -160,9 +189,7 @@ class RoutedClient:
                 if not cheaper:
                     raise
                 self.router.skipped(step, name, f"over budget ({exc.cap}): degrading")
-                return await self._serve(
-                    step, cheaper, tokens, prompt, response_model, values, Tier.SMALL, True
-                )
+                return await self._serve(step, cheaper, tokens, ask, True)
             except StructuredOutputError as exc:
                 self.router.failed(step, name, str(exc))
                 error = exc

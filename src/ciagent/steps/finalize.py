@@ -21,6 +21,7 @@ from ciagent.steps.merge import subjects
 from ciagent.steps.names import PRODUCER as NLP_PRODUCER
 from ciagent.steps.names import with_recognized
 from ciagent.steps.notes import PROMPT as NOTES_PROMPT
+from ciagent.steps.notes import SUMMARY_PROMPT as CHUNK_SUMMARY_PROMPT
 from ciagent.steps.summarize import PROMPT as SUMMARY_PROMPT
 from ciagent.types import (
     Claim,
@@ -157,7 +158,14 @@ async def finalize(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
     if state.get("analysis") is not None:
         models.append(NLP_PRODUCER)
     folder = ctx.settings.prompts_dir
-    names = [NOTES_PROMPT, SUMMARY_PROMPT, CHAPTERS_PROMPT, JUDGE_PROMPT, LOCATE_PROMPT]
+    names = [
+        NOTES_PROMPT,
+        CHUNK_SUMMARY_PROMPT,
+        SUMMARY_PROMPT,
+        CHAPTERS_PROMPT,
+        JUDGE_PROMPT,
+        LOCATE_PROMPT,
+    ]
     if ctx.reading.claims_per_call > 1:
         names.append(JUDGE_GROUP_PROMPT)
     prompts = [load_prompt(name, folder) for name in names]

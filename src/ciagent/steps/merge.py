@@ -3,9 +3,10 @@
 Entities are the same when their names match after normalisation (case, punctuation, honorifics,
 a leading "the"), or when a one-word person name is the surname of exactly one fuller person name.
 A topic is kept only where its words occur in the chunk that raised it, and its score is the share
-of the episode's tokens in the chunks that raise it. A chunk summary keeps only the sentences whose
-names all occur in its chunk, written as prose (`ciagent.prose`: no speaker prefixes or fillers);
-when none survives (a small model looping or echoing its instructions), the chunk's most central
+of the episode's tokens in the chunks that raise it. A chunk summary (written beside the notes,
+`steps.notes.chunk_summary`) keeps only the sentences whose names all occur in its chunk, written
+as prose (`ciagent.prose`: no speaker prefixes or fillers); when none survives (a small model
+looping or echoing its instructions), or the summary call failed, the chunk's most central
 sentences (TextRank) stand in for it. Entities and topics that are roles, fillers or voice labels
 (`ciagent.vocabulary`) are dropped; a topic loses its leading article, and at finalize a topic
 that is one of the entities is dropped (`subjects`).
@@ -137,17 +138,19 @@ async def merge(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
     chunk_by_id = {chunk.id: chunk for chunk in state["chunks"]}
     speakers = {s.speaker for s in transcript.segments if s.speaker}
     for result in results:
-        if result.notes is None:
+        if result.notes is None and result.summary is None:
             continue
-        notes = result.notes
         chunk = chunk_by_id[result.chunk_id]
         words = set(normalize_key(chunk_text(transcript, chunk)).split())
-        summary = as_prose(grounded_sentences(notes.summary, words), speakers)
+        summary = as_prose(grounded_sentences(result.summary or "", words), speakers)
         if not summary:
             summary = _stand_in_summary(transcript, chunk, speakers)
             stand_ins.append(result.chunk_id)
         if summary:
             summaries.append((result.chunk_id, summary))
+        if result.notes is None:
+            continue
+        notes = result.notes
         for item in notes.entities:
             key = entity_key(item.name)
             # A voice label goes on to verification, which tells one said from one never said.

@@ -1,12 +1,20 @@
-"""Map step: one structured call per chunk returns its summary, topics, entities and quotes.
+"""Map step: per chunk, one structured call for its entities, topics and quotes, and beside it
+one prose call for its summary.
 
-Reading each transcript token once is the floor for cost, so all four come from the same call.
-Mentions and quotes cite the numbered lines they come from, which verification checks. A chunk
-whose answer is still invalid after its re-asks is escalated: asked again on the next tier up,
-when one is deployed (`settings.escalate`).
+The notes come together from one call. Mentions and quotes cite the numbered lines they come
+from, which verification checks. A chunk whose notes are still invalid after their re-asks is
+escalated: asked again on the next tier up, when one is deployed (`settings.escalate`).
+
+The summary is asked for on its own, as prose, because inside the notes' JSON a small model
+wrote it by copying lines, looping, or echoing the worked example, and asked plainly it
+summarises (on the 0.5B model and the QMSum meetings, docs/evals.md). The two calls run at once,
+so a batching backend decodes them together. A summary call that fails leaves the chunk to the
+stand-in of merge (its most central lines), never the notes.
 """
 
 from __future__ import annotations
+
+import asyncio
 
 from ciagent.chunking import chunk_text
 from ciagent.errors import BudgetExceeded, ModelCallError
@@ -16,11 +24,13 @@ from ciagent.schemas import ChunkNotes, chunk_notes_model, in_words, quote_limit
 from ciagent.settings import Settings
 from ciagent.state import ChunkTask, EnrichUpdate, NoteResult, RunContext
 
-__all__ = ["chunk_notes", "notes_request"]
+__all__ = ["chunk_notes", "chunk_summary", "notes_request"]
 
 Values = dict[str, str]
 
 PROMPT = "chunk_notes"
+SUMMARY_PROMPT = "chunk_summary"
+_SUMMARY_SHARE = 4  # a chunk summary may take a quarter of the notes' completion cap
 
 
 def notes_request(settings: Settings, chunk_tokens: int) -> tuple[Prompt, type[ChunkNotes], Values]:
@@ -31,33 +41,50 @@ def notes_request(settings: Settings, chunk_tokens: int) -> tuple[Prompt, type[C
     return prompt, chunk_notes_model(chunk_tokens), values
 
 
+async def chunk_summary(text: str, chunk_id: int, ctx: RunContext) -> str | None:
+    """The chunk's summary as the model writes it, or None when the call fails (the budget
+    included: the notes matter more, and merge stands the chunk's own lines in)."""
+    prompt = load_prompt(SUMMARY_PROMPT, ctx.settings.prompts_dir)
+    limit = max(64, ctx.reading.output_tokens // _SUMMARY_SHARE)
+    try:
+        return await ctx.client.text(
+            f"chunk_summary[{chunk_id}]", prompt, max_tokens=limit, transcript=text
+        )
+    except (BudgetExceeded, ModelCallError):
+        return None
+
+
 async def chunk_notes(task: ChunkTask, ctx: RunContext) -> EnrichUpdate:
-    """Notes for one chunk; a chunk whose call fails is recorded as failed, not fatal."""
+    """Notes and summary for one chunk; a chunk whose calls fail is recorded as failed, not
+    fatal."""
     chunk = task["chunk"]
-    prompt, response_model, values = notes_request(ctx.settings, ctx.reading.chunk_tokens)
     text = chunk_text(task["transcript"], chunk)
-    step, tier, escalated = f"notes[{chunk.id}]", Tier.SMALL, False
+    result, summary = await asyncio.gather(
+        _notes(text, chunk.id, ctx), chunk_summary(text, chunk.id, ctx)
+    )
+    ctx.report("notes")
+    return {"notes": [result.model_copy(update={"summary": summary})]}
+
+
+async def _notes(text: str, chunk_id: int, ctx: RunContext) -> NoteResult:
+    prompt, response_model, values = notes_request(ctx.settings, ctx.reading.chunk_tokens)
+    step, tier, escalated = f"notes[{chunk_id}]", Tier.SMALL, False
     while True:
         try:
             answer = await ctx.client.served(
                 step, prompt, response_model, min_tier=tier, transcript=text, **values
             )
-            result = NoteResult(
-                chunk_id=chunk.id,
+            return NoteResult(
+                chunk_id=chunk_id,
                 notes=answer.value,
                 deployment=answer.deployment,
                 tier=answer.tier,
                 escalated=escalated,
             )
-            break
         except BudgetExceeded as exc:
-            result = NoteResult(chunk_id=chunk.id, error=str(exc), escalated=escalated)
-            break
+            return NoteResult(chunk_id=chunk_id, error=str(exc), escalated=escalated)
         except ModelCallError as exc:
             above = ctx.client.next_tier(tier) if ctx.settings.escalate else None
             if above is None:
-                result = NoteResult(chunk_id=chunk.id, error=str(exc), escalated=escalated)
-                break
-            step, tier, escalated = f"escalate.notes[{chunk.id}]", above, True
-    ctx.report("notes")
-    return {"notes": [result]}
+                return NoteResult(chunk_id=chunk_id, error=str(exc), escalated=escalated)
+            step, tier, escalated = f"escalate.notes[{chunk_id}]", above, True

@@ -34,6 +34,8 @@ def cover_parts(summary: str, parts: list[str]) -> str:
     """`summary`, with the most central sentence of each of `parts` (consecutive parts of the
     episode, each summarised) that it does not speak of, put in before the first sentence that
     is about a later part. A sentence is about the part whose words it shares most."""
+    if not parts:
+        return summary
     sentences = split_sentences(summary)
     bags = [stems(part) for part in parts]
     own = [stems(s) for s in sentences]
