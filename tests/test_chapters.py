@@ -113,3 +113,26 @@ def test_a_title_not_about_its_chapter_falls_back_to_its_key_words() -> None:
     assert "Shark" in first.title or "shark" in first.title
     assert (second.title, second.titled_by) == ("Coffee prices", fake.model_id)
     assert second.summary == "The farmers sold their beans."
+
+
+def test_a_title_given_to_an_earlier_chapter_falls_back() -> None:
+    def repeated(request: ciagent.testing.FakeRequest) -> object:
+        if request.schema_name == "ChapterTitles":
+            chapter = {"title": "Island farmers", "summary": "The farmers sold their beans."}
+            return {"chapters": [{"number": n, **chapter} for n in (1, 2)]}
+        return ciagent.testing.default_answer(request)
+
+    fake = FakeModel(respond=repeated)  # type: ignore[arg-type]
+    lines = [f"{SHARKS} Island farmers watched."] * 20 + [f"{COFFEE} Island farmers too."] * 20
+    transcript = Transcript(
+        segments=tuple(
+            Segment(id=i, start=i * 6.0, end=i * 6.0 + 5, text=t) for i, t in enumerate(lines)
+        ),
+        timed=True,
+        format="txt",
+    )
+    result = ciagent.enrich(transcript, Settings(model=fake.model_id, min_chapter_s=30))
+    first, second = result.chapters
+    assert (first.title, first.titled_by) == ("Island farmers", fake.model_id)
+    assert second.titled_by is None
+    assert second.title != first.title

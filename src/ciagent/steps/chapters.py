@@ -151,16 +151,20 @@ async def chapters(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
     analysis = state.get("analysis")
     speakers = {s.speaker for s in transcript.segments if s.speaker}
     result: list[Chapter] = []
+    used: set[str] = set()
     for number, ((first, last), kw) in enumerate(zip(spans, words, strict=True), start=1):
         said = set(normalize_key(transcript.render(first, last)).split())
         title, summary = named.get(number, ("", ""))
-        # About this chapter, and naming nothing (capitalised past its first word) it never says.
+        # About this chapter, naming nothing (capitalised past its first word) it never says,
+        # and not an earlier chapter's title again (a small model repeats one for several).
         titled = (
             bool(title)
+            and normalize_key(title) not in used
             and mentions_words(title, said)
             and bool(grounded_sentences(title, said))
             and not not_metadata(title, speakers)
         )
+        used.add(normalize_key(title))
         result.append(
             Chapter(
                 title=title if titled else _fallback_title(analysis, (first, last), kw, speakers),
