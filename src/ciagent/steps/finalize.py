@@ -23,6 +23,7 @@ from ciagent.steps.names import with_recognized
 from ciagent.steps.notes import PROMPT as NOTES_PROMPT
 from ciagent.steps.notes import SUMMARY_PROMPT as CHUNK_SUMMARY_PROMPT
 from ciagent.steps.summarize import PROMPT as SUMMARY_PROMPT
+from ciagent.subjects import subject_topics
 from ciagent.types import (
     Claim,
     ClaimCounts,
@@ -31,6 +32,7 @@ from ciagent.types import (
     Provenance,
     Quote,
     StepFailure,
+    Topic,
     VerificationReport,
 )
 from ciagent.vocabulary import not_metadata
@@ -38,6 +40,7 @@ from ciagent.vocabulary import not_metadata
 __all__ = ["finalize"]
 
 _UNSUPPORTED = ("contradicted", "not_found")
+_SUBJECTS = 3  # fewer subjects than this from the model, and the pipeline's fill in
 
 
 def _settle_items(
@@ -133,6 +136,24 @@ def _report(
     )
 
 
+def _topics(state: EnrichState, entities: list[Entity], ctx: RunContext) -> list[Topic]:
+    """The model's topics that are subjects, and while there are fewer than `_SUBJECTS`, the
+    pipeline's noun-phrase subjects (`ciagent.subjects`), when it ran."""
+    analysis = state.get("analysis")
+    more: list[Topic] = []
+    limit = ctx.settings.max_topics
+    if analysis is not None:
+        segments = state["transcript"].segments
+        more = subject_topics(
+            analysis,
+            len(segments),
+            names=[name for e in entities for name in (e.name, *e.aliases)],
+            speakers={s.speaker for s in segments if s.speaker},
+            limit=limit,
+        )
+    return subjects(state["merged"].topics, entities, more, min(_SUBJECTS, limit))[:limit]
+
+
 async def finalize(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
     transcript = state["transcript"]
     flag = ctx.settings.on_unverified == "flag"
@@ -173,7 +194,7 @@ async def finalize(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
         status="budget_exceeded" if ctx.budget_exceeded else "partial" if failures else "complete",
         summary=summary,
         chapters=state.get("chapters", []),
-        topics=subjects(state["merged"].topics, entities),
+        topics=_topics(state, entities, ctx),
         entities=entities,
         quotes=quotes,
         claims=claims,

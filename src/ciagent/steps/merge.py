@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 
 from ciagent.chunking import chunk_text, line_segment
 from ciagent.prose import as_prose, central_sentences, checkable
@@ -37,7 +38,7 @@ from ciagent.textnorm import (
     split_sentences,
 )
 from ciagent.types import Chunk, Entity, EntityType, Topic, Transcript
-from ciagent.vocabulary import is_filler, is_role, not_metadata
+from ciagent.vocabulary import is_filler, is_role, not_metadata, stems
 
 __all__ = ["entity_key", "merge", "subjects", "topic_name"]
 
@@ -57,13 +58,22 @@ def topic_name(name: str, speakers: set[str]) -> str | None:
     return name
 
 
-def subjects(topics: list[Topic], entities: list[Entity]) -> list[Topic]:
+def subjects(
+    topics: list[Topic], entities: list[Entity], more: Sequence[Topic] = (), least: int = 0
+) -> list[Topic]:
     """The topics that are subjects, not one of the episode's entities by another name ("Long
     Tide" for the show The Long Tide, "MBARI" for the institute): those are listed as entities.
-    When every topic is a name, they stay."""
+    While fewer than `least` are left, `more` (subjects found without the model) fill in, each
+    about something no kept topic names. When no subject is left at all, the names stay."""
     named = {entity_key(n) for e in entities for n in (e.name, *e.aliases)}
     kept = [t for t in topics if entity_key(t.name) not in named]
-    return kept or topics  # names, when the model gave no subject, rather than no topic
+    for topic in more:
+        if len(kept) >= least:
+            break
+        said = set().union(*(stems(t.name) for t in kept))
+        if entity_key(topic.name) not in named and not stems(topic.name) & said:
+            kept.append(topic)
+    return kept or topics  # names, when nothing else is said, rather than no topic
 
 
 def entity_key(name: str) -> str:
