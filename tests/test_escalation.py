@@ -41,8 +41,8 @@ SMALL_NOTES = {
     ],
     "topics": ["white sharks"],
     "quotes": [{"segment_id": 2, "text": "We tagged twenty-two sharks near Guadalupe."}],
+    "summary": "Sarah Chen works at MBARI. The ship cost nothing.",
 }
-SMALL_SUMMARY = "Sarah Chen works at MBARI. The ship cost nothing."
 
 
 def small_answer(request: FakeRequest) -> dict[str, Any] | str:
@@ -50,8 +50,6 @@ def small_answer(request: FakeRequest) -> dict[str, Any] | str:
     judge that finds nothing."""
     if request.schema_name == "ChunkNotes":
         return SMALL_NOTES
-    if request.schema is None:
-        return SMALL_SUMMARY
     if request.schema_name == "ClaimJudgement":
         return {"lines": [], "verdict": "not_found"}
     if request.schema_name == "ClaimJudgements":
@@ -247,9 +245,8 @@ def test_a_chunk_mostly_ungrounded_is_read_again_on_the_frontier() -> None:
                 ],
                 "topics": ["white sharks"],
                 "quotes": [{"segment_id": 2, "text": "we talked about my book, Quiet Rivers."}],
+                "summary": "Sarah Chen works at MBARI.",
             }
-        if request.schema is None:
-            return "Sarah Chen works at MBARI."
         return small_answer(request)
 
     settings, _small, frontier = cascade(small=speakers_and_inventions)

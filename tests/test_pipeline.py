@@ -32,7 +32,7 @@ def test_sample_episode_on_fake_model(examples_dir: Path) -> None:
     assert result.cost.calls == len(fake.requests)
     steps = result.cost.by_step
     # The fake summarises by copying lines: its claims are matched verbatim, with no judge call.
-    assert set(steps) == {"notes", "chunk_summary", "summary", "chapters"}
+    assert set(steps) == {"notes", "summary", "chapters"}
     assert {c.judged_by for c in result.claims} == {"transcript (verbatim)"}
     assert sum(line.calls for line in steps.values()) == result.cost.calls
     assert sum(line.usd for line in steps.values()) == pytest.approx(result.cost.usd)
@@ -69,22 +69,17 @@ def notes(
     entities: list[dict[str, Any]], quotes: list[dict[str, Any]] | None = None
 ) -> dict[str, Any]:
     return {
+        "summary": "Sarah Chen tagged sharks near Guadalupe Island.",
         "topics": ["sharks"],
         "entities": entities,
         "quotes": quotes or [],
     }
 
 
-SUMMARY = "Sarah Chen tagged sharks near Guadalupe Island."
-
-
-def notes_else_default(answer: dict[str, Any], summary: str = SUMMARY) -> Any:
-    """A responder: `answer` to chunk-notes requests, `summary` to chunk-summary requests (the
-    prose ones), the default answer to any other."""
+def notes_else_default(answer: dict[str, Any]) -> Any:
+    """A responder: `answer` to chunk-notes requests, the default answer to any other."""
 
     def respond(request: FakeRequest) -> dict[str, Any] | str:
-        if request.schema is None:
-            return summary
         return answer if request.schema_name == "ChunkNotes" else default_answer(request)
 
     return respond
@@ -142,11 +137,10 @@ def test_verification_corrects_lines_and_drops_inventions() -> None:
     assert report.entities.escalated == 0  # one deployment: nothing to escalate to
     assert_grounded(result, EPISODE)
     # One chunk: its summary is the episode's, no reduce call.
-    assert sorted(r.schema_name or "prose" for r in fake.requests) == [
-        "ChapterTitles",
+    assert [r.schema_name for r in fake.requests] == [
         "ChunkNotes",
+        "ChapterTitles",
         "ClaimJudgement",
-        "prose",
     ]
     assert result.summary == "Sarah Chen tagged sharks near Guadalupe Island."
 
@@ -198,8 +192,7 @@ def test_hierarchical_summary_when_notes_do_not_fit() -> None:
     def respond(request: FakeRequest) -> dict[str, Any] | str:
         if request.schema_name == "EpisodeSummary":
             return {"summary": " ".join(f"A summary of part {n} of several." for n in range(8))}
-        if request.schema is not None:
-            return default_answer(request)
+        answer = default_answer(request)
         subjects = [
             "reefs",
             "kelp",
@@ -212,7 +205,8 @@ def test_hierarchical_summary_when_notes_do_not_fit() -> None:
             "ports",
             "trawlers",
         ]
-        return " ".join(f"Point {n} covers {s}." for n, s in enumerate(subjects))
+        answer["summary"] = " ".join(f"Point {n} covers {s}." for n, s in enumerate(subjects))
+        return answer
 
     fake = FakeModel(respond=respond, context_window=2600)
     transcript = transcript_of("\n".join(f"S: Line {n} is about the reef." for n in range(400)))
@@ -252,8 +246,9 @@ def test_async_api_and_sync_api_inside_a_running_loop() -> None:
 
 
 def test_a_summary_about_something_else_is_dropped_and_flagged() -> None:
-    cousteau = "Jacques Cousteau filmed the Calypso near Marseille."
-    fake = FakeModel(respond=notes_else_default(notes([]), cousteau))
+    answer = notes([])
+    answer["summary"] = "Jacques Cousteau filmed the Calypso near Marseille."
+    fake = FakeModel(respond=notes_else_default(answer))
     result = ciagent.enrich(EPISODE, Settings(model=fake.model_id))
     assert "Cousteau" not in result.summary
     # The lines that say the chunk's topics stand in, verbatim, and the report says so.

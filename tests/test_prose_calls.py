@@ -95,8 +95,41 @@ def test_a_failed_summary_call_leaves_the_notes_and_a_stand_in() -> None:
     transcript = transcript_of(
         "Maya: Sarah Chen tagged sharks near Guadalupe Island.\nSarah: Twenty-two of them."
     )
-    result = ciagent.enrich(transcript, Settings(model=fake.model_id, cache=False, max_retries=0))
+    settings = Settings(model=fake.model_id, cache=False, max_retries=0, chunk_summaries="apart")
+    result = ciagent.enrich(transcript, settings)
     assert result.status == "complete"
     assert result.topics  # the notes were kept
     assert result.verification.summaries_replaced == [0]  # the chunk's own lines stand in
     assert result.summary
+
+
+def _notes_and_prose(request: FakeRequest) -> dict[str, object] | str:
+    if request.schema is None:
+        return "Sarah Chen tagged twenty-two sharks near Guadalupe Island."
+    assert "summary" not in (request.schema or {}).get("properties", {})
+    return {"entities": [], "topics": ["sharks"], "quotes": []}
+
+
+@pytest.mark.parametrize("chunk_summaries", ["apart", "in_notes"])
+def test_a_chunk_summary_comes_from_its_own_call_or_from_the_notes(chunk_summaries: str) -> None:
+    import ciagent
+    from tests.helpers import transcript_of
+
+    transcript = transcript_of(
+        "Maya: Sarah Chen tagged sharks near Guadalupe Island.\nSarah: Twenty-two of them."
+    )
+    # The default answer writes the chunk's first line as its summary.
+    fake = FakeModel(respond=_notes_and_prose) if chunk_summaries == "apart" else FakeModel()
+    settings = Settings(model=fake.model_id, cache=False, chunk_summaries=chunk_summaries)
+    result = ciagent.enrich(transcript, settings)
+    steps = result.cost.by_step
+    if chunk_summaries == "apart":
+        assert result.summary == "Sarah Chen tagged twenty-two sharks near Guadalupe Island."
+        assert steps["chunk_summary"].calls == 1
+    else:
+        assert result.summary == "Sarah Chen tagged sharks near Guadalupe Island."
+        assert "chunk_summary" not in steps
+        notes = [r for r in fake.requests if r.schema_name == "ChunkNotes"]
+        assert "summary" in (notes[0].schema or {})["properties"]
+    prose = [r for r in fake.requests if r.schema is None]
+    assert len(prose) == (1 if chunk_summaries == "apart" else 0)

@@ -45,22 +45,31 @@ EMBEDDED = Deployment(
 )
 
 
+LARGE = Reading(4000, 8, 2731, summary_apart=False)  # a chunk read once, its summary in the notes
+
+
 @pytest.mark.parametrize(
     ("deployments", "expected"),
     [
         ((EMBEDDED,), Reading(1500, 1)),
-        ((hosted(32768),), Reading(4000, 8, 2731)),  # output scaled with the chunk
-        ((hosted(8192),), Reading(2048, 8, 1398)),  # a quarter of the context
-        ((hosted(4096),), Reading(1500, 8)),  # never below what a small model reads
+        ((hosted(32768),), Reading(4000, 8, 2731, False)),  # output scaled with the chunk
+        ((hosted(8192),), Reading(2048, 8, 1398, False)),  # a quarter of the context
+        (
+            (hosted(4096),),
+            Reading(1500, 8, summary_apart=False),
+        ),  # never below what a small model reads
         (
             (hosted(32768, chunk_tokens=3000),),
-            Reading(3000, 8, 2048),
+            Reading(3000, 8, 2048, False),
         ),  # the deployment's own choice
         ((EMBEDDED, hosted(32768)), Reading(1500, 1)),  # routed: whichever may answer
         # A small model served: its name gives its size.
         ((hosted(32768, model="hosted_vllm/Qwen/Qwen2.5-0.5B-Instruct"),), Reading(1500, 1)),
-        ((hosted(32768, model="hosted_vllm/meta-llama/Llama-3.1-8B"),), Reading(4000, 8, 2731)),
-        ((hosted(32768, model="hosted_vllm/Qwen/Qwen3-30B-A3B"),), Reading(4000, 8, 2731)),
+        (
+            (hosted(32768, model="hosted_vllm/meta-llama/Llama-3.1-8B"),),
+            Reading(4000, 8, 2731, False),
+        ),
+        ((hosted(32768, model="hosted_vllm/Qwen/Qwen3-30B-A3B"),), Reading(4000, 8, 2731, False)),
     ],
 )
 def test_reading_is_chosen_for_the_models_that_may_answer(
@@ -72,9 +81,11 @@ def test_reading_is_chosen_for_the_models_that_may_answer(
 
 def test_explicit_settings_win() -> None:
     settings = Settings(model="auto", deployments=(hosted(32768),), chunk_tokens=900)
-    assert reading(settings) == Reading(900, 8)
+    assert reading(settings) == Reading(900, 8, summary_apart=False)
     settings = settings.model_copy(update={"claims_per_judge_call": 2})
-    assert reading_for(settings, [ModelSpec.of(hosted(32768))]) == Reading(900, 2)
+    assert reading_for(settings, [ModelSpec.of(hosted(32768))]) == Reading(
+        900, 2, summary_apart=False
+    )
     assert reading(Settings()) == Reading(1500, 1)  # the embedded default
 
 
@@ -97,7 +108,10 @@ SUMMARY = (
 
 def notes_with_summary(request: FakeRequest) -> dict[str, Any] | str:
     """Notes whose summary paraphrases the lines, so every claim needs a judge."""
-    return SUMMARY if request.schema is None else default_answer(request)
+    answer = default_answer(request)
+    if request.schema_name == "ChunkNotes" and isinstance(answer, dict):
+        answer["summary"] = SUMMARY  # a served model: the summary comes in the notes
+    return answer
 
 
 def test_claims_are_judged_together_on_a_served_model() -> None:
@@ -202,8 +216,19 @@ def test_larger_chunks_are_asked_for_proportionally_more_notes() -> None:
     assert schema["properties"]["quotes"]["maxItems"] == 5
     system = prompt.messages(transcript="", **values)[0]["content"]
     assert "quotes: at most five notable sentences" in system
+    assert "summary" not in system  # a small model is asked for it apart
     _, _, small = notes_request(Settings(), 1500)
-    assert small == {"quotes": "two"}
+    assert small == {"quotes": "two", "summary": ""}
+    # A larger model writes the chunk's summary in the notes: the chunk is read once.
+    prompt, model, values = notes_request(Settings(), 4000, summary=True)
+    assert list(model.model_json_schema()["properties"]) == [
+        "entities",
+        "topics",
+        "quotes",
+        "summary",
+    ]
+    system = prompt.messages(transcript="", **values)[0]["content"]
+    assert "- summary: two to four sentences" in system
 
 
 def test_groups_hold_a_chunk_of_evidence_and_claims_per_call_at_most() -> None:

@@ -37,7 +37,7 @@ _TOKENIZER_SLACK = 1.25
 
 def _check_fits(settings: Settings, reading: Reading, spec: ModelSpec, count: TokenCounter) -> None:
     chunk, output = reading.chunk_tokens, reading.output_tokens
-    prompt, _, values = notes_request(settings, chunk)
+    prompt, _, values = notes_request(settings, chunk, not reading.summary_apart)
     overhead = sum(count(m["content"]) for m in prompt.messages(transcript="", **values))
     needed = int((chunk + overhead) * _TOKENIZER_SLACK) + output
     if needed > spec.context_window:

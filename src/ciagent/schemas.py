@@ -10,7 +10,7 @@ import copy
 import functools
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, StringConstraints, create_model
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
 
 from ciagent.types import EntityType
 
@@ -27,6 +27,7 @@ __all__ = [
     "NoteEntity",
     "NoteMention",
     "NoteQuote",
+    "SummarizedNotes",
     "chunk_notes_model",
     "in_words",
     "quote_limit",
@@ -82,6 +83,14 @@ class ChunkNotes(_Answer):
     quotes: list[NoteQuote] = Field(max_length=2)
 
 
+class SummarizedNotes(ChunkNotes):
+    """ChunkNotes with the chunk's summary, for a model that writes one well inside JSON."""
+
+    model_config = ConfigDict(title="ChunkNotes")
+
+    summary: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=700)]
+
+
 # The chunk size ChunkNotes' bounds are set for; a larger chunk gets proportionally more room.
 NOTES_BASE_TOKENS = 1500
 _NUMBERS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
@@ -97,16 +106,18 @@ def in_words(number: int) -> str:
 
 
 @functools.cache
-def chunk_notes_model(chunk_tokens: int) -> type[ChunkNotes]:
-    """ChunkNotes with room for as many entities and quotes per transcript token as a
-    1,500-token chunk has, so that larger chunks do not thin out an episode's metadata."""
+def chunk_notes_model(chunk_tokens: int, summary: bool = False) -> type[ChunkNotes]:
+    """ChunkNotes (with the `summary` field, SummarizedNotes) with room for as many entities and
+    quotes per transcript token as a 1,500-token chunk has, so that larger chunks do not thin out
+    an episode's metadata."""
+    base = SummarizedNotes if summary else ChunkNotes
     if chunk_tokens <= NOTES_BASE_TOKENS:
-        return ChunkNotes
+        return base
     entities = round(12 * chunk_tokens / NOTES_BASE_TOKENS)
     sized: type[ChunkNotes] = create_model(
         "ChunkNotes",
-        __base__=ChunkNotes,
-        __doc__=ChunkNotes.__doc__,
+        __base__=base,
+        __doc__=base.__doc__,
         entities=(list[NoteEntity], Field(max_length=entities)),
         quotes=(list[NoteQuote], Field(max_length=quote_limit(chunk_tokens))),
     )

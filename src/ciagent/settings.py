@@ -108,6 +108,12 @@ class Settings(BaseModel):
     )
     failures_to_cool: int = Field(default=2, ge=1, description="Failures in a row to cool down.")
     cooldown_s: float = Field(default=30.0, ge=0, description="How long a failing one rests.")
+    chunk_summaries: Literal["auto", "apart", "in_notes"] = Field(
+        default="auto",
+        description="How a chunk's summary is asked for: in a prose call of its own ('apart'), "
+        "in the notes call ('in_notes': the chunk is read once), or 'auto': apart for a small "
+        "model, which writes it badly inside JSON.",
+    )
     chapters: bool = Field(default=True, description="Divide the episode into chapters.")
     taxonomy: str | None = Field(
         default=None,

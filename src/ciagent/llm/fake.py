@@ -97,7 +97,10 @@ def fake_model(name: str) -> FakeModel | None:
 def default_answer(request: FakeRequest) -> dict[str, Any] | str:
     """A plausible answer for the built-in schemas, read off the prompt."""
     if request.schema_name == "ChunkNotes":
-        return _chunk_notes(request.prompt)
+        notes = _chunk_notes(request.prompt)
+        if "summary" in (request.schema or {}).get("properties", {}):  # summary in the notes
+            notes["summary"] = _first_line(request.prompt)
+        return notes
     if request.schema_name == "ClaimJudgement":
         return _judgement(request.prompt)
     if request.schema_name == "ClaimJudgements":
@@ -105,15 +108,20 @@ def default_answer(request: FakeRequest) -> dict[str, Any] | str:
     if request.schema_name == "ChapterTitles":
         return _chapter_titles(request.prompt)
     if request.schema is None:  # prose: the chunk's first line, as a summary
-        quoted = "\n".join(line.strip('"') for line in request.prompt.splitlines())
-        lines = [m.group(3) for m in _LINE.finditer(quoted)]
-        return lines[0][:200] if lines else "Nothing is said."
+        return _first_line(request.prompt)
     if request.schema_name == "EpisodeSummary":
         lines = [line for line in request.prompt.splitlines() if line.startswith("Part ")]
         text = " ".join(line.split(": ", 1)[-1] for line in lines)
         return {"summary": text[:1000] or "An episode."}
     value = _from_schema(request.schema or {"type": "object"}, request.schema or {})
     return value if isinstance(value, dict) else {"value": value}
+
+
+def _first_line(prompt: str) -> str:
+    """The first numbered transcript line's text (quoted or not), as a summary."""
+    quoted = "\n".join(line.strip('"') for line in prompt.splitlines())
+    lines = [m.group(3) for m in _LINE.finditer(quoted)]
+    return lines[0][:200] if lines else "Nothing is said."
 
 
 def _chunk_notes(prompt: str) -> dict[str, Any]:

@@ -10,6 +10,10 @@ the difference between 1.6 and 1.2 prompt tokens per transcript token. Chunks st
 context, because extraction recall drops on long inputs; a deployment can set its own
 `chunk_tokens`. Under routing the smallest reading of any deployment is used: a chunk must suit
 whichever deployment answers it.
+
+A small model is asked for a chunk's summary in a prose call of its own (inside the notes' JSON
+it copies lines and loops, docs/evals.md); any other writes it in the notes, so the chunk is read
+once.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ class Reading:
     chunk_tokens: int = SMALL_CHUNK_TOKENS
     claims_per_call: int = 1
     output_tokens: int = DEFAULT_OUTPUT_TOKENS
+    summary_apart: bool = True  # a chunk's summary asked as prose in a call of its own
 
 
 # A parameter count in a model's name: "Qwen2.5-0.5B-Instruct", "llama-3.1-8b", "mixtral-8x7b".
@@ -82,4 +87,10 @@ def reading_for(settings: Settings, specs: Sequence[ModelSpec]) -> Reading:
     output = settings.max_output_tokens or round(
         DEFAULT_OUTPUT_TOKENS * max(1.0, chunk / SMALL_CHUNK_TOKENS)
     )
-    return Reading(chunk_tokens=chunk, claims_per_call=claims, output_tokens=output)
+    if settings.chunk_summaries == "auto":
+        apart = any(_small(s) for s in specs) or not specs
+    else:
+        apart = settings.chunk_summaries == "apart"
+    return Reading(
+        chunk_tokens=chunk, claims_per_call=claims, output_tokens=output, summary_apart=apart
+    )

@@ -5,9 +5,10 @@ The notes come together from one call. Mentions and quotes cite the numbered lin
 from, which verification checks. A chunk whose notes are still invalid after their re-asks is
 escalated: asked again on the next tier up, when one is deployed (`settings.escalate`).
 
-The summary is asked for on its own, as prose, because inside the notes' JSON a small model
+A small model is asked for the summary on its own, as prose, because inside the notes' JSON it
 wrote it by copying lines, looping, or echoing the worked example, and asked plainly it
-summarises (on the 0.5B model and the QMSum meetings, docs/evals.md). The two calls run at once,
+summarises (on the 0.5B model and the QMSum meetings, docs/evals.md); a larger one writes it in
+the notes, so the chunk is read once (`Reading.summary_apart`). The two calls run at once,
 so a batching backend decodes them together. A summary call that fails leaves the chunk to the
 stand-in of merge (its most central lines), never the notes.
 """
@@ -20,7 +21,13 @@ from ciagent.chunking import chunk_text
 from ciagent.errors import BudgetExceeded, ModelCallError
 from ciagent.prompts import Prompt, load_prompt
 from ciagent.routing.registry import Tier
-from ciagent.schemas import ChunkNotes, chunk_notes_model, in_words, quote_limit
+from ciagent.schemas import (
+    ChunkNotes,
+    SummarizedNotes,
+    chunk_notes_model,
+    in_words,
+    quote_limit,
+)
 from ciagent.settings import Settings
 from ciagent.state import ChunkTask, EnrichUpdate, NoteResult, RunContext
 
@@ -31,14 +38,23 @@ Values = dict[str, str]
 PROMPT = "chunk_notes"
 SUMMARY_PROMPT = "chunk_summary"
 _SUMMARY_SHARE = 4  # a chunk summary may take a quarter of the notes' completion cap
+_SUMMARY_FIELD = (
+    "- summary: two to four sentences on what these lines discuss, in your own words.\n"
+)
 
 
-def notes_request(settings: Settings, chunk_tokens: int) -> tuple[Prompt, type[ChunkNotes], Values]:
+def notes_request(
+    settings: Settings, chunk_tokens: int, summary: bool = False
+) -> tuple[Prompt, type[ChunkNotes], Values]:
     """The notes prompt, its response model and its fixed values, sized for chunks of
-    `chunk_tokens`: a larger chunk is asked for proportionally more entities and quotes."""
+    `chunk_tokens`: a larger chunk is asked for proportionally more entities and quotes. With
+    `summary`, the notes carry the chunk's summary too."""
     prompt = load_prompt(PROMPT, settings.prompts_dir)
-    values = {"quotes": in_words(quote_limit(chunk_tokens))}
-    return prompt, chunk_notes_model(chunk_tokens), values
+    values = {
+        "quotes": in_words(quote_limit(chunk_tokens)),
+        "summary": _SUMMARY_FIELD if summary else "",
+    }
+    return prompt, chunk_notes_model(chunk_tokens, summary), values
 
 
 async def chunk_summary(text: str, chunk_id: int, ctx: RunContext) -> str | None:
@@ -59,15 +75,22 @@ async def chunk_notes(task: ChunkTask, ctx: RunContext) -> EnrichUpdate:
     fatal."""
     chunk = task["chunk"]
     text = chunk_text(task["transcript"], chunk)
-    result, summary = await asyncio.gather(
-        _notes(text, chunk.id, ctx), chunk_summary(text, chunk.id, ctx)
-    )
+    if ctx.reading.summary_apart:
+        result, summary = await asyncio.gather(
+            _notes(text, chunk.id, ctx), chunk_summary(text, chunk.id, ctx)
+        )
+    else:
+        result = await _notes(text, chunk.id, ctx)
+        summary = result.notes.summary if isinstance(result.notes, SummarizedNotes) else None
     ctx.report("notes")
     return {"notes": [result.model_copy(update={"summary": summary})]}
 
 
 async def _notes(text: str, chunk_id: int, ctx: RunContext) -> NoteResult:
-    prompt, response_model, values = notes_request(ctx.settings, ctx.reading.chunk_tokens)
+    apart = ctx.reading.summary_apart
+    prompt, response_model, values = notes_request(
+        ctx.settings, ctx.reading.chunk_tokens, not apart
+    )
     step, tier, escalated = f"notes[{chunk_id}]", Tier.SMALL, False
     while True:
         try:
