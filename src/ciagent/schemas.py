@@ -110,7 +110,7 @@ def chunk_notes_model(chunk_tokens: int, summary: bool = False) -> type[ChunkNot
     """ChunkNotes (with the `summary` field, SummarizedNotes) with room for as many entities and
     quotes per transcript token as a 1,500-token chunk has, so that larger chunks do not thin out
     an episode's metadata."""
-    base = SummarizedNotes if summary else ChunkNotes
+    base: type[ChunkNotes] = SummarizedNotes if summary else ChunkNotes
     if chunk_tokens <= NOTES_BASE_TOKENS:
         return base
     entities = round(12 * chunk_tokens / NOTES_BASE_TOKENS)
