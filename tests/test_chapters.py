@@ -136,3 +136,41 @@ def test_a_title_given_to_an_earlier_chapter_falls_back() -> None:
     assert (first.title, first.titled_by) == ("Island farmers", fake.model_id)
     assert second.titled_by is None
     assert second.title != first.title
+
+
+def test_a_list_of_key_words_or_a_near_repeat_is_no_title() -> None:
+    def listed(request: ciagent.testing.FakeRequest) -> object:
+        if request.schema_name == "ChapterTitles":
+            return {
+                "chapters": [
+                    {"number": 1, "title": "Island farmers and sharks", "summary": ""},
+                    {"number": 2, "title": "The island farmers and sharks", "summary": ""},
+                ]
+            }
+        return ciagent.testing.default_answer(request)
+
+    lines = [f"{SHARKS} Island farmers watched."] * 20 + [f"{COFFEE} Island farmers too."] * 20
+    transcript = Transcript(
+        segments=tuple(
+            Segment(id=i, start=i * 6.0, end=i * 6.0 + 5, text=t) for i, t in enumerate(lines)
+        ),
+        timed=True,
+        format="txt",
+    )
+    fake = FakeModel(respond=listed)  # type: ignore[arg-type]
+    first, second = ciagent.enrich(
+        transcript, Settings(model=fake.model_id, min_chapter_s=30)
+    ).chapters
+    assert first.titled_by == fake.model_id
+    assert second.titled_by is None  # nearly the first one's title
+
+    def keywords(request: ciagent.testing.FakeRequest) -> object:
+        if request.schema_name == "ChapterTitles":
+            title = {"title": "Sharks, island, farmers, weeks", "summary": ""}
+            return {"chapters": [{"number": 1, **title}]}
+        return ciagent.testing.default_answer(request)
+
+    fake = FakeModel(respond=keywords)  # type: ignore[arg-type]
+    first, _ = ciagent.enrich(transcript, Settings(model=fake.model_id, min_chapter_s=30)).chapters
+    assert first.titled_by is None
+    assert first.title != "Sharks, island, farmers, weeks"

@@ -27,7 +27,7 @@ from ciagent.segmentation import ChapterBounds, chapter_spans
 from ciagent.state import EnrichState, EnrichUpdate, RunContext
 from ciagent.textnorm import content_words, grounded_sentences, mentions_words, normalize_key
 from ciagent.types import Chapter, Transcript
-from ciagent.vocabulary import meaningful_words, not_metadata
+from ciagent.vocabulary import meaningful_words, not_metadata, stems
 
 __all__ = ["PROMPT", "chapters", "keywords"]
 
@@ -36,6 +36,14 @@ _KEYWORDS = 6
 _LINES = 2
 _LINE_WORDS = 30
 _TITLE_WORDS = 6
+_LIST_COMMAS = 2  # "Caisson, Washington, Brooklyn, bedrock": the key words, not a title
+_SAME_TITLE = 0.75  # share of two titles' words in common that makes them one title
+
+
+def _same_title(title: set[str], earlier: set[str]) -> bool:
+    """Whether two titles (as word stems) say the same: most of their words in common."""
+    together = title | earlier
+    return bool(together) and len(title & earlier) / len(together) >= _SAME_TITLE
 
 
 def keywords(transcript: Transcript, spans: list[tuple[int, int]]) -> list[list[str]]:
@@ -151,20 +159,22 @@ async def chapters(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
     analysis = state.get("analysis")
     speakers = {s.speaker for s in transcript.segments if s.speaker}
     result: list[Chapter] = []
-    used: set[str] = set()
+    used: list[set[str]] = []
     for number, ((first, last), kw) in enumerate(zip(spans, words, strict=True), start=1):
         said = set(normalize_key(transcript.render(first, last)).split())
         title, summary = named.get(number, ("", ""))
         # About this chapter, naming nothing (capitalised past its first word) it never says,
-        # and not an earlier chapter's title again (a small model repeats one for several).
+        # not an earlier chapter's title again (a small model repeats one for several, or
+        # nearly), and no list of the key words it was shown.
         titled = (
             bool(title)
-            and normalize_key(title) not in used
+            and not any(_same_title(stems(title), earlier) for earlier in used)
+            and title.count(",") < _LIST_COMMAS
             and mentions_words(title, said)
             and bool(grounded_sentences(title, said))
             and not not_metadata(title, speakers)
         )
-        used.add(normalize_key(title))
+        used.append(stems(title))
         result.append(
             Chapter(
                 title=title if titled else _fallback_title(analysis, (first, last), kw, speakers),
