@@ -115,6 +115,18 @@ def test_a_title_not_about_its_chapter_falls_back_to_its_key_words() -> None:
     assert second.summary == "The farmers sold their beans."
 
 
+def island_farmers() -> Transcript:
+    """Two subjects, with the words "island farmers" said in both."""
+    lines = [f"{SHARKS} Island farmers watched."] * 20 + [f"{COFFEE} Island farmers too."] * 20
+    return Transcript(
+        segments=tuple(
+            Segment(id=i, start=i * 6.0, end=i * 6.0 + 5, text=t) for i, t in enumerate(lines)
+        ),
+        timed=True,
+        format="txt",
+    )
+
+
 def test_a_title_given_to_an_earlier_chapter_falls_back() -> None:
     def repeated(request: ciagent.testing.FakeRequest) -> object:
         if request.schema_name == "ChapterTitles":
@@ -123,14 +135,7 @@ def test_a_title_given_to_an_earlier_chapter_falls_back() -> None:
         return ciagent.testing.default_answer(request)
 
     fake = FakeModel(respond=repeated)  # type: ignore[arg-type]
-    lines = [f"{SHARKS} Island farmers watched."] * 20 + [f"{COFFEE} Island farmers too."] * 20
-    transcript = Transcript(
-        segments=tuple(
-            Segment(id=i, start=i * 6.0, end=i * 6.0 + 5, text=t) for i, t in enumerate(lines)
-        ),
-        timed=True,
-        format="txt",
-    )
+    transcript = island_farmers()
     result = ciagent.enrich(transcript, Settings(model=fake.model_id, min_chapter_s=30))
     first, second = result.chapters
     assert (first.title, first.titled_by) == ("Island farmers", fake.model_id)
@@ -149,14 +154,7 @@ def test_a_list_of_key_words_or_a_near_repeat_is_no_title() -> None:
             }
         return ciagent.testing.default_answer(request)
 
-    lines = [f"{SHARKS} Island farmers watched."] * 20 + [f"{COFFEE} Island farmers too."] * 20
-    transcript = Transcript(
-        segments=tuple(
-            Segment(id=i, start=i * 6.0, end=i * 6.0 + 5, text=t) for i, t in enumerate(lines)
-        ),
-        timed=True,
-        format="txt",
-    )
+    transcript = island_farmers()
     fake = FakeModel(respond=listed)  # type: ignore[arg-type]
     first, second = ciagent.enrich(
         transcript, Settings(model=fake.model_id, min_chapter_s=30)
