@@ -35,3 +35,35 @@ def test_a_changed_number_or_polarity_is_contradicted() -> None:
     assert negated is not None
     assert (negated.verdict, negated.line) == ("contradicted", 1)
     assert check("They agreed to increase the states from six to eight.", LINES, SAID) is None
+
+
+def test_a_claim_that_credits_the_wrong_voice_is_contradicted() -> None:
+    lines = [
+        "I think training for each case may improve performance a lot.",
+        "Okay, and the variance differs between cases.",
+        "Hon. Marie Lavoie asked about the agriculture fund.",
+    ]
+    speakers = ["PhD B", "Professor", "Hon. Bardish Chagger (Waterloo, Lib.)"]
+    voices = {"PhD B", "Professor", "Hon. Marie Lavoie (Compton, Lib.)", *speakers}
+    said = said_stems([*lines, *voices])
+
+    def verdict(claim: str) -> str | None:
+        found = check(claim, lines, said, speakers, voices)
+        return None if found is None else found.verdict
+
+    # PhD B said it; the Professor did not.
+    assert verdict("PhD B thought training for each case may improve performance.") is None
+    assert (
+        verdict("Professor thought training for each case may improve performance.")
+        == "contradicted"
+    )
+    # A line that names the one credited keeps the claim, whoever spoke it.
+    assert verdict("Lavoie asked about the agriculture fund.") is None
+    # Two voices named, or none: not this check's to rule.
+    assert verdict("PhD B and Professor discussed training for each case.") is None
+    assert verdict("Training for each case may improve performance.") is None
+    # Without the speakers of the lines, nothing is credited.
+    assert (
+        check("Professor thought training for each case may improve performance.", lines, said)
+        is None
+    )

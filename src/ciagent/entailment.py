@@ -10,6 +10,10 @@ wrong most and what words can settle.
 - **A negation added or dropped.** A claim that says nearly the same words as one evidence
   sentence (at least `ALIGNED` of its content stems) with the opposite polarity ("did not
   agree" against "agreed") is contradicted.
+- **Someone else said it.** A claim that credits one of the episode's voices ("PhD B thought
+  that...", "Hefin David asked...") where every evidence line carrying its words (at least
+  `CARRIED` of its stems besides the name) is spoken by another voice and none of them names the
+  one credited is contradicted: small models often put a line in the wrong mouth.
 
 Anything else is left to a judge. Measured on the labelled claim set of the QMSum meetings
 (`tools/judge_eval.py`, docs/evals.md).
@@ -25,10 +29,22 @@ from typing import Literal
 from ciagent.textnorm import split_sentences
 from ciagent.vocabulary import listed, stems, words
 
-__all__ = ["ALIGNED", "SAID", "Finding", "check", "numbers", "polarity", "said_stems"]
+__all__ = [
+    "ALIGNED",
+    "CARRIED",
+    "SAID",
+    "Finding",
+    "check",
+    "credited_elsewhere",
+    "numbers",
+    "polarity",
+    "said_stems",
+]
 
 SAID = 0.6
 ALIGNED = 0.7
+CARRIED = 3
+_TITLE = re.compile(r"^(?:Right Hon\.|Hon\.|Mrs?\.|Ms\.|Dr\.?|Prof\.?|The)\s+|\s+AM$")
 
 # How a summary speaks of an episode, not what the episode says.
 _TELLING = frozenset(
@@ -111,9 +127,48 @@ def _aligned(claim: set[str], lines: Sequence[str]) -> tuple[int, str] | None:
     return None if best is None else (best[1], best[2])
 
 
-def check(claim: str, lines: Sequence[str], said: frozenset[str]) -> Finding | None:
-    """The verdict the words settle for `claim` against its evidence `lines` and what the
-    transcript says (`said_stems`), or None: a judge must rule."""
+def _names(voice: str) -> set[str]:
+    """How a summary names a voice: its label without titles or a bracketed riding ("Hon. Marie
+    Smith (Compton, Lib.)" -> "Marie Smith"), and the surname of a full name."""
+    name = _TITLE.sub("", voice.partition("(")[0].strip()).strip()
+    parts = name.split()
+    names = {name} if name else set()
+    if len(parts) > 1 and len(parts[-1]) > 2 and not any(c.isdigit() for c in name):
+        names.add(parts[-1])
+    return names
+
+
+def _says(text: str, names: Iterable[str]) -> bool:
+    return any(re.search(rf"\b{re.escape(name)}\b", text) for name in names)
+
+
+def credited_elsewhere(
+    claim: str, lines: Sequence[str], speakers: Sequence[str | None], voices: Iterable[str]
+) -> Finding | None:
+    """The claim credits one of `voices` with what the evidence `lines` (spoken by `speakers`)
+    have only others say, none of them naming the one credited (see the module)."""
+    named = [(voice, _names(voice)) for voice in voices]
+    credited = [(voice, names) for voice, names in named if names and _says(claim, names)]
+    if len(credited) != 1:
+        return None
+    voice, names = credited[0]
+    rest = stems(claim) - set().union(*(stems(n) for n in names)) - _TELLING
+    carrying = [i for i, line in enumerate(lines) if len(stems(line) & rest) >= CARRIED]
+    if not carrying or any(speakers[i] == voice or _says(lines[i], names) for i in carrying):
+        return None
+    return Finding("contradicted", carrying[0], "the evidence has someone else say it")
+
+
+def check(
+    claim: str,
+    lines: Sequence[str],
+    said: frozenset[str],
+    speakers: Sequence[str | None] = (),
+    voices: Iterable[str] = (),
+) -> Finding | None:
+    """The verdict the words settle for `claim` against its evidence `lines` (spoken by
+    `speakers`, when known) and what the transcript says (`said_stems`; its `voices`), or None: a
+    judge must rule."""
     claimed_stems = stems(claim)
     content = claimed_stems - _TELLING
     if not content:
@@ -128,4 +183,6 @@ def check(claim: str, lines: Sequence[str], said: frozenset[str]) -> Finding | N
     aligned = _aligned(claimed_stems, lines)
     if aligned is not None and polarity(aligned[1]) != polarity(claim):
         return Finding("contradicted", aligned[0], "the evidence says the opposite")
+    if len(speakers) == len(lines):
+        return credited_elsewhere(claim, lines, speakers, voices)
     return None

@@ -61,6 +61,7 @@ class Evidence:
         self.transcript = transcript
         self.segment_ids = segment_ids
         self.texts = [transcript.segments[sid].text for sid in segment_ids]
+        self.speakers = [transcript.segments[sid].speaker for sid in segment_ids]
         self.text = numbered_lines(transcript, segment_ids)
 
     @property
@@ -73,6 +74,11 @@ class Evidence:
             stems = entailment.said_stems(s.text for s in self.transcript.segments)
             known = _SAID[id(self.transcript)] = (self.transcript, stems)
         return known[1]
+
+    @property
+    def voices(self) -> frozenset[str]:
+        """The transcript's speakers."""
+        return frozenset(s.speaker for s in self.transcript.segments if s.speaker)
 
     @classmethod
     def retrieve(
@@ -114,7 +120,13 @@ def settled_without_model(text: str, evidence: Evidence, lexical: bool = True) -
         return Claim(text=text, verdict="not_found", in_summary=True)
     copied = evidence.verbatim(text)
     if copied is None:
-        found = entailment.check(text, evidence.texts, evidence.said) if lexical else None
+        found = (
+            entailment.check(
+                text, evidence.texts, evidence.said, evidence.speakers, evidence.voices
+            )
+            if lexical
+            else None
+        )
         if found is None:
             return None
         cited = [] if found.line is None else [found.line + 1]
