@@ -72,7 +72,9 @@ def test_one_run_budget_holds_across_every_ray_worker(
         model="sim",
         deployments=(deployment("sim", upstream),),
         cache=False,
-        budget_usd=0.004,
+        # About half of what the 12 episodes cost ($0.0034): calls wait for holds in flight to
+        # settle rather than being refused on worst cases, so the cap is reached by real spend.
+        budget_usd=0.002,
         max_output_tokens=512,
     )
     summary = ciagent_ray.run_batch(
@@ -80,5 +82,5 @@ def test_one_run_budget_holds_across_every_ray_worker(
     )
     assert summary.budget_reached
     assert 0 < summary.done < 12
-    assert summary.usd <= 0.004
+    assert summary.usd <= 0.002
     assert len(list((tmp_path / "out").glob("*.json"))) == summary.done
