@@ -106,6 +106,15 @@ class Ledger:
         return Spend(float(usd), int(tokens))
 
     @staticmethod
+    def _over(cap: Cap, spend: Spend, usd: float, tokens: int) -> tuple[str, float, float] | None:
+        """(the cap's name, its limit, what it would hold) when `spend` plus the call crosses it."""
+        if cap.usd is not None and spend.usd + usd > cap.usd:
+            return f"{cap.scope} usd", cap.usd, spend.usd + usd
+        if cap.tokens is not None and spend.tokens + tokens > cap.tokens:
+            return f"{cap.scope} tokens", cap.tokens, spend.tokens + tokens
+        return None
+
+    @staticmethod
     def _firm(db: sqlite3.Connection, scope: str, before: float) -> Spend:
         """Settled spend plus the holds made before `before` (those of calls that are gone)."""
         usd, tokens = db.execute(
@@ -131,25 +140,15 @@ class Ledger:
         with self._transaction() as db:
             for cap in caps:
                 held = self._spend(db, cap.scope, ("reserved", "settled"))
-                over_usd = cap.usd is not None and held.usd + usd > cap.usd
-                over_tokens = cap.tokens is not None and held.tokens + tokens > cap.tokens
-                if not (over_usd or over_tokens):
+                over = self._over(cap, held, usd, tokens)
+                if over is None:
                     continue
-                pending = False
-                if fresh_s is not None:
-                    firm = self._firm(db, cap.scope, now - fresh_s)
-                    pending = (cap.usd is None or firm.usd + usd <= cap.usd) and (
-                        cap.tokens is None or firm.tokens + tokens <= cap.tokens
-                    )
-                if over_usd:
-                    assert cap.usd is not None
-                    raise BudgetExceeded(
-                        f"{cap.scope} usd", cap.usd, held.usd + usd, pending=pending
-                    )
-                assert cap.tokens is not None
-                raise BudgetExceeded(
-                    f"{cap.scope} tokens", cap.tokens, held.tokens + tokens, pending=pending
+                pending = (
+                    fresh_s is not None
+                    and self._over(cap, self._firm(db, cap.scope, now - fresh_s), usd, tokens)
+                    is None
                 )
+                raise BudgetExceeded(*over, pending=pending)
             db.executemany(
                 "INSERT INTO entries VALUES (?, ?, 'reserved', ?, ?, ?, ?)",
                 [(f"{entry}:{cap.scope}", cap.scope, usd, tokens, label, now) for cap in caps],

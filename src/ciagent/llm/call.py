@@ -36,6 +36,14 @@ from ciagent.tokens import token_counter
 __all__ = ["ModelClient"]
 
 T = TypeVar("T", bound=BaseModel)
+
+
+class _Prose(BaseModel):
+    """A prose answer, as the response cache holds it."""
+
+    text: str
+
+
 # Tokenizers differ: the prompt is counted with tiktoken and held at 1.5 times that, so the
 # reservation stays a worst case for the model's own tokenizer.
 _PROMPT_SLACK = 1.5
@@ -176,6 +184,22 @@ class ModelClient:
             "seed": self.settings.seed,
         }
 
+    def _key(
+        self,
+        prompt: Prompt,
+        messages: list[dict[str, str]],
+        schema: dict[str, Any],
+        params: dict[str, Any],
+    ) -> str:
+        return cache_key(
+            model=self.spec.model_id,
+            api_base=self.spec.api_base,
+            messages=messages,
+            schema=schema,
+            params=params,
+            prompt=prompt.ref,
+        )
+
     def _cached(self, step: str, key: str, response_model: type[T]) -> T | None:
         if self.cache is None:
             return None
@@ -235,14 +259,7 @@ class ModelClient:
         is answered from the cache, with no model request.
         """
         messages = prompt.messages(**values)
-        key = cache_key(
-            model=self.spec.model_id,
-            api_base=self.spec.api_base,
-            messages=messages,
-            schema=_schema(response_model),
-            params=self._sampling(),
-            prompt=prompt.ref,
-        )
+        key = self._key(prompt, messages, _schema(response_model), self._sampling())
         cached = self._cached(step, key, response_model)
         if cached is not None:
             return cached
@@ -265,18 +282,10 @@ class ModelClient:
         a structured call is."""
         messages = prompt.messages(**values)
         params = {**self._sampling(), "max_tokens": max_tokens}
-        key = cache_key(
-            model=self.spec.model_id,
-            api_base=self.spec.api_base,
-            messages=messages,
-            schema={},
-            params=params,
-            prompt=prompt.ref,
-        )
-        answer = self.cache.get(key) if self.cache is not None else None
-        if answer is not None and isinstance(answer.output.get("text"), str):
-            self.meter.hit(step, self.spec.model_id)
-            return str(answer.output["text"])
+        key = self._key(prompt, messages, {}, params)
+        cached = self._cached(step, key, _Prose)
+        if cached is not None:
+            return cached.text
         from openai import OpenAIError
 
         litellm = litellm_module()
@@ -298,7 +307,7 @@ class ModelClient:
             self.cache.put(
                 key,
                 CachedAnswer(
-                    output={"text": written},
+                    output=_Prose(text=written).model_dump(),
                     model=self.spec.model_id,
                     prompt_tokens=log.prompt_tokens,
                     completion_tokens=log.completion_tokens,

@@ -43,7 +43,7 @@ GROUP_PROMPT = "judge_claims"
 _MAX_LINES = 8
 VERBATIM = "transcript (verbatim)"
 LEXICAL = "transcript (lexical checks)"
-_SAID: dict[int, tuple[Transcript, frozenset[str]]] = {}
+_SAID: dict[int, tuple[Transcript, frozenset[str], frozenset[str]]] = {}
 
 
 def numbered_lines(transcript: Transcript, segment_ids: list[int]) -> str:
@@ -64,21 +64,27 @@ class Evidence:
         self.speakers = [transcript.segments[sid].speaker for sid in segment_ids]
         self.text = numbered_lines(transcript, segment_ids)
 
-    @property
-    def said(self) -> frozenset[str]:
-        """The content stems the whole transcript says (computed once per transcript)."""
+    def _known(self) -> tuple[Transcript, frozenset[str], frozenset[str]]:
+        """The transcript's content stems and speakers (computed once per transcript)."""
         known = _SAID.get(id(self.transcript))
         if known is None or known[0] is not self.transcript:
             if len(_SAID) > 16:
                 _SAID.clear()
-            stems = entailment.said_stems(s.text for s in self.transcript.segments)
-            known = _SAID[id(self.transcript)] = (self.transcript, stems)
-        return known[1]
+            segments = self.transcript.segments
+            stems = entailment.said_stems(s.text for s in segments)
+            voices = frozenset(s.speaker for s in segments if s.speaker)
+            known = _SAID[id(self.transcript)] = (self.transcript, stems, voices)
+        return known
+
+    @property
+    def said(self) -> frozenset[str]:
+        """The content stems the whole transcript says."""
+        return self._known()[1]
 
     @property
     def voices(self) -> frozenset[str]:
         """The transcript's speakers."""
-        return frozenset(s.speaker for s in self.transcript.segments if s.speaker)
+        return self._known()[2]
 
     @classmethod
     def retrieve(

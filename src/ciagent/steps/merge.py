@@ -67,12 +67,13 @@ def subjects(
     about something no kept topic names. When no subject is left at all, the names stay."""
     named = {entity_key(n) for e in entities for n in (e.name, *e.aliases)}
     kept = [t for t in topics if entity_key(t.name) not in named]
+    said = set().union(*(stems(t.name) for t in kept))
     for topic in more:
         if len(kept) >= least:
             break
-        said = set().union(*(stems(t.name) for t in kept))
         if entity_key(topic.name) not in named and not stems(topic.name) & said:
             kept.append(topic)
+            said |= stems(topic.name)
     return kept or topics  # names, when nothing else is said, rather than no topic
 
 
