@@ -15,7 +15,6 @@ from ciagent.entailment import check
 from ciagent.evals.claimset import (
     LABELS,
     LabelledClaim,
-    _negate,
     _swap_name,
     _swap_number,
     balanced_accuracy,
@@ -25,6 +24,7 @@ from ciagent.evals.claimset import (
     spread,
 )
 from ciagent.evals.datasets import read_dataset
+from ciagent.negation import negate
 from ciagent.settings import Settings
 from ciagent.testing import FakeModel, FakeRequest
 from ciagent.textnorm import normalize_key, split_sentences
@@ -83,14 +83,14 @@ def test_not_found_claims_come_from_another_meeting(claims: list[LabelledClaim])
 
 def test_perturbations_on_hand_made_sentences() -> None:
     words = {"agree", "discuss"}
-    assert _negate("The team agreed on the price.", words) == "The team did not agree on the price."
-    assert _negate("The remote is cheap.", words) == "The remote is not cheap."
-    assert _negate("They will meet again.", words) == "They will not meet again."
-    assert _negate("Users can change it.", words) == "Users cannot change it."
-    assert _negate("It could not be heavy.", words) == "It could be heavy."
-    assert _negate("They were also concerned.", words) == "They were also not concerned."
-    assert _negate("The group discussed colours.", words) == "The group did not discuss colours."
-    assert _negate("Nothing here to change at all.", words) is None
+    assert negate("The team agreed on the price.", words) == "The team did not agree on the price."
+    assert negate("The remote is cheap.", words) == "The remote is not cheap."
+    assert negate("They will meet again.", words) == "They will not meet again."
+    assert negate("Users can change it.", words) == "Users cannot change it."
+    assert negate("It could not be heavy.", words) == "It could be heavy."
+    assert negate("They were also concerned.", words) == "They were also not concerned."
+    assert negate("The group discussed colours.", words) == "The group did not discuss colours."
+    assert negate("Nothing here to change at all.", words) is None
     rng = random.Random(0)
     assert _swap_number("Nothing numeric in this sentence.", rng) is None
     changed = _swap_number("They sold it for twenty five Euro.", rng)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import time
 from pathlib import Path
 
@@ -12,11 +13,15 @@ import pytest
 import ciagent
 from ciagent import Settings
 from ciagent.budget import Ledger
+from ciagent.llm.call import ModelClient
 from ciagent.llm.embedded import EmbeddedOptions, LocalLlama
 from ciagent.llm.generation import GenerationRequest
 from ciagent.llm.providers import litellm_module
 from ciagent.llm.retry import is_transient
+from ciagent.llm.usage import UsageMeter
+from ciagent.prompts import load_prompt
 from ciagent.settings import DEFAULT_MODEL
+from ciagent.steps.contrast import PROMPT
 
 pytestmark = pytest.mark.slow
 
@@ -118,3 +123,34 @@ def test_requests_in_flight_are_decoded_together_and_share_their_prefix(
     shared = len(llama.prompt_tokens([{"role": "system", "content": system}])) - 8
     assert sorted(g.cached_tokens for g in done)[1:] >= [shared, shared]
     assert isinstance(requests[0], GenerationRequest)
+
+
+def test_a_one_letter_choice_reports_its_likeliest_first_tokens(
+    models_dir: Path, tmp_path: Path
+) -> None:
+    """`logprobs` through litellm on the embedded model: what the small models' claim judge
+    reads (`ciagent.steps.contrast`), and the engine's own list behind it."""
+    settings = Settings(models_dir=models_dir, cache_dir=tmp_path)
+    spec = ciagent.api.model_specs(settings)[0]
+    client = ModelClient(settings, spec, UsageMeter())
+    values = {
+        "evidence": "[1] Sarah: We agreed on twenty-five euros for the remote.",
+        "first": "The team agreed on a price for the remote.",
+        "second": "The team did not agree on a price for the remote.",
+    }
+    answer = asyncio.run(client.choice("judge[0]", load_prompt(PROMPT), ("A", "B"), **values))
+    chances = {option: math.exp(logprob) for option, logprob in answer.value.items()}
+    assert all(0 < chance < 1 for chance in chances.values()), answer.value
+    assert sum(chances.values()) > 0.5  # it answers with one of the letters
+    [record] = client.meter.records
+    assert (record.outcome, record.completion_tokens) == ("ok", 1)
+
+    llama = _model(models_dir)
+    prompt = llama.prompt_tokens([{"role": "user", "content": "Answer with one letter: A or B?"}])
+    request = GenerationRequest(prompt=prompt, max_tokens=1, top_logprobs=5)
+    generation = llama.engine.submit(request).result(timeout=120)
+    tokens, logprobs = zip(*generation.top_logprobs, strict=True)
+    assert len(tokens) == 5
+    assert list(logprobs) == sorted(logprobs, reverse=True)
+    assert 0 < sum(math.exp(p) for p in logprobs) <= 1 + 1e-6
+    assert tokens[0] == generation.text  # greedy: the likeliest is the one written

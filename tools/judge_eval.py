@@ -2,7 +2,7 @@
 
     python -m tools.judge_eval [DATASET ...] [--judge rules|model ...] [--model ID ...]
         [--limit N] [--per-class N] [--specific] [--seed N] [--config FILE] [--cache]
-        [--no-lexical] [--counts] [--out FILE]
+        [--no-lexical] [--claim-judge auto|verdict|contrast] [--counts] [--out FILE]
 
 The claims come from `ciagent.evals.claimset.build_claim_set` (defaults: the QMSum meetings under
 ../shared/datasets/qmsum): gold summary sentences (supported), the same sentences with a name, a
@@ -15,10 +15,12 @@ neighbours; no segment is untrusted, as no notes were taken). Judges:
   (supported), has no evidence (not_found) or its words settle it (`ciagent.entailment`); a claim
   it leaves to a judge is counted as predicted supported (nothing found against it), and the
   `unsettled` column says how many there were;
-- model: `ciagent.steps.claims.judge` on each `--model` (default the embedded 0.5B), one claim a
-  call as the claims step does on a small model (a larger one would judge claims in groups); a
-  claim whose call failed is `unchecked`, which counts as missed. The lexical checks rule first,
-  as in the claims step, unless `--no-lexical`.
+- model: `ciagent.steps.claims.judge` on each `--model` (default the embedded 0.5B), one claim at
+  a time as the claims step does on a small model (a larger one would judge claims in groups):
+  weighed against its negation (two one-token calls) or asked for a verdict, as the model's
+  reading chooses (`--claim-judge` to choose); a claim the judge left `unchecked` (its call
+  failed, nothing to negate) counts as missed. The lexical checks rule first, as in the claims
+  step, unless `--no-lexical`.
 
 Balanced accuracy is the mean of the classes' recalls (1/3 for a judge that calls everything
 supported). `--counts` prints the claim set's make-up and stops; `--limit N` judges N claims taken
@@ -161,6 +163,9 @@ def main() -> None:
     parser.add_argument(
         "--no-lexical", action="store_true", help="model judges without the lexical checks"
     )
+    parser.add_argument(
+        "--claim-judge", choices=["auto", "verdict", "contrast"], default=None, help="judge style"
+    )
     parser.add_argument("--counts", action="store_true", help="print the claim set and stop")
     parser.add_argument("--out", type=Path, default=None, help="write the results as JSON")
     args = parser.parse_args()
@@ -171,7 +176,11 @@ def main() -> None:
     console.print(_counts_table(claims))
     if args.counts:
         return
-    base = Settings.load(args.config, lexical_checks=False if args.no_lexical else None)
+    base = Settings.load(
+        args.config,
+        lexical_checks=False if args.no_lexical else None,
+        claim_judge=args.claim_judge,
+    )
     evidence = evidence_for(claims, paths, base.claim_evidence)
     rows: list[JudgeRow] = []
     for name in args.judge or ["rules", "model"]:
@@ -183,6 +192,8 @@ def main() -> None:
             label = name if model is None else f"model:{model}"
             if model is not None and args.no_lexical:
                 label += " (no lexical checks)"
+            if model is not None and ctx is not None:
+                label += " (contrast)" if ctx.reading.contrast else " (verdict)"
             row = asyncio.run(judge_all(label, claims, evidence, ctx))
             rows.append(row)
             console.print(f"{row.judge}: balanced accuracy {row.balanced_accuracy:.3f}")

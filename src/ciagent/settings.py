@@ -141,6 +141,14 @@ class Settings(BaseModel):
     claim_evidence: int = Field(
         default=4, ge=1, le=12, description="Segments retrieved as evidence for each claim."
     )
+    claim_judge: Literal["auto", "verdict", "contrast"] = Field(
+        default="auto",
+        description="How a model judges a claim the lexical checks leave: 'verdict' (asked for "
+        "supported / contradicted / not found), 'contrast' (asked which of the claim and its "
+        "negation the evidence supports; only the answer's likelihood is read), or 'auto': "
+        "contrast for a small model, which calls nearly every claim supported when asked for "
+        "a verdict.",
+    )
     lexical_checks: bool = Field(
         default=True,
         description="Rule with no model call on claims whose words settle them (most never "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import operator
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Protocol, TypedDict, TypeVar
 
@@ -90,6 +90,16 @@ class Client(Protocol):
         min_tier: Tier = Tier.SMALL,
         **values: str,
     ) -> str: ...
+
+    async def choice(
+        self,
+        step: str,
+        prompt: Prompt,
+        options: Sequence[str],
+        *,
+        min_tier: Tier = Tier.SMALL,
+        **values: str,
+    ) -> Served[dict[str, float]]: ...
 
     def next_tier(self, tier: Tier) -> Tier | None: ...
 

@@ -193,7 +193,8 @@ Verdict = Literal["supported", "contradicted", "not_found", "unchecked"]
 class Claim(_Frozen):
     """One sentence of the summary and the judge's verdict on it against retrieved evidence.
 
-    `unchecked`: no judge could rule on it (its call failed, or the budget ran out)."""
+    `unchecked`: no judge could rule on it (its call failed, the budget ran out, or a small
+    model's judge had no negation to weigh it against)."""
 
     text: str
     verdict: Verdict

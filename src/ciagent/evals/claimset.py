@@ -26,6 +26,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from ciagent.evals.datasets import read_dataset
+from ciagent.negation import negate
 from ciagent.retrieval import terms
 from ciagent.textnorm import normalize_key, split_sentences
 from ciagent.transcripts import load_transcript
@@ -123,76 +124,6 @@ def _swap_number(sentence: str, rng: random.Random) -> str | None:
     return f"{sentence[: found.start()]}{swapped}{sentence[found.end() :]}"
 
 
-def _table(pairs: str) -> dict[str, str]:
-    return dict(pair.split(":") for pair in pairs.split())
-
-
-_AUX = frozenset(_table("is: are: was: were: will: would: should: could: must: might: may: can:"))
-_HAVE = _table("has:does have:do had:did")
-_UNDONE = _table(
-    "isn't:is aren't:are wasn't:was weren't:were won't:will can't:can cannot:can couldn't:could "
-    "wouldn't:would shouldn't:should"
-)
-_ADVERBS = frozenset(_table("also: still: already: only: always: really: just: even:"))
-_NOT_AFTER = frozenset(
-    _table("the: a: an: of: to: be: been: being: by: and: or: but: who: which: that:")
-)
-_IRREGULAR = _table(
-    "began:begin thought:think wrote:write got:get gave:give made:make took:take said:say "
-    "felt:feel found:find told:tell brought:bring came:come went:go saw:see knew:know led:lead "
-    "held:hold kept:keep met:meet spoke:speak chose:choose"
-)
-_VOWELS = "aeiou"
-
-
-def _base(word: str, vocabulary: set[str]) -> str | None:
-    """The bare form of a past-tense verb, if it is one and the meetings use that form."""
-    if word in _IRREGULAR:
-        return _IRREGULAR[word]
-    if len(word) < 5 or not word.endswith("ed"):
-        return None
-    stem = word[:-2]
-    if word.endswith(("ied", "eed")):
-        options = [stem[:-1] + "y" if word.endswith("ied") else word[:-1]]
-    else:
-        double = stem[-1] == stem[-2] and stem[-1] not in "aeioudfslz"  # admitted, planned
-        single = stem[-2] in _VOWELS and (len(stem) < 3 or stem[-3] not in _VOWELS)
-        silent_e = stem[-1] in "cuv" or (stem[-1] not in _VOWELS + "wxy" and single)
-        options = [stem[:-1]] if double else []
-        options += [stem + "e", stem] if silent_e else [stem, stem + "e"]
-    known = [option for option in options if {option, option + "s"} & vocabulary]
-    if not known and stem + "ing" in vocabulary:
-        known = options
-    return known[0] if known else None
-
-
-def _negate(sentence: str, vocabulary: set[str]) -> str | None:
-    """The first auxiliary or past-tense verb with a subject before it, negated."""
-    words = list(re.finditer(r"[A-Za-z']+", sentence))
-    lower = [w.group(0).lower() for w in words] + ["", ""]
-    for i, (m, word) in enumerate(zip(words, lower, strict=False)):
-        at = i + 1 + (lower[i + 1] == "also")  # "were also not concerned"
-        verb = next((w for w in lower[i + 1 :] if w not in _ADVERBS and w[-2:] != "ly"), "")
-        if word in _UNDONE:
-            return f"{sentence[: m.start()]}{_UNDONE[word]}{sentence[m.end() :]}"
-        if m.group(0) == word and (word in _AUX or (word in _HAVE and verb[-2:] in ("ed", "en"))):
-            if lower[at] == "not":
-                return f"{sentence[: words[at].start()].rstrip()}{sentence[words[at].end() :]}"
-            if word == "can":
-                return f"{sentence[: m.end()]}not{sentence[m.end() :]}"
-            end = words[at - 1].end()
-            return f"{sentence[:end]} not{sentence[end:]}"
-        if i == 0 or lower[i - 1] in _NOT_AFTER:
-            continue
-        if word in ("do", "does", "did") or word.endswith("n't"):
-            return None
-        base = "have" if word in _HAVE else _base(word, vocabulary)
-        if base is not None:
-            negated = f"{_HAVE.get(word, 'did')} not {base}"
-            return f"{sentence[: m.start()]}{negated}{sentence[m.end() :]}"
-    return None
-
-
 class _Meeting:
     def __init__(self, path: Path, specific: bool) -> None:
         (episode,) = read_dataset(path)
@@ -236,7 +167,7 @@ def _contradicted(
     change: dict[Kind, Callable[[str], str | None]] = {
         "swapped_name": lambda s: _swap_name(s, meeting.pools, rng),
         "swapped_number": lambda s: _swap_number(s, rng),
-        "negated": lambda s: _negate(s, vocabulary),
+        "negated": lambda s: negate(s, vocabulary),
     }
     made: dict[Kind, list[LabelledClaim]] = {kind: [] for kind in change}
     for sentence, (kind, perturb) in ((s, c) for s in meeting.gold for c in change.items()):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import cache
 from typing import Any, TypeVar
 
@@ -24,6 +24,7 @@ from ciagent.cache import CachedAnswer, ResponseCache, cache_key
 from ciagent.errors import BudgetExceeded, ModelCallError, StructuredOutputError
 from ciagent.llm.grammar import without_length_bounds
 from ciagent.llm.models import ModelSpec, Served
+from ciagent.llm.plain import TOP_LOGPROBS, Prose, Ranked
 from ciagent.llm.providers import EMBEDDED_OPTIONS_KEY, litellm_module
 from ciagent.llm.reading import DEFAULT_OUTPUT_TOKENS
 from ciagent.llm.retry import retrying
@@ -36,12 +37,7 @@ from ciagent.tokens import token_counter
 __all__ = ["ModelClient"]
 
 T = TypeVar("T", bound=BaseModel)
-
-
-class _Prose(BaseModel):
-    """A prose answer, as the response cache holds it."""
-
-    text: str
+P = TypeVar("P", Prose, Ranked)
 
 
 # Tokenizers differ: the prompt is counted with tiktoken and held at 1.5 times that, so the
@@ -280,12 +276,45 @@ class ModelClient:
         """Prose: the model's answer as written, at most `max_tokens` long (no schema, no
         re-asks; an empty answer is invalid output). Cached, budgeted, retried and recorded as
         a structured call is."""
-        messages = prompt.messages(**values)
         params = {**self._sampling(), "max_tokens": max_tokens}
+        answer = await self._plain(step, prompt, params, Prose, values)
+        return answer.text
+
+    async def choice(
+        self,
+        step: str,
+        prompt: Prompt,
+        options: Sequence[str],
+        *,
+        min_tier: Tier = Tier.SMALL,
+        **values: str,
+    ) -> Served[dict[str, float]]:
+        """The log-probability of each of `options` (one token each, such as "A" and "B") being
+        the answer's first token: one token decoded, its likeliest alternatives read
+        (`logprobs`). An option not among them gets `ciagent.llm.plain.FLOOR`; an answer
+        without log-probabilities (a server that gives none) is invalid output. Cached,
+        budgeted, retried and recorded as a structured call is; with the deployment that
+        answered."""
+        params = {**self._sampling(), "max_tokens": 1, "logprobs": True}
+        params["top_logprobs"] = TOP_LOGPROBS
+        ranked = await self._plain(step, prompt, params, Ranked, values)
+        value = {option: ranked.of(option) for option in options}
+        return Served(value, self.spec.name, self.spec.tier)
+
+    async def _plain(
+        self,
+        step: str,
+        prompt: Prompt,
+        params: dict[str, Any],
+        kind: type[P],
+        values: dict[str, str],
+    ) -> P:
+        """An answer without a schema, read from the response as `kind` (None: invalid)."""
+        messages = prompt.messages(**values)
         key = self._key(prompt, messages, {}, params)
-        cached = self._cached(step, key, _Prose)
+        cached = self._cached(step, key, kind)
         if cached is not None:
-            return cached.text
+            return cached
         from openai import OpenAIError
 
         litellm = litellm_module()
@@ -297,9 +326,9 @@ class ModelClient:
         except (OpenAIError, TimeoutError) as exc:
             raise ModelCallError(self.spec.model_id, _first_line(exc)) from exc
         log.on_response(response)
-        written = str(response.choices[0].message.content or "").strip()
-        if not written:
-            error = StructuredOutputError(self.spec.model_id, "empty answer", attempts=1)
+        answer = kind.read(response)
+        if answer is None:
+            error = StructuredOutputError(self.spec.model_id, kind.missing, attempts=1)
             log.finish("invalid", error)
             raise error
         log.finish("ok")
@@ -307,13 +336,13 @@ class ModelClient:
             self.cache.put(
                 key,
                 CachedAnswer(
-                    output=_Prose(text=written).model_dump(),
+                    output=answer.model_dump(),
                     model=self.spec.model_id,
                     prompt_tokens=log.prompt_tokens,
                     completion_tokens=log.completion_tokens,
                 ),
             )
-        return written
+        return answer
 
     def _request_kwargs(self) -> dict[str, Any]:
         """What every request to this deployment carries besides its messages and sampling."""

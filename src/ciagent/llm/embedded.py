@@ -169,6 +169,7 @@ class LocalLlama:
             top_p=float(params.get("top_p", 1.0)),
             seed=params.get("seed"),
             deadline=time.monotonic() + limit if limit else None,
+            top_logprobs=int(params.get("top_logprobs") or 1) if params.get("logprobs") else 0,
         )
 
     def chat(
@@ -198,13 +199,15 @@ class LocalLlama:
 
 
 def _answer(generation: Generation) -> dict[str, Any]:
+    choice: dict[str, Any] = {
+        "message": {"role": "assistant", "content": generation.text},
+        "finish_reason": generation.finish_reason,
+    }
+    if generation.top_logprobs:
+        top = [{"token": t, "logprob": p} for t, p in generation.top_logprobs]
+        choice["logprobs"] = {"content": [{**top[0], "top_logprobs": top}]}
     return {
-        "choices": [
-            {
-                "message": {"role": "assistant", "content": generation.text},
-                "finish_reason": generation.finish_reason,
-            }
-        ],
+        "choices": [choice],
         "usage": {
             "prompt_tokens": generation.prompt_tokens,
             "completion_tokens": generation.completion_tokens,

@@ -1,7 +1,8 @@
 """Deterministic fake models for tests of orchestration, behind the same litellm call path.
 
 `FakeModel()` answers every structured call with schema-valid JSON drawn from the prompt itself
-(and a prose call with the first transcript line it is given):
+(a prose call with the first transcript line it is given, a one-letter choice with "A" a little
+likelier than "B"):
 for chunk notes it reads the numbered transcript lines and returns capitalised names as entities
 with the lines they are on, so the whole graph (merge, summary, verification) runs for real.
 `FakeModel(respond=fn)` lets a test script the answers (a dict, a JSON string, or an exception).
@@ -38,6 +39,7 @@ class FakeRequest:
     model: str
     messages: list[dict[str, Any]]
     schema: dict[str, Any] | None
+    ranked: bool = False  # a one-token answer asked with its likeliest tokens' log-probabilities
 
     @property
     def schema_name(self) -> str | None:
@@ -107,6 +109,8 @@ def default_answer(request: FakeRequest) -> dict[str, Any] | str:
         return _judgements(request.prompt)
     if request.schema_name == "ChapterTitles":
         return _chapter_titles(request.prompt)
+    if request.ranked:  # a one-letter choice: "A" a little likelier wherever it stands
+        return {"A": -0.4, "B": -1.1}
     if request.schema is None:  # prose: the chunk's first line, as a summary
         return _first_line(request.prompt)
     if request.schema_name == "EpisodeSummary":

@@ -38,6 +38,7 @@ class Generation:
     rejections: int = 0
     drafted: int = 0  # draft tokens decoded beside the sequence's own
     accepted: int = 0  # of those, the ones greedy decoding would have chosen
+    top_logprobs: tuple[tuple[str, float], ...] = ()  # the first token's likeliest, if asked
     read_s: float = 0.0  # from admission to the first token chosen
     write_s: float = 0.0  # from the first token chosen to the end
 
@@ -52,6 +53,7 @@ class GenerationRequest:
     seed: int | None = None
     deadline: float | None = None  # time.monotonic()
     drafts: bool = True  # speculative drafts by prompt lookup (greedy decoding only)
+    top_logprobs: int = 0  # report this many likeliest first tokens, with log-probabilities
     future: Future[Generation] = field(default_factory=Future)
     cancelled: bool = False
 

@@ -57,6 +57,7 @@ class _Slot:
     last_used: float = 0.0
     admitted: float = 0.0
     first_token: float = 0.0
+    top: tuple[tuple[str, float], ...] = ()  # the first position's likeliest tokens
 
     @property
     def reading(self) -> bool:
@@ -286,6 +287,7 @@ class LlamaEngine:
         target.lookup = PromptLookup(prompt) if greedy and request.drafts else None
         target.acceptance = Acceptance()
         target.drafted = target.accepted = 0
+        target.top = ()
 
     def _step(self) -> None:
         batch = self._batch
@@ -366,6 +368,8 @@ class LlamaEngine:
             logits = np.ctypeslib.as_array(
                 ctypes.cast(pointer, ctypes.POINTER(ctypes.c_float)), shape=(self.n_vocab,)
             )
+            if not slot.output and request.top_logprobs > 0:
+                slot.top = self._likeliest(logits, request.top_logprobs)
             token = chooser.choose(logits, self._candidates)
             if not slot.output:
                 slot.first_token = time.monotonic()
@@ -426,11 +430,22 @@ class LlamaEngine:
             rejections=chooser.rejections if chooser is not None else 0,
             drafted=slot.drafted,
             accepted=slot.accepted,
+            top_logprobs=slot.top,
             read_s=slot.first_token - slot.admitted,
             write_s=now - slot.first_token,
         )
         if not request.future.done():
             request.future.set_result(result)
+
+    def _likeliest(self, logits: np.ndarray[Any, Any], k: int) -> tuple[tuple[str, float], ...]:
+        """The `k` likeliest next tokens and their log-probabilities (the model's own, before
+        any grammar or sampling setting)."""
+        k = min(k, self.n_vocab)
+        peak = float(logits.max())
+        total = peak + float(np.log(np.exp(logits - peak).sum()))
+        best = np.argpartition(-logits, k - 1)[:k]
+        best = best[np.argsort(-logits[best])]
+        return tuple((self._detokenize([int(t)]), float(logits[t]) - total) for t in best)
 
     def _detokenize(self, tokens: list[int]) -> str:
         buffer = ctypes.create_string_buffer(256)

@@ -7,6 +7,7 @@ Both are litellm custom providers, so every call, real or fake, takes the same p
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import threading
@@ -62,9 +63,14 @@ def _fill(
     finish: str,
     prompt_tokens: int,
     completion_tokens: int,
+    logprobs: dict[str, Any] | None = None,
 ) -> Any:
     response.choices[0].message.content = content
     response.choices[0].finish_reason = finish
+    if logprobs is not None:
+        from litellm.types.utils import ChoiceLogprobs
+
+        response.choices[0].logprobs = ChoiceLogprobs(**logprobs)
     response.model = model
     response.created = int(time.time())
     response.usage = litellm.Usage(
@@ -119,6 +125,7 @@ def _embedded_handler(litellm: Any) -> Any:
                 choice.get("finish_reason") or "stop",
                 int(usage.get("prompt_tokens", 0)),
                 int(usage.get("completion_tokens", 0)),
+                choice.get("logprobs"),
             )
 
         def completion(self, model: str, messages: list[Any], *args: Any, **kwargs: Any) -> Any:
@@ -159,7 +166,14 @@ def _fake_handler(litellm: Any) -> Any:
             params = kwargs["optional_params"]
             response_format = params.get("response_format") or {}
             schema = (response_format.get("json_schema") or {}).get("schema")
-            content = fake.complete(FakeRequest(f"fake/{model}", list(messages), schema))
+            ranked = bool(params.get("logprobs"))
+            content = fake.complete(FakeRequest(f"fake/{model}", list(messages), schema, ranked))
+            logprobs = None
+            if ranked:  # the answer maps first tokens to log-probabilities
+                likely = sorted(json.loads(content).items(), key=lambda item: -item[1])
+                top = [{"token": t, "logprob": float(p)} for t, p in likely]
+                logprobs = {"content": [{**top[0], "top_logprobs": top}]}
+                content = top[0]["token"]
             return _fill(
                 litellm,
                 kwargs["model_response"],
@@ -168,6 +182,7 @@ def _fake_handler(litellm: Any) -> Any:
                 "stop",
                 prompt_tokens(list(messages), count),
                 count(content),
+                logprobs,
             )
 
         async def acompletion(

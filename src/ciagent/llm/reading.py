@@ -13,7 +13,8 @@ whichever deployment answers it.
 
 A small model is asked for a chunk's summary in a prose call of its own (inside the notes' JSON
 it copies lines and loops, docs/evals.md); any other writes it in the notes, so the chunk is read
-once.
+once. A small model judges a claim by which of it and its negation the evidence supports (asked
+for a verdict, it calls nearly everything supported); any other is asked for a verdict.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ class Reading:
     claims_per_call: int = 1
     output_tokens: int = DEFAULT_OUTPUT_TOKENS
     summary_apart: bool = True  # a chunk's summary asked as prose in a call of its own
+    contrast: bool = True  # claims judged against their negation (`ciagent.steps.contrast`)
 
 
 # A parameter count in a model's name: "Qwen2.5-0.5B-Instruct", "llama-3.1-8b", "mixtral-8x7b".
@@ -91,6 +93,14 @@ def reading_for(settings: Settings, specs: Sequence[ModelSpec]) -> Reading:
         apart = any(_small(s) for s in specs) or not specs
     else:
         apart = settings.chunk_summaries == "apart"
+    if settings.claim_judge == "auto":
+        contrast = any(_small(s) for s in specs) or not specs
+    else:
+        contrast = settings.claim_judge == "contrast"
     return Reading(
-        chunk_tokens=chunk, claims_per_call=claims, output_tokens=output, summary_apart=apart
+        chunk_tokens=chunk,
+        claims_per_call=claims,
+        output_tokens=output,
+        summary_apart=apart,
+        contrast=contrast,
     )

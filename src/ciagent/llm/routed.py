@@ -135,6 +135,23 @@ class RoutedClient:
         answer = await self._route(step, prompt, max_tokens, min_tier, values, ask)
         return answer.value
 
+    async def choice(
+        self,
+        step: str,
+        prompt: Prompt,
+        options: Sequence[str],
+        *,
+        min_tier: Tier = Tier.SMALL,
+        **values: str,
+    ) -> Served[dict[str, float]]:
+        """As ModelClient.choice, routed, with the deployment that answered."""
+
+        async def ask(client: ModelClient) -> dict[str, float]:
+            answer = await client.choice(step, prompt, options, min_tier=min_tier, **values)
+            return answer.value
+
+        return await self._route(step, prompt, 1, min_tier, values, ask)
+
     async def _route(
         self,
         step: str,

@@ -5,16 +5,19 @@ that share its words, with their neighbours. A claim that repeats one of those s
 for word is supported by it with no model call (small models often summarise by copying); one
 whose words settle it (`ciagent.entailment`: most of them never said, a number the evidence does
 not give, the opposite polarity of the sentence it repeats) is ruled on with no call either; any
-other is judged by the cheapest tier in a structured call: supported / contradicted / not found,
-with the evidence lines it rests on. A small model judges one claim per call; a larger one judges
-up to `claims_per_call` of them together on their pooled evidence (`ciagent.llm.reading`), which
-sends the instructions once and shared lines once. Claims that are not supported are re-judged on a
-stronger tier by the escalate step, one by one, then removed (or kept flagged).
+other is judged by the cheapest tier. A small model weighs it against its negation
+(`ciagent.steps.contrast`: two one-token calls; a claim with no verb to negate stays unchecked);
+a larger one is asked for a verdict in a structured call (supported / contradicted / not found,
+with the evidence lines it rests on), up to `claims_per_call` claims together on their pooled
+evidence (`ciagent.llm.reading`), which sends the instructions once and shared lines once.
+Claims that are not supported are re-judged on a stronger tier by the escalate step, one by
+one, then removed (or kept flagged).
 """
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 
 from rapidfuzz import fuzz
 
@@ -26,6 +29,7 @@ from ciagent.retrieval import SegmentIndex, with_neighbours
 from ciagent.routing.registry import Tier
 from ciagent.schemas import ClaimJudgement, ClaimJudgements, ClaimVerdict
 from ciagent.state import EnrichState, EnrichUpdate, RunContext
+from ciagent.steps.contrast import contrast
 from ciagent.textnorm import normalize_key, split_sentences
 from ciagent.types import Claim, Transcript
 
@@ -43,7 +47,32 @@ GROUP_PROMPT = "judge_claims"
 _MAX_LINES = 8
 VERBATIM = "transcript (verbatim)"
 LEXICAL = "transcript (lexical checks)"
-_SAID: dict[int, tuple[Transcript, frozenset[str], frozenset[str]]] = {}
+_SAID: dict[int, _Known] = {}
+
+
+@dataclass(frozen=True)
+class _Known:
+    """What the checks need of a whole transcript, computed once per transcript."""
+
+    transcript: Transcript
+    said: frozenset[str]  # its content stems
+    voices: frozenset[str]  # its speakers
+    words: frozenset[str]  # its words, casefolded
+
+
+def _known(transcript: Transcript) -> _Known:
+    known = _SAID.get(id(transcript))
+    if known is None or known.transcript is not transcript:
+        if len(_SAID) > 16:
+            _SAID.clear()
+        segments = transcript.segments
+        known = _SAID[id(transcript)] = _Known(
+            transcript,
+            entailment.said_stems(s.text for s in segments),
+            frozenset(s.speaker for s in segments if s.speaker),
+            frozenset(w for s in segments for w in normalize_key(s.text).split()),
+        )
+    return known
 
 
 def numbered_lines(transcript: Transcript, segment_ids: list[int]) -> str:
@@ -64,27 +93,20 @@ class Evidence:
         self.speakers = [transcript.segments[sid].speaker for sid in segment_ids]
         self.text = numbered_lines(transcript, segment_ids)
 
-    def _known(self) -> tuple[Transcript, frozenset[str], frozenset[str]]:
-        """The transcript's content stems and speakers (computed once per transcript)."""
-        known = _SAID.get(id(self.transcript))
-        if known is None or known[0] is not self.transcript:
-            if len(_SAID) > 16:
-                _SAID.clear()
-            segments = self.transcript.segments
-            stems = entailment.said_stems(s.text for s in segments)
-            voices = frozenset(s.speaker for s in segments if s.speaker)
-            known = _SAID[id(self.transcript)] = (self.transcript, stems, voices)
-        return known
-
     @property
     def said(self) -> frozenset[str]:
         """The content stems the whole transcript says."""
-        return self._known()[1]
+        return _known(self.transcript).said
 
     @property
     def voices(self) -> frozenset[str]:
         """The transcript's speakers."""
-        return self._known()[2]
+        return _known(self.transcript).voices
+
+    @property
+    def words(self) -> frozenset[str]:
+        """The words the whole transcript says."""
+        return _known(self.transcript).words
 
     @classmethod
     def retrieve(
@@ -159,10 +181,22 @@ async def judge(
     evidence: Evidence,
     tier: Tier = Tier.SMALL,
 ) -> Claim:
-    """One judge call; a claim no judge could rule on is `unchecked`, never guessed."""
+    """One claim judged: by the checks that need no model, then by the claim against its
+    negation (`ciagent.steps.contrast`, where the reading says so) or a verdict call. A claim no
+    judge could rule on is `unchecked`, never guessed."""
     settled = settled_without_model(text, evidence, ctx.settings.lexical_checks)
     if settled is not None:
         return settled
+    if ctx.reading.contrast:
+        weighed = await contrast(ctx, step, text, evidence.text, evidence.words, tier)
+        return Claim(
+            text=text,
+            verdict="unchecked" if weighed is None else weighed.verdict,
+            evidence_segment_ids=evidence.segment_ids,
+            judged_by=None if weighed is None else weighed.deployment,
+            escalated=tier != Tier.SMALL,
+            in_summary=True,
+        )
     prompt = load_prompt(PROMPT, ctx.settings.prompts_dir)
     try:
         answer = await ctx.client.served(
@@ -233,6 +267,7 @@ def _groups(waiting: Waiting, ctx: RunContext) -> list[Waiting]:
     """Claims in summary order, up to `claims_per_call` a group, while their pooled evidence
     stays within a chunk's tokens (so a judge call is never longer than a notes call)."""
     limit, size = ctx.reading.chunk_tokens, ctx.reading.claims_per_call
+    size = 1 if ctx.reading.contrast else size  # weighed one by one against their negation
     weight: dict[int, int] = {}
     groups: list[Waiting] = []
     pooled: set[int] = set()

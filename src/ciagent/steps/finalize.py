@@ -16,6 +16,7 @@ from ciagent.state import EnrichState, EnrichUpdate, Grounding, RunContext
 from ciagent.steps.chapters import PROMPT as CHAPTERS_PROMPT
 from ciagent.steps.claims import GROUP_PROMPT as JUDGE_GROUP_PROMPT
 from ciagent.steps.claims import PROMPT as JUDGE_PROMPT
+from ciagent.steps.contrast import PROMPT as CONTRAST_PROMPT
 from ciagent.steps.escalate import PROMPT as LOCATE_PROMPT
 from ciagent.steps.merge import subjects
 from ciagent.steps.names import PRODUCER as NLP_PRODUCER
@@ -184,10 +185,10 @@ async def finalize(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
         CHUNK_SUMMARY_PROMPT,
         SUMMARY_PROMPT,
         CHAPTERS_PROMPT,
-        JUDGE_PROMPT,
+        CONTRAST_PROMPT if ctx.reading.contrast else JUDGE_PROMPT,
         LOCATE_PROMPT,
     ]
-    if ctx.reading.claims_per_call > 1:
+    if ctx.reading.claims_per_call > 1 and not ctx.reading.contrast:
         names.append(JUDGE_GROUP_PROMPT)
     prompts = [load_prompt(name, folder) for name in names]
     result = EpisodeEnrichment(

@@ -1,0 +1,70 @@
+"""The small models' claim judge: which of a claim and its negation do the evidence lines support?
+
+Asked for a verdict, a 0.5B or 1.5B model calls nearly every claim supported (docs/evals.md).
+Asked to choose between a claim and its opposite (`ciagent.negation`: "The team agreed on the
+price." against "The team did not agree on the price."), it leans the right way far more often
+than not, though by little: so only the likelihood of its one-letter answer is read, in both
+orders (the claim as A, then as B), which cancels its leaning towards the first option. The claim
+is contradicted when its negation is the likelier over the two orders together, supported
+otherwise. The two calls share their prompt up to the statements, which the embedded engine reads
+once. A claim with no verb to negate, or whose calls failed, gets no verdict here (None).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
+from typing import Literal
+
+from ciagent.errors import BudgetExceeded, ModelCallError
+from ciagent.negation import negate
+from ciagent.prompts import load_prompt
+from ciagent.routing.registry import Tier
+from ciagent.state import RunContext
+
+__all__ = ["PROMPT", "Contrast", "contrast"]
+
+PROMPT = "judge_contrast"
+_OPTIONS = ("A", "B")
+
+
+@dataclass(frozen=True)
+class Contrast:
+    """The verdict, how much likelier the claim was than its negation (in log-probability,
+    over both orders: below 0 is contradicted), and the deployment that answered."""
+
+    verdict: Literal["supported", "contradicted"]
+    margin: float
+    deployment: str
+
+
+async def contrast(
+    ctx: RunContext,
+    step: str,
+    claim: str,
+    lines: str,
+    vocabulary: AbstractSet[str],
+    tier: Tier = Tier.SMALL,
+) -> Contrast | None:
+    """`claim` weighed against its negation on the numbered evidence `lines` (`vocabulary`: the
+    transcript's words, to tell a past tense's bare form)."""
+    negated = negate(claim, vocabulary, guess=True)
+    if negated is None:
+        return None
+    prompt = load_prompt(PROMPT, ctx.settings.prompts_dir)
+    client = ctx.client
+    try:
+        first, second = await asyncio.gather(
+            client.choice(
+                step, prompt, _OPTIONS, min_tier=tier, evidence=lines, first=claim, second=negated
+            ),
+            client.choice(
+                step, prompt, _OPTIONS, min_tier=tier, evidence=lines, first=negated, second=claim
+            ),
+        )
+    except (ModelCallError, BudgetExceeded):
+        return None
+    margin = (first.value["A"] - first.value["B"]) + (second.value["B"] - second.value["A"])
+    verdict: Literal["supported", "contradicted"] = "contradicted" if margin < 0 else "supported"
+    return Contrast(verdict, round(margin, 4), first.deployment)
