@@ -17,6 +17,7 @@ from ciagent.llm.models import ModelSpec
 from ciagent.llm.plain import FLOOR, Ranked
 from ciagent.llm.reading import Reading
 from ciagent.llm.usage import UsageMeter
+from ciagent.negation import negate
 from ciagent.prompts import load_prompt
 from ciagent.state import RunContext
 from ciagent.steps.claims import Evidence, judge
@@ -156,3 +157,27 @@ def test_tokens_that_differ_by_a_space_are_one_option_and_no_logprobs_is_no_answ
     assert Ranked.read(_response(None)) is None
     assert Ranked.read(_response([])) is None
     assert Ranked.read(_response([(" ", -0.1)])) is None  # only a space
+
+
+@pytest.mark.parametrize(
+    ("claim", "negated"),
+    [
+        ("The team agreed on the price.", "The team did not agree on the price."),
+        ("The team did not agree on the price.", "The team agreed on the price."),
+        ("She doesn't want a rubber case.", "She wants a rubber case."),
+        ("The group did not really agree.", "The group really agreed."),
+        ("He did not make it.", "He made it."),
+        ("It does not have buttons.", "It has buttons."),
+        ("The case will be rubber.", "The case will not be rubber."),
+        ("The group didn't.", None),
+        ("A price for the remote.", None),
+    ],
+)
+def test_the_judge_negates_forms_the_transcript_never_says(claim: str, negated: str | None) -> None:
+    assert negate(claim, frozenset(), guess=True) == negated
+
+
+def test_the_claim_set_negates_only_forms_its_meetings_say() -> None:
+    assert negate("The team agreed on the price.", frozenset()) is None
+    assert negate("The team did not agree on the price.", {"agreed"}) is None
+    assert negate("The team agreed.", {"agree"}) == "The team did not agree."

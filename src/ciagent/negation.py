@@ -36,6 +36,8 @@ _IRREGULAR = _table(
     "held:hold kept:keep met:meet spoke:speak chose:choose"
 )
 _VOWELS = "aeiou"
+_PAST = {base: past for past, base in _IRREGULAR.items()} | {"have": "had"}
+_DONE = _table("don't:do doesn't:does didn't:did")
 
 
 def _base(word: str, vocabulary: AbstractSet[str], guess: bool) -> str | None:
@@ -60,16 +62,39 @@ def _base(word: str, vocabulary: AbstractSet[str], guess: bool) -> str | None:
     return known[0] if known else None
 
 
+def _adverb(word: str) -> bool:
+    return word in _ADVERBS or word[-2:] == "ly"
+
+
+def _affirmed(aux: str, verb: str) -> str:
+    """What "do/does/did not VERB" says without the negation: "want", "wants", "wanted"."""
+    plain = verb.endswith("y") and verb[-2:-1] not in _VOWELS  # "try": "tries", "tried"
+    if aux == "do":
+        return verb
+    if aux == "does":
+        if verb == "have":
+            return "has"
+        if plain:
+            return verb[:-1] + "ies"
+        return verb + ("es" if verb.endswith(("s", "sh", "ch", "x", "o", "z")) else "s")
+    if verb in _PAST:
+        return _PAST[verb]
+    if plain:
+        return verb[:-1] + "ied"
+    return verb + ("d" if verb.endswith("e") else "ed")
+
+
 def negate(sentence: str, vocabulary: AbstractSet[str], *, guess: bool = False) -> str | None:
     """The sentence with its first auxiliary or past-tense verb (one with a subject before it)
     negated, or an auxiliary's "not" taken away; None when it has neither. `vocabulary`: the
-    words of the text it speaks of, to tell a past tense's bare form ("agreed" -> "agree"); a
-    "-ed" word whose bare form the text never says is a verb only with `guess`."""
+    words of the text it speaks of, to tell a past tense's bare form ("agreed" -> "agree"). With
+    `guess`, forms the text never says are guessed: a "-ed" word's bare form, and the verb
+    of "do/does/did not VERB" affirmed ("did not agree" -> "agreed")."""
     words = list(re.finditer(r"[A-Za-z']+", sentence))
     lower = [w.group(0).lower() for w in words] + ["", ""]
     for i, (m, word) in enumerate(zip(words, lower, strict=False)):
         at = i + 1 + (lower[i + 1] == "also")  # "were also not concerned"
-        verb = next((w for w in lower[i + 1 :] if w not in _ADVERBS and w[-2:] != "ly"), "")
+        verb = next((w for w in lower[i + 1 :] if not _adverb(w)), "")
         if word in _UNDONE:
             return f"{sentence[: m.start()]}{_UNDONE[word]}{sentence[m.end() :]}"
         if m.group(0) == word and (word in _AUX or (word in _HAVE and verb[-2:] in ("ed", "en"))):
@@ -81,6 +106,13 @@ def negate(sentence: str, vocabulary: AbstractSet[str], *, guess: bool = False) 
             return f"{sentence[:end]} not{sentence[end:]}"
         if i == 0 or lower[i - 1] in _NOT_AFTER:
             continue
+        if guess and (word in _DONE or (word in ("do", "does", "did") and lower[i + 1] == "not")):
+            aux, after = (_DONE[word], i + 1) if word in _DONE else (word, i + 2)
+            found = next((w for w in words[after:] if not _adverb(w.group(0).lower())), None)
+            if found is not None and found.group(0).isalpha() and found.group(0).islower():
+                kept = sentence[words[after].start() : found.start()]  # "really"
+                said = f"{kept}{_affirmed(aux, found.group(0))}"
+                return f"{sentence[: m.start()]}{said}{sentence[found.end() :]}"
         if word in ("do", "does", "did") or word.endswith("n't"):
             return None
         base = "have" if word in _HAVE else _base(word, vocabulary, guess)
