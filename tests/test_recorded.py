@@ -45,7 +45,7 @@ def replayed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
     patch = pytest.MonkeyPatch()
     patch.setattr(ModelClient, "_ask", not_recorded)
-    patch.setattr(ModelClient, "_plain", not_recorded)
+    patch.setattr(ModelClient, "_ask_plain", not_recorded)
     settings = Settings(cache_dir=cache_dir)
     outputs: dict[str, tuple[EpisodeEnrichment, list[str]]] = {}
     try:

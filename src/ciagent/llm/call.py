@@ -315,6 +315,14 @@ class ModelClient:
         cached = self._cached(step, key, kind)
         if cached is not None:
             return cached
+        answer, recorded = await self._ask_plain(step, messages, params, kind)
+        if self.cache is not None:
+            self.cache.put(key, recorded)
+        return answer
+
+    async def _ask_plain(
+        self, step: str, messages: list[dict[str, str]], params: dict[str, Any], kind: type[P]
+    ) -> tuple[P, CachedAnswer]:
         from openai import OpenAIError
 
         litellm = litellm_module()
@@ -332,17 +340,13 @@ class ModelClient:
             log.finish("invalid", error)
             raise error
         log.finish("ok")
-        if self.cache is not None:
-            self.cache.put(
-                key,
-                CachedAnswer(
-                    output=answer.model_dump(),
-                    model=self.spec.model_id,
-                    prompt_tokens=log.prompt_tokens,
-                    completion_tokens=log.completion_tokens,
-                ),
-            )
-        return answer
+        recorded = CachedAnswer(
+            output=answer.model_dump(),
+            model=self.spec.model_id,
+            prompt_tokens=log.prompt_tokens,
+            completion_tokens=log.completion_tokens,
+        )
+        return answer, recorded
 
     def _request_kwargs(self) -> dict[str, Any]:
         """What every request to this deployment carries besides its messages and sampling."""
