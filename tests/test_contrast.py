@@ -1,5 +1,6 @@
-"""The small models' claim judge: a claim weighed against its negation by the likelihood of a
-one-letter answer, in both orders (fake models; the real model in tests/test_engine.py)."""
+"""The contrast claim judge: a claim weighed against its negation by the likelihood of a
+one-letter answer, in both orders (fake models; the real model in tests/test_engine.py); and no
+judge at all for a small model's claims the lexical checks leave."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from types import SimpleNamespace
 import pytest
 
 from ciagent import Settings
+from ciagent.api import reading
 from ciagent.cache import ResponseCache
 from ciagent.llm.call import ModelClient
 from ciagent.llm.models import ModelSpec
@@ -47,7 +49,7 @@ def _context(fake: FakeModel, tmp_path: Path | None = None) -> RunContext:
         settings=settings,
         client=ModelClient(settings, spec, UsageMeter(), cache),
         count_tokens=token_counter(),
-        reading=Reading(1500, 1, contrast=True),
+        reading=Reading(1500, 1, judge="contrast"),
     )
 
 
@@ -181,3 +183,19 @@ def test_the_claim_set_negates_only_forms_its_meetings_say() -> None:
     assert negate("The team agreed on the price.", frozenset()) is None
     assert negate("The team did not agree on the price.", {"agreed"}) is None
     assert negate("The team agreed.", {"agree"}) == "The team did not agree."
+
+
+def test_a_small_models_claims_the_checks_leave_stay_unchecked_without_a_call() -> None:
+    """The default for a small model: its verdicts do not depend on the evidence, so none is
+    asked for; a claim the lexical checks settle still gets their verdict."""
+    fake = FakeModel(respond=prefers(True))
+    ctx = _context(fake)
+    ctx.reading = Reading(1500, 1, judge="lexical")
+    left = asyncio.run(judge(ctx, "judge[0]", CLAIM, _evidence()))
+    assert (left.verdict, left.judged_by) == ("unchecked", None)
+    assert left.evidence_segment_ids == [0, 1, 2, 3]
+    opposite = "They did not agree on twenty-five euros for the remote after a long back and forth."
+    settled = asyncio.run(judge(ctx, "judge[1]", opposite, _evidence()))
+    assert (settled.verdict, settled.judged_by) == ("contradicted", "transcript (lexical checks)")
+    assert fake.requests == []
+    assert reading(Settings()).judge == "lexical"  # the embedded default

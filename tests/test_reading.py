@@ -46,33 +46,33 @@ EMBEDDED = Deployment(
 
 
 # A chunk read once, its summary in the notes, claims asked for a verdict.
-LARGE = Reading(4000, 8, 2731, summary_apart=False, contrast=False)
+LARGE = Reading(4000, 8, 2731, summary_apart=False, judge="verdict")
 
 
 @pytest.mark.parametrize(
     ("deployments", "expected"),
     [
         ((EMBEDDED,), Reading(1500, 1)),
-        ((hosted(32768),), Reading(4000, 8, 2731, False, False)),  # output scaled with the chunk
-        ((hosted(8192),), Reading(2048, 8, 1398, False, False)),  # a quarter of the context
+        ((hosted(32768),), LARGE),  # output scaled with the chunk
+        ((hosted(8192),), Reading(2048, 8, 1398, False, "verdict")),  # a quarter of the context
         (
             (hosted(4096),),
-            Reading(1500, 8, summary_apart=False, contrast=False),
+            Reading(1500, 8, summary_apart=False, judge="verdict"),
         ),  # never below what a small model reads
         (
             (hosted(32768, chunk_tokens=3000),),
-            Reading(3000, 8, 2048, False, False),
+            Reading(3000, 8, 2048, False, "verdict"),
         ),  # the deployment's own choice
         ((EMBEDDED, hosted(32768)), Reading(1500, 1)),  # routed: whichever may answer
         # A small model served: its name gives its size.
         ((hosted(32768, model="hosted_vllm/Qwen/Qwen2.5-0.5B-Instruct"),), Reading(1500, 1)),
         (
             (hosted(32768, model="hosted_vllm/meta-llama/Llama-3.1-8B"),),
-            Reading(4000, 8, 2731, False, False),
+            Reading(4000, 8, 2731, False, "verdict"),
         ),
         (
             (hosted(32768, model="hosted_vllm/Qwen/Qwen3-30B-A3B"),),
-            Reading(4000, 8, 2731, False, False),
+            Reading(4000, 8, 2731, False, "verdict"),
         ),
     ],
 )
@@ -85,13 +85,13 @@ def test_reading_is_chosen_for_the_models_that_may_answer(
 
 def test_explicit_settings_win() -> None:
     settings = Settings(model="auto", deployments=(hosted(32768),), chunk_tokens=900)
-    assert reading(settings) == Reading(900, 8, summary_apart=False, contrast=False)
+    assert reading(settings) == Reading(900, 8, summary_apart=False, judge="verdict")
     contrast = settings.model_copy(update={"claim_judge": "contrast"})
-    assert reading(contrast).contrast
-    assert not reading(Settings(claim_judge="verdict")).contrast  # the embedded model asked
+    assert reading(contrast).judge == "contrast"
+    assert reading(Settings(claim_judge="verdict")).judge == "verdict"  # the embedded model asked
     settings = settings.model_copy(update={"claims_per_judge_call": 2})
     assert reading_for(settings, [ModelSpec.of(hosted(32768))]) == Reading(
-        900, 2, summary_apart=False, contrast=False
+        900, 2, summary_apart=False, judge="verdict"
     )
     assert reading(Settings()) == Reading(1500, 1)  # the embedded default
 
@@ -154,7 +154,7 @@ def _context(fake: FakeModel, claims_per_call: int = 8, chunk_tokens: int = 4000
         settings=settings,
         client=client,
         count_tokens=token_counter(),
-        reading=Reading(chunk_tokens, claims_per_call, contrast=False),
+        reading=Reading(chunk_tokens, claims_per_call, judge="verdict"),
     )
 
 
@@ -205,7 +205,7 @@ def test_the_embedded_model_judges_claims_together(models_dir: Path, tmp_path: P
         settings=settings,
         client=client,
         count_tokens=token_counter(),
-        reading=Reading(1500, 2, contrast=False),
+        reading=Reading(1500, 2, judge="verdict"),
     )
     judged = asyncio.run(judge_together(context, "judge[0-1]", _group(CLAIMS)))
     assert len(judged) == 2

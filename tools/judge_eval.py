@@ -2,7 +2,8 @@
 
     python -m tools.judge_eval [DATASET ...] [--judge rules|model ...] [--model ID ...]
         [--limit N] [--per-class N] [--specific] [--seed N] [--config FILE] [--cache]
-        [--no-lexical] [--claim-judge auto|verdict|contrast] [--counts] [--out FILE]
+        [--no-lexical] [--claim-judge auto|verdict|contrast|lexical] [--control] [--counts]
+        [--out FILE]
 
 The claims come from `ciagent.evals.claimset.build_claim_set` (defaults: the QMSum meetings under
 ../shared/datasets/qmsum): gold summary sentences (supported), the same sentences with a name, a
@@ -21,6 +22,11 @@ neighbours; no segment is untrusted, as no notes were taken). Judges:
   reading chooses (`--claim-judge` to choose); a claim the judge left `unchecked` (its call
   failed, nothing to negate) counts as missed. The lexical checks rule first, as in the claims
   step, unless `--no-lexical`.
+
+`--control` judges each model's claims again, the lexical checks ruling as before but the model
+reading the evidence lines of a claim of another meeting: a judge whose verdicts come from the
+evidence scores far lower there; one that scores the same is reading something else (the
+claim's wording).
 
 Balanced accuracy is the mean of the classes' recalls (1/3 for a judge that calls everything
 supported). `--counts` prints the claim set's make-up and stops; `--limit N` judges N claims taken
@@ -58,7 +64,7 @@ from ciagent.llm.usage import UsageMeter
 from ciagent.retrieval import SegmentIndex
 from ciagent.settings import DEFAULT_MODEL, Settings
 from ciagent.state import RunContext
-from ciagent.steps.claims import Evidence, judge, settled_without_model
+from ciagent.steps.claims import Evidence, judge, judged_by_model, settled_without_model
 from ciagent.tokens import token_counter
 from ciagent.transcripts import load_transcript
 
@@ -103,10 +109,29 @@ def context_for(settings: Settings, cache: bool = False) -> RunContext:
     )
 
 
+def another_meetings(claims: list[LabelledClaim], evidence: list[Evidence]) -> list[Evidence]:
+    """For each claim, the evidence of a claim of the next meeting (the control: a judge that
+    reads its evidence must rule differently on lines about something else)."""
+    meetings = list(dict.fromkeys(c.meeting for c in claims))
+    pools: dict[str, list[Evidence]] = {}
+    for claim, found in zip(claims, evidence, strict=True):
+        pools.setdefault(claim.meeting, []).append(found)
+    following = {m: meetings[(i + 1) % len(meetings)] for i, m in enumerate(meetings)}
+    return [
+        pools[following[c.meeting]][n % len(pools[following[c.meeting]])]
+        for n, c in enumerate(claims)
+    ]
+
+
 async def judge_all(
-    name: str, claims: list[LabelledClaim], evidence: list[Evidence], ctx: RunContext | None
+    name: str,
+    claims: list[LabelledClaim],
+    evidence: list[Evidence],
+    ctx: RunContext | None,
+    read: list[Evidence] | None = None,
 ) -> JudgeRow:
-    """The claims judged by the non-model checks (no `ctx`) or by `judge` on `ctx`'s model."""
+    """The claims judged by the non-model checks (no `ctx`) or by `judge` on `ctx`'s model. With
+    `read`, the model judges what the checks leave on those lines instead (the control)."""
     started = time.perf_counter()
     lexical = ctx is None or ctx.settings.lexical_checks
     settled = [
@@ -120,7 +145,13 @@ async def judge_all(
 
         async def one(number: int, claim: LabelledClaim, found: Evidence) -> str:
             async with gate:
-                return (await judge(ctx, f"judge[{number}]", claim.text, found)).verdict
+                step = f"judge[{number}]"
+                if read is None:
+                    return (await judge(ctx, step, claim.text, found)).verdict
+                done = settled[number]
+                if done is not None:
+                    return done.verdict
+                return (await judged_by_model(ctx, step, claim.text, read[number])).verdict
 
         answers = [one(n, c, e) for n, (c, e) in enumerate(zip(claims, evidence, strict=True))]
         predicted = list(await asyncio.gather(*answers))
@@ -164,7 +195,15 @@ def main() -> None:
         "--no-lexical", action="store_true", help="model judges without the lexical checks"
     )
     parser.add_argument(
-        "--claim-judge", choices=["auto", "verdict", "contrast"], default=None, help="judge style"
+        "--claim-judge",
+        choices=["auto", "verdict", "contrast", "lexical"],
+        default=None,
+        help="judge style",
+    )
+    parser.add_argument(
+        "--control",
+        action="store_true",
+        help="judge again on another meeting's lines: a judge that reads them must do worse",
     )
     parser.add_argument("--counts", action="store_true", help="print the claim set and stop")
     parser.add_argument("--out", type=Path, default=None, help="write the results as JSON")
@@ -193,10 +232,15 @@ def main() -> None:
             if model is not None and args.no_lexical:
                 label += " (no lexical checks)"
             if model is not None and ctx is not None:
-                label += " (contrast)" if ctx.reading.contrast else " (verdict)"
+                label += f" ({ctx.reading.judge})"
             row = asyncio.run(judge_all(label, claims, evidence, ctx))
             rows.append(row)
             console.print(f"{row.judge}: balanced accuracy {row.balanced_accuracy:.3f}")
+            if args.control and ctx is not None:
+                lines = another_meetings(claims, evidence)
+                label += " on another meeting's lines"
+                rows.append(asyncio.run(judge_all(label, claims, evidence, ctx, lines)))
+                console.print(f"{label}: balanced accuracy {rows[-1].balanced_accuracy:.3f}")
     recalls = [f"recall {label}" for label in LABELS]
     table = Table("judge", "n", "bal.acc", *recalls, "unsettled", "calls", "wall s")
     for row in rows:

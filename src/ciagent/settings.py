@@ -141,13 +141,13 @@ class Settings(BaseModel):
     claim_evidence: int = Field(
         default=4, ge=1, le=12, description="Segments retrieved as evidence for each claim."
     )
-    claim_judge: Literal["auto", "verdict", "contrast"] = Field(
+    claim_judge: Literal["auto", "verdict", "contrast", "lexical"] = Field(
         default="auto",
-        description="How a model judges a claim the lexical checks leave: 'verdict' (asked for "
-        "supported / contradicted / not found), 'contrast' (asked which of the claim and its "
-        "negation the evidence supports; only the answer's likelihood is read), or 'auto': "
-        "contrast for a small model, which calls nearly every claim supported when asked for "
-        "a verdict.",
+        description="Who judges a claim the lexical checks leave: a model asked for a verdict "
+        "('verdict': supported / contradicted / not found), a model asked which of the claim "
+        "and its negation the evidence supports ('contrast': only the answer's likelihood is "
+        "read), no one ('lexical': it stays unchecked), or 'auto': lexical for a small model, "
+        "whose verdicts do not depend on the evidence (docs/evals.md), verdict for any other.",
     )
     lexical_checks: bool = Field(
         default=True,

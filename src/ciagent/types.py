@@ -193,8 +193,8 @@ Verdict = Literal["supported", "contradicted", "not_found", "unchecked"]
 class Claim(_Frozen):
     """One sentence of the summary and the judge's verdict on it against retrieved evidence.
 
-    `unchecked`: no judge could rule on it (its call failed, the budget ran out, or a small
-    model's judge had no negation to weigh it against)."""
+    `unchecked`: no judge ruled on it (none is asked for a small model's claims that the
+    lexical checks leave; or its call failed, or the budget ran out)."""
 
     text: str
     verdict: Verdict

@@ -13,8 +13,9 @@ whichever deployment answers it.
 
 A small model is asked for a chunk's summary in a prose call of its own (inside the notes' JSON
 it copies lines and loops, docs/evals.md); any other writes it in the notes, so the chunk is read
-once. A small model judges a claim by which of it and its negation the evidence supports (asked
-for a verdict, it calls nearly everything supported); any other is asked for a verdict.
+once. A small model's claims are judged by the lexical checks alone: asked for a verdict, or for
+which of a claim and its negation the evidence supports, its answers do not depend on the
+evidence (docs/evals.md); any other model is asked for a verdict.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from ciagent.llm.models import ModelSpec
 
@@ -53,7 +54,9 @@ class Reading:
     claims_per_call: int = 1
     output_tokens: int = DEFAULT_OUTPUT_TOKENS
     summary_apart: bool = True  # a chunk's summary asked as prose in a call of its own
-    contrast: bool = True  # claims judged against their negation (`ciagent.steps.contrast`)
+    # Who judges a claim the lexical checks leave: a verdict call, the claim against its
+    # negation (`ciagent.steps.contrast`), or no one (it stays unchecked).
+    judge: Literal["verdict", "contrast", "lexical"] = "lexical"
 
 
 # A parameter count in a model's name: "Qwen2.5-0.5B-Instruct", "llama-3.1-8b", "mixtral-8x7b".
@@ -93,14 +96,15 @@ def reading_for(settings: Settings, specs: Sequence[ModelSpec]) -> Reading:
         apart = any(_small(s) for s in specs) or not specs
     else:
         apart = settings.chunk_summaries == "apart"
+    judge: Literal["verdict", "contrast", "lexical"]
     if settings.claim_judge == "auto":
-        contrast = any(_small(s) for s in specs) or not specs
+        judge = "lexical" if any(_small(s) for s in specs) or not specs else "verdict"
     else:
-        contrast = settings.claim_judge == "contrast"
+        judge = settings.claim_judge
     return Reading(
         chunk_tokens=chunk,
         claims_per_call=claims,
         output_tokens=output,
         summary_apart=apart,
-        contrast=contrast,
+        judge=judge,
     )

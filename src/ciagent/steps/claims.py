@@ -5,11 +5,13 @@ that share its words, with their neighbours. A claim that repeats one of those s
 for word is supported by it with no model call (small models often summarise by copying); one
 whose words settle it (`ciagent.entailment`: most of them never said, a number the evidence does
 not give, the opposite polarity of the sentence it repeats) is ruled on with no call either; any
-other is judged by the cheapest tier. A small model weighs it against its negation
-(`ciagent.steps.contrast`: two one-token calls; a claim with no verb to negate stays unchecked);
-a larger one is asked for a verdict in a structured call (supported / contradicted / not found,
-with the evidence lines it rests on), up to `claims_per_call` claims together on their pooled
-evidence (`ciagent.llm.reading`), which sends the instructions once and shared lines once.
+other is judged by the cheapest tier, as the reading says (`ciagent.llm.reading`, setting
+`claim_judge`). A larger model is asked for a verdict in a structured call (supported /
+contradicted / not found, with the evidence lines it rests on), up to `claims_per_call` claims
+together on their pooled evidence, which sends the instructions once and shared lines once. A
+small model's verdicts do not depend on the evidence (docs/evals.md), so by default no model
+judges them: such a claim stays `unchecked`. On request a model can weigh a claim against its
+negation instead (`ciagent.steps.contrast`).
 Claims that are not supported are re-judged on a stronger tier by the escalate step, one by
 one, then removed (or kept flagged).
 """
@@ -38,6 +40,7 @@ __all__ = [
     "claims",
     "judge",
     "judge_together",
+    "judged_by_model",
     "numbered_lines",
     "settled_without_model",
 ]
@@ -181,13 +184,31 @@ async def judge(
     evidence: Evidence,
     tier: Tier = Tier.SMALL,
 ) -> Claim:
-    """One claim judged: by the checks that need no model, then by the claim against its
-    negation (`ciagent.steps.contrast`, where the reading says so) or a verdict call. A claim no
-    judge could rule on is `unchecked`, never guessed."""
+    """One claim judged: by the checks that need no model, then as the reading says (a verdict
+    call, the claim against its negation: `ciagent.steps.contrast`, or no one). A claim no judge
+    ruled on is `unchecked`, never guessed."""
     settled = settled_without_model(text, evidence, ctx.settings.lexical_checks)
     if settled is not None:
         return settled
-    if ctx.reading.contrast:
+    return await judged_by_model(ctx, step, text, evidence, tier)
+
+
+async def judged_by_model(
+    ctx: RunContext,
+    step: str,
+    text: str,
+    evidence: Evidence,
+    tier: Tier = Tier.SMALL,
+) -> Claim:
+    """The claim as the reading's judge rules on `evidence`, without the checks before it."""
+    if ctx.reading.judge == "lexical":
+        return Claim(
+            text=text,
+            verdict="unchecked",
+            evidence_segment_ids=evidence.segment_ids,
+            in_summary=True,
+        )
+    if ctx.reading.judge == "contrast":
         weighed = await contrast(ctx, step, text, evidence.text, evidence.words, tier)
         return Claim(
             text=text,
@@ -267,7 +288,7 @@ def _groups(waiting: Waiting, ctx: RunContext) -> list[Waiting]:
     """Claims in summary order, up to `claims_per_call` a group, while their pooled evidence
     stays within a chunk's tokens (so a judge call is never longer than a notes call)."""
     limit, size = ctx.reading.chunk_tokens, ctx.reading.claims_per_call
-    size = 1 if ctx.reading.contrast else size  # weighed one by one against their negation
+    size = size if ctx.reading.judge == "verdict" else 1  # one by one, or no call at all
     weight: dict[int, int] = {}
     groups: list[Waiting] = []
     pooled: set[int] = set()

@@ -1,13 +1,17 @@
-"""The small models' claim judge: which of a claim and its negation do the evidence lines support?
+"""A claim judge by contrast, on request (`claim_judge = "contrast"`): which of a claim and its
+negation do the evidence lines support?
 
-Asked for a verdict, a 0.5B or 1.5B model calls nearly every claim supported (docs/evals.md).
-Asked to choose between a claim and its opposite (`ciagent.negation`: "The team agreed on the
-price." against "The team did not agree on the price."), it leans the right way far more often
-than not, though by little: so only the likelihood of its one-letter answer is read, in both
-orders (the claim as A, then as B), which cancels its leaning towards the first option. The claim
-is contradicted when its negation is the likelier over the two orders together, supported
-otherwise. The two calls share their prompt up to the statements, which the embedded engine reads
-once. A claim with no verb to negate, or whose calls failed, gets no verdict here (None).
+The claim is set against its opposite (`ciagent.negation`: "The team agreed on the price." and
+"The team did not agree on the price."), and only the likelihood of the model's one-letter answer
+is read, in both orders (the claim as A, then as B), which cancels its leaning towards the first
+option. The claim is contradicted when its negation is the likelier over the two orders together,
+supported otherwise. The two calls share their prompt up to the statements, which the embedded
+engine reads once. A claim with no verb to negate, or whose calls failed, gets no verdict (None).
+
+Not a default: on the 0.5B model it sorts the labelled claim set well (balanced accuracy 0.785)
+but decides the same with another meeting's lines as evidence, so what it reads is which sentence
+looks written rather than edited, not the evidence (docs/evals.md). `tools/judge_eval.py
+--control` measures that for any model.
 """
 
 from __future__ import annotations

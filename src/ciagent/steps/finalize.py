@@ -185,10 +185,11 @@ async def finalize(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
         CHUNK_SUMMARY_PROMPT,
         SUMMARY_PROMPT,
         CHAPTERS_PROMPT,
-        CONTRAST_PROMPT if ctx.reading.contrast else JUDGE_PROMPT,
         LOCATE_PROMPT,
     ]
-    if ctx.reading.claims_per_call > 1 and not ctx.reading.contrast:
+    judges = {"verdict": [JUDGE_PROMPT], "contrast": [CONTRAST_PROMPT], "lexical": []}
+    names += judges[ctx.reading.judge]
+    if ctx.reading.claims_per_call > 1 and ctx.reading.judge == "verdict":
         names.append(JUDGE_GROUP_PROMPT)
     prompts = [load_prompt(name, folder) for name in names]
     result = EpisodeEnrichment(
