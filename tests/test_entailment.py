@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ciagent.entailment import check, numbers, polarity, said_stems
+from ciagent.entailment import check, numbers, polarity, role_elsewhere, said_stems
 
 LINES = [
     "We agreed to increase the states from six to eight.",
@@ -67,3 +67,24 @@ def test_a_claim_that_credits_the_wrong_voice_is_contradicted() -> None:
         check("Professor thought training for each case may improve performance.", lines, said)
         is None
     )
+
+
+INTRODUCTION = [
+    "My guest today is Dr. Sarah Chen, a marine ecologist at the Monterey Bay Aquarium "
+    "Research Institute, which most people call MBARI.",
+    "Thanks, Maya. It's good to be here.",
+]
+
+
+def test_a_claim_giving_one_person_anothers_role_is_contradicted() -> None:
+    host = "Maya Okafor is a marine ecologist at MBARI who recorded from her studio in Oakland."
+    found = role_elsewhere(host, INTRODUCTION)
+    assert found is not None
+    assert (found.verdict, found.line) == ("contradicted", 0)
+    said = said_stems([*INTRODUCTION, "Maya Okafor recorded from her studio in Oakland."])
+    assert check(host, INTRODUCTION, said) == found
+    # The one the evidence names, by full name; a role the evidence gives no one; no full name.
+    assert role_elsewhere("Sarah Chen is a marine ecologist at MBARI.", INTRODUCTION) is None
+    assert role_elsewhere("Maya Okafor is the host of the show.", INTRODUCTION) is None
+    assert role_elsewhere("She is a marine ecologist.", INTRODUCTION) is None
+    assert role_elsewhere("Chen is a marine ecologist.", INTRODUCTION) is None

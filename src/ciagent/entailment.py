@@ -10,6 +10,10 @@ wrong most and what words can settle.
 - **A negation added or dropped.** A claim that says nearly the same words as one evidence
   sentence (at least `ALIGNED` of its content stems) with the opposite polarity ("did not
   agree" against "agreed") is contradicted.
+- **Someone else holds that role.** A claim that a named person is a role ("Maya Okafor is a
+  marine ecologist") where an evidence line gives that role to another by name ("Dr. Sarah
+  Chen, a marine ecologist") and none to the one named is contradicted: small models often
+  give the host the guest's introduction.
 - **Someone else said it.** A claim that credits one of the episode's voices ("PhD B thought
   that...", "Hefin David asked...") where every evidence line carrying its words (at least
   `CARRIED` of its stems besides the name) is spoken by another voice and none of them names the
@@ -27,7 +31,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ciagent.textnorm import split_sentences
-from ciagent.vocabulary import listed, stems, words
+from ciagent.vocabulary import STOPWORDS, listed, stems, words
 
 __all__ = [
     "ALIGNED",
@@ -38,6 +42,7 @@ __all__ = [
     "credited_elsewhere",
     "numbers",
     "polarity",
+    "role_elsewhere",
     "said_stems",
 ]
 
@@ -159,6 +164,47 @@ def credited_elsewhere(
     return Finding("contradicted", carrying[0], "the evidence has someone else say it")
 
 
+_PROPER = r"[A-Z][\w'.-]*(?:\s+(?:[A-Z][\w'.-]*|de|van|von|da))*"
+_ROLE_CLAIM = re.compile(
+    rf"^(?P<name>{_PROPER}),?\s+(?:is|was|works as)\s+(?:a|an|the)\s+"
+    r"(?P<role>[a-z][a-z-]*(?:\s+[a-z][a-z-]*)*)"
+)
+
+
+def _role(words_after: str) -> str:
+    """The role's words up to the first function word: "marine ecologist at MBARI" -> "marine
+    ecologist"."""
+    kept: list[str] = []
+    for word in words_after.split():
+        if word in STOPWORDS:
+            break
+        kept.append(word)
+    return " ".join(kept)
+
+
+def role_elsewhere(claim: str, lines: Sequence[str]) -> Finding | None:
+    """The claim says a named person is a role ("Maya Okafor is a marine ecologist") that the
+    evidence gives to someone else by name ("my guest, Dr. Sarah Chen, a marine ecologist")
+    and never to the one named."""
+    found = _ROLE_CLAIM.match(claim)
+    if found is None:
+        return None
+    role = _role(found.group("role"))
+    names = _names(found.group("name"))
+    if not role or not names or not any(" " in n for n in names):
+        return None
+    holder = re.compile(
+        rf"(?P<who>{_PROPER}),?\s+(?:is\s+|was\s+)?(?:a|an|the|our|my)\s+{re.escape(role)}\b"
+    )
+    for number, line in enumerate(lines):
+        for given in holder.finditer(line):
+            if _says(given.group("who"), names):
+                return None
+            if _names(given.group("who")) - names:
+                return Finding("contradicted", number, "the evidence gives that role to another")
+    return None
+
+
 def check(
     claim: str,
     lines: Sequence[str],
@@ -183,6 +229,9 @@ def check(
     aligned = _aligned(claimed_stems, lines)
     if aligned is not None and polarity(aligned[1]) != polarity(claim):
         return Finding("contradicted", aligned[0], "the evidence says the opposite")
+    given = role_elsewhere(claim, lines)
+    if given is not None:
+        return given
     if len(speakers) == len(lines):
         return credited_elsewhere(claim, lines, speakers, voices)
     return None
