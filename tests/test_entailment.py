@@ -84,6 +84,8 @@ def test_a_claim_giving_one_person_anothers_role_is_contradicted() -> None:
     said = said_stems([*INTRODUCTION, "Maya Okafor recorded from her studio in Oakland."])
     assert check(host, INTRODUCTION, said) == found
     # The one the evidence names, by full name; a role the evidence gives no one; no full name.
+    appositive = "Maya Okafor, a marine ecologist at MBARI, recorded from her studio in Oakland."
+    assert role_elsewhere(appositive, INTRODUCTION) == found
     assert role_elsewhere("Sarah Chen is a marine ecologist at MBARI.", INTRODUCTION) is None
     assert role_elsewhere("Maya Okafor is the host of the show.", INTRODUCTION) is None
     assert role_elsewhere("She is a marine ecologist.", INTRODUCTION) is None

@@ -166,7 +166,7 @@ def credited_elsewhere(
 
 _PROPER = r"[A-Z][\w'.-]*(?:\s+(?:[A-Z][\w'.-]*|de|van|von|da))*"
 _ROLE_CLAIM = re.compile(
-    rf"^(?P<name>{_PROPER}),?\s+(?:is|was|works as)\s+(?:a|an|the)\s+"
+    rf"^(?P<name>{_PROPER})(?:,|,?\s+(?:is|was|works\s+as))\s+(?:a|an|the)\s+"
     r"(?P<role>[a-z][a-z-]*(?:\s+[a-z][a-z-]*)*)"
 )
 
@@ -183,7 +183,8 @@ def _role(words_after: str) -> str:
 
 
 def role_elsewhere(claim: str, lines: Sequence[str]) -> Finding | None:
-    """The claim says a named person is a role ("Maya Okafor is a marine ecologist") that the
+    """The claim says a named person is a role ("Maya Okafor is a marine ecologist", "Maya
+    Okafor, a marine ecologist, ...") that the
     evidence gives to someone else by name ("my guest, Dr. Sarah Chen, a marine ecologist")
     and never to the one named."""
     found = _ROLE_CLAIM.match(claim)
