@@ -12,6 +12,7 @@ import pytest
 
 import ciagent
 from ciagent import Settings
+from ciagent.api import model_specs
 from ciagent.budget import Ledger
 from ciagent.llm.call import ModelClient
 from ciagent.llm.embedded import EmbeddedOptions, LocalLlama
@@ -131,7 +132,7 @@ def test_a_one_letter_choice_reports_its_likeliest_first_tokens(
     """`logprobs` through litellm on the embedded model: what the small models' claim judge
     reads (`ciagent.steps.contrast`), and the engine's own list behind it."""
     settings = Settings(models_dir=models_dir, cache_dir=tmp_path)
-    spec = ciagent.api.model_specs(settings)[0]
+    spec = model_specs(settings)[0]
     client = ModelClient(settings, spec, UsageMeter())
     values = {
         "evidence": "[1] Sarah: We agreed on twenty-five euros for the remote.",

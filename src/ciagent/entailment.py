@@ -184,9 +184,8 @@ def _role(words_after: str) -> str:
 
 def role_elsewhere(claim: str, lines: Sequence[str]) -> Finding | None:
     """The claim says a named person is a role ("Maya Okafor is a marine ecologist", "Maya
-    Okafor, a marine ecologist, ...") that the
-    evidence gives to someone else by name ("my guest, Dr. Sarah Chen, a marine ecologist")
-    and never to the one named."""
+    Okafor, a marine ecologist, ...") that the evidence gives to someone else by name ("my
+    guest, Dr. Sarah Chen, a marine ecologist") and never to the one named."""
     found = _ROLE_CLAIM.match(claim)
     if found is None:
         return None

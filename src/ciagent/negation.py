@@ -1,9 +1,9 @@
 """A statement's opposite polarity, made by rule: "The team agreed on the price." -> "The team
 did not agree on the price.", "It could not be heavy." -> "It could be heavy.".
 
-The claim judge for small models (`ciagent.steps.contrast`) asks which of a claim and its negation
-the evidence supports; the labelled claim set (`ciagent.evals.claimset`) makes contradicted
-claims the same way. Only the first auxiliary ("is", "will", "can", "has ... -ed") or past-tense
+The contrast claim judge (`ciagent.steps.contrast`) asks which of a claim and its negation the
+evidence supports; the labelled claim set (`ciagent.evals.claimset`) makes contradicted claims
+the same way. Only the first auxiliary ("is", "will", "can", "has ... -ed") or past-tense
 verb with a subject before it is changed: enough for the plain sentences summaries are written in,
 and None rather than a guess for anything else.
 """

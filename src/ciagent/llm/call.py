@@ -295,8 +295,12 @@ class ModelClient:
         without log-probabilities (a server that gives none) is invalid output. Cached,
         budgeted, retried and recorded as a structured call is; with the deployment that
         answered."""
-        params = {**self._sampling(), "max_tokens": 1, "logprobs": True}
-        params["top_logprobs"] = TOP_LOGPROBS
+        params = {
+            **self._sampling(),
+            "max_tokens": 1,
+            "logprobs": True,
+            "top_logprobs": TOP_LOGPROBS,
+        }
         ranked = await self._plain(step, prompt, params, Ranked, values)
         value = {option: ranked.of(option) for option in options}
         return Served(value, self.spec.name, self.spec.tier)

@@ -24,6 +24,7 @@ from ciagent.llm.assets import embedded_asset, ensure_model_file
 from ciagent.llm.generation import Generation, GenerationRequest
 from ciagent.llm.grammar import schema_to_gbnf
 from ciagent.llm.llama_engine import LlamaEngine
+from ciagent.llm.plain import choice_logprobs
 
 __all__ = ["EmbeddedOptions", "LocalLlama", "available_cores", "grammar_for"]
 
@@ -204,8 +205,7 @@ def _answer(generation: Generation) -> dict[str, Any]:
         "finish_reason": generation.finish_reason,
     }
     if generation.top_logprobs:
-        top = [{"token": t, "logprob": p} for t, p in generation.top_logprobs]
-        choice["logprobs"] = {"content": [{**top[0], "top_logprobs": top}]}
+        choice["logprobs"] = choice_logprobs(generation.top_logprobs)
     return {
         "choices": [choice],
         "usage": {

@@ -4,14 +4,22 @@ read from its likeliest first tokens (OpenAI's `logprobs`/`top_logprobs`)."""
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
-__all__ = ["FLOOR", "TOP_LOGPROBS", "Prose", "Ranked"]
+__all__ = ["FLOOR", "TOP_LOGPROBS", "Prose", "Ranked", "choice_logprobs"]
 
 TOP_LOGPROBS = 20  # the most OpenAI-compatible servers give
 FLOOR = -30.0  # the log-probability of an option not among the likeliest tokens
+
+
+def choice_logprobs(likeliest: Sequence[tuple[str, float]]) -> dict[str, Any]:
+    """An OpenAI choice's `logprobs` for a first token's likeliest alternatives (the likeliest
+    first): what `Ranked.read` reads back."""
+    top = [{"token": token, "logprob": logprob} for token, logprob in likeliest]
+    return {"content": [{**top[0], "top_logprobs": top}]}
 
 
 class Prose(BaseModel):

@@ -18,6 +18,7 @@ from typing import Any
 from ciagent.llm.embedded import EmbeddedOptions, LocalLlama
 from ciagent.llm.fake import FakeRequest, fake_model, prompt_tokens
 from ciagent.llm.generation import ContextOverflow, GenerationTimeout
+from ciagent.llm.plain import choice_logprobs
 from ciagent.llm.sampling import GrammarError
 from ciagent.settings import Settings
 from ciagent.tokens import token_counter
@@ -171,9 +172,8 @@ def _fake_handler(litellm: Any) -> Any:
             logprobs = None
             if ranked:  # the answer maps first tokens to log-probabilities
                 likely = sorted(json.loads(content).items(), key=lambda item: -item[1])
-                top = [{"token": t, "logprob": float(p)} for t, p in likely]
-                logprobs = {"content": [{**top[0], "top_logprobs": top}]}
-                content = top[0]["token"]
+                logprobs = choice_logprobs([(token, float(p)) for token, p in likely])
+                content = likely[0][0]
             return _fill(
                 litellm,
                 kwargs["model_response"],

@@ -3,7 +3,8 @@ claims per judge call.
 
 Both are chosen for the models that may answer, unless the settings fix them. A small model
 (the embedded 0.5B-1.5B ones, or a served model whose name gives under 3B parameters) reads a
-1,500-token chunk well and judges one claim at a time; any other served or hosted model reads a
+1,500-token chunk well and, when asked to judge claims, judges one at a time; any other served
+or hosted model reads a
 quarter of its context, up to 4,000 tokens, and judges a summary's claims together. Fewer, larger
 calls send the instructions and worked examples fewer times: on a 1-hour episode that is most of
 the difference between 1.6 and 1.2 prompt tokens per transcript token. Chunks stay well under the
@@ -45,6 +46,9 @@ LARGE_CHUNK_TOKENS = 4000
 LARGE_CLAIMS_PER_CALL = 8
 
 
+Judge = Literal["verdict", "contrast", "lexical"]
+
+
 @dataclass(frozen=True)
 class Reading:
     """Transcript tokens per notes call, summary claims per judge call, and the completion cap
@@ -56,7 +60,7 @@ class Reading:
     summary_apart: bool = True  # a chunk's summary asked as prose in a call of its own
     # Who judges a claim the lexical checks leave: a verdict call, the claim against its
     # negation (`ciagent.steps.contrast`), or no one (it stays unchecked).
-    judge: Literal["verdict", "contrast", "lexical"] = "lexical"
+    judge: Judge = "lexical"
 
 
 # A parameter count in a model's name: "Qwen2.5-0.5B-Instruct", "llama-3.1-8b", "mixtral-8x7b".
@@ -92,13 +96,11 @@ def reading_for(settings: Settings, specs: Sequence[ModelSpec]) -> Reading:
     output = settings.max_output_tokens or round(
         DEFAULT_OUTPUT_TOKENS * max(1.0, chunk / SMALL_CHUNK_TOKENS)
     )
-    if settings.chunk_summaries == "auto":
-        apart = any(_small(s) for s in specs) or not specs
-    else:
-        apart = settings.chunk_summaries == "apart"
-    judge: Literal["verdict", "contrast", "lexical"]
+    small = any(_small(s) for s in specs) or not specs
+    apart = small if settings.chunk_summaries == "auto" else settings.chunk_summaries == "apart"
+    judge: Judge
     if settings.claim_judge == "auto":
-        judge = "lexical" if any(_small(s) for s in specs) or not specs else "verdict"
+        judge = "lexical" if small else "verdict"
     else:
         judge = settings.claim_judge
     return Reading(

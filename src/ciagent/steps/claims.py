@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from functools import cached_property
 
 from rapidfuzz import fuzz
 
@@ -60,7 +61,11 @@ class _Known:
     transcript: Transcript
     said: frozenset[str]  # its content stems
     voices: frozenset[str]  # its speakers
-    words: frozenset[str]  # its words, casefolded
+
+    @cached_property
+    def words(self) -> frozenset[str]:
+        """Its words, casefolded (only the contrast judge asks)."""
+        return frozenset(w for s in self.transcript.segments for w in normalize_key(s.text).split())
 
 
 def _known(transcript: Transcript) -> _Known:
@@ -73,7 +78,6 @@ def _known(transcript: Transcript) -> _Known:
             transcript,
             entailment.said_stems(s.text for s in segments),
             frozenset(s.speaker for s in segments if s.speaker),
-            frozenset(w for s in segments for w in normalize_key(s.text).split()),
         )
     return known
 
