@@ -83,6 +83,19 @@ def test_reading_is_chosen_for_the_models_that_may_answer(
     assert reading(Settings(model=model, deployments=deployments)) == expected
 
 
+def test_a_fake_models_name_never_reads_as_a_small_models() -> None:
+    """A default FakeModel is a served model of unknown size (not small), whatever its random
+    name: one in sixteen once read as "3B" and the like, and tests failed now and then."""
+    for _ in range(300):
+        spec = ModelSpec(
+            model_id=FakeModel().model_id,
+            context_window=32768,
+            input_usd_per_mtok=0.0,
+            output_usd_per_mtok=0.0,
+        )
+        assert reading_for(Settings(), [spec]).judge == "verdict", spec.model_id
+
+
 def test_explicit_settings_win() -> None:
     settings = Settings(model="auto", deployments=(hosted(32768),), chunk_tokens=900)
     assert reading(settings) == Reading(900, 8, summary_apart=False, judge="verdict")

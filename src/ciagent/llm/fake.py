@@ -65,7 +65,9 @@ class FakeModel:
     """A scripted, deterministic model. Price is explicit (default 0) so costs stay visible."""
 
     respond: Responder | None = None
-    name: str = field(default_factory=lambda: f"model{next(_counter)}-{uuid.uuid4().hex[:8]}")
+    # A letter after the dash: a random part like "-3b07..." would read as a 3B model's size
+    # (`ciagent.llm.reading`), and a fake would be taken for a small model now and then.
+    name: str = field(default_factory=lambda: f"model{next(_counter)}-h{uuid.uuid4().hex[:8]}")
     input_usd_per_mtok: float = 0.0
     output_usd_per_mtok: float = 0.0
     context_window: int = 32768
