@@ -2,12 +2,13 @@ from __future__ import annotations
 
 import itertools
 import re
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ciagent import ConfigError, Segment, Transcript
+from ciagent import ConfigError, Segment, Transcript, load_transcript
 from ciagent.chunking import chunk_text, chunk_transcript, segment_line
 from ciagent.tokens import token_counter
 
@@ -138,3 +139,22 @@ def test_corpus_markers_are_not_sent_to_the_model() -> None:
 def test_bad_sizes_are_config_errors(size: int, overlap: int) -> None:
     with pytest.raises(ConfigError):
         chunk_transcript(_turns(("A", "hi.")), count, size, overlap)
+
+
+def test_chunks_are_cut_evenly_not_filled_with_a_sliver_left() -> None:
+    line = "is about the reef, the tides and sharks."
+    transcript = _turns(*[("Ana" if n % 2 else "Bo", f"Turn {n} {line}") for n in range(26)])
+    whole = sum(count(segment_line(s)) + 1 for s in transcript.segments)
+    limit = int(whole * 0.8)  # filled greedily: 80% and a 20% sliver
+    chunks = chunk_transcript(transcript, count, limit, 0)
+    assert len(chunks) == 2
+    sizes = sorted(c.tokens for c in chunks)
+    assert sizes[0] >= 0.8 * sizes[1], sizes
+    assert all(c.tokens <= limit for c in chunks)
+
+
+def test_the_sample_episode_is_read_in_two_even_chunks(examples_dir: Path) -> None:
+    transcript = load_transcript(examples_dir / "long-tide-ep41.vtt")
+    sizes = [c.tokens for c in chunk_transcript(transcript, count, 1500, 0)]
+    assert len(sizes) == 2
+    assert min(sizes) >= 0.8 * max(sizes), sizes

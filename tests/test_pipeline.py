@@ -10,6 +10,7 @@ import pytest
 
 import ciagent
 from ciagent import EpisodeEnrichment, ModelCallError, Settings
+from ciagent.graph import build_graph
 from ciagent.steps.names import PRODUCER
 from ciagent.testing import FakeModel, FakeRequest, default_answer
 from ciagent.textnorm import split_sentences
@@ -44,7 +45,7 @@ def test_sample_episode_on_fake_model(examples_dir: Path) -> None:
     assert result.provenance.transcript_sha256 == transcript.sha256
     assert result.provenance.prompt_versions == {
         "chunk_notes": "3",
-        "chunk_summary": "1",
+        "chunk_summary": "2",
         "episode_summary": "1",
         "chapter_titles": "1",
         "judge_claim": "1",
@@ -296,3 +297,17 @@ Sara: We tagged sharks near Guadalupe Island."""
     assert by["Guadalupe Island"] == PRODUCER
     assert by["Sarah Chen"] != PRODUCER
     assert_grounded(result, noisy)
+
+
+def test_chapter_titles_are_asked_beside_the_notes_not_after_them(examples_dir: Path) -> None:
+    """The titles' call needs only the transcript: it is made before the notes are merged (so
+    before the episode summary is asked), and its titles still pass the chapters' checks."""
+    fake = FakeModel()
+    path = examples_dir / "long-tide-ep41.vtt"
+    result = ciagent.enrich(path, Settings(model=fake.model_id, chunk_tokens=600))
+    order = [r.schema_name for r in fake.requests]
+    assert order.index("ChapterTitles") < order.index("EpisodeSummary")
+    edges = build_graph().get_graph().edges
+    assert {e.source for e in edges if e.target == "chapter_titles"} == {"chunk"}
+    assert result.chapters
+    assert any(c.titled_by == fake.model_id for c in result.chapters)

@@ -111,6 +111,27 @@ def chunk_transcript(
             f"must be between 0 and half of chunk_tokens, got {overlap_tokens}",
         )
     pieces = _pieces(transcript, count, max_tokens)
+    chunks = _fill(transcript, count, pieces, max_tokens, overlap_tokens)
+    # Filled greedily, the last chunk gets what is left, often a sliver read with little context
+    # while the others are full. Cut the same number of chunks at an even size instead: the
+    # smallest limit that needs no more of them.
+    even = -(-sum(piece.tokens + 1 for piece in pieces) // max(1, len(chunks)))
+    for limit in range(even, max_tokens, max(1, (max_tokens - even) // 8)):
+        balanced = _fill(transcript, count, pieces, limit, overlap_tokens)
+        if len(balanced) <= len(chunks):
+            return balanced
+    return chunks
+
+
+def _fill(
+    transcript: Transcript,
+    count: TokenCounter,
+    pieces: list[_Piece],
+    max_tokens: int,
+    overlap_tokens: int,
+) -> list[Chunk]:
+    """Chunks of whole pieces, each filled up to `max_tokens` and cut at the best boundary near
+    its end."""
     chunks: list[Chunk] = []
     first = 0
     while first < len(pieces):

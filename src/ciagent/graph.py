@@ -1,15 +1,17 @@
 """Wiring only: the enrichment graph's nodes and edges. Each step lives in `ciagent.steps`.
 
-    START → chunk ─Send per chunk─▶ notes ─▶ merge ─┬▶ summarize → verify → claims
-                 └───────────────▶ names ─┘         └▶ chapters (the transcript is all it needs)
+    START → chunk ─Send per chunk─▶ notes ─▶ merge → summarize → verify → claims
+                 ├───────────────▶ names ─┴──┐
+                 └──────▶ chapter_titles ────┴─▶ chapters
           claims ─(something failed, a stronger tier exists)─▶ escalate → finalize → END
           claims ─(otherwise)───────────────────────────────────────▶ finalize → END
 
-The names step (the NLP pipeline, no model call) reads the transcript while the notes calls run.
-The chapter titles are asked in the same step as the summary, so a backend that batches (the
-embedded engine, a vLLM server) decodes the two calls together. They wait for the notes: asked
-beside them, their worst-case budget hold would sit beside every chunk's, and a tight run cap
-would refuse calls that fit once those holds settle.
+The names step (the NLP pipeline, no model call) reads the transcript while the notes calls run,
+and so does the chapter titles' call, which needs only the transcript: a backend that batches
+(the embedded engine, a vLLM server) decodes it with the notes, and it is not left to run alone
+after them. The chapters step then checks the titles, with the NLP pipeline's noun phrases for
+the stand-ins. A tight run cap still holds: a call refused only because of holds in flight waits
+for them to settle (`BudgetGuard.areserve`).
 
 Run-scoped dependencies (settings, model client, token counter, progress) reach the steps through
 langgraph's `Runtime[RunContext]`, never through globals.
@@ -26,7 +28,7 @@ from langgraph.runtime import Runtime, get_runtime
 from langgraph.types import Send
 
 from ciagent.state import ChunkTask, EnrichState, EnrichUpdate, RunContext
-from ciagent.steps.chapters import chapters
+from ciagent.steps.chapters import chapter_titles, chapters
 from ciagent.steps.chunk import chunk
 from ciagent.steps.claims import claims
 from ciagent.steps.escalate import escalate, needs_escalation
@@ -79,6 +81,7 @@ def build_graph() -> Any:
     graph.add_node("names", _node(names))
     graph.add_node("merge", _node(merge))
     graph.add_node("summarize", _node(summarize))
+    graph.add_node("chapter_titles", _node(chapter_titles))
     graph.add_node("chapters", _node(chapters))
     graph.add_node("verify", _node(verify))
     graph.add_node("claims", _node(claims))
@@ -87,9 +90,10 @@ def build_graph() -> Any:
     graph.add_edge(START, "chunk")
     graph.add_conditional_edges("chunk", _one_branch_per_chunk, ["notes"])
     graph.add_edge("chunk", "names")
+    graph.add_edge("chunk", "chapter_titles")
     graph.add_edge(["notes", "names"], "merge")
+    graph.add_edge(["names", "chapter_titles"], "chapters")
     graph.add_edge("merge", "summarize")
-    graph.add_edge("merge", "chapters")
     graph.add_edge("summarize", "verify")
     graph.add_edge("verify", "claims")
     graph.add_conditional_edges("claims", _escalate_or_finalize, ["escalate", "finalize"])

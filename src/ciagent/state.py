@@ -36,6 +36,7 @@ from ciagent.types import (
 
 __all__ = [
     "Candidate",
+    "ChapterDraft",
     "ChunkTask",
     "EnrichState",
     "EnrichUpdate",
@@ -201,9 +202,22 @@ class ChunkTask(TypedDict):
     chunk: Chunk
 
 
+class ChapterDraft(BaseModel):
+    """The chapters before their titles are checked: bounds (first and last segment), key words,
+    and what the model named each, by number (title, summary), with the deployment that did."""
+
+    model_config = ConfigDict(frozen=True)
+
+    spans: list[tuple[int, int]] = Field(default_factory=list)
+    keywords: list[list[str]] = Field(default_factory=list)
+    named: dict[int, tuple[str, str]] = Field(default_factory=dict)
+    by: str | None = None
+
+
 class EnrichState(TypedDict, total=False):
     transcript: Transcript
     chunks: list[Chunk]
+    chapter_draft: ChapterDraft
     analysis: TextAnalysis | None
     notes: Annotated[list[NoteResult], operator.add]
     merged: MergedNotes

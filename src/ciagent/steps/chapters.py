@@ -24,12 +24,12 @@ from ciagent.prose import as_prose
 from ciagent.retrieval import terms
 from ciagent.schemas import ChapterTitles
 from ciagent.segmentation import ChapterBounds, chapter_spans
-from ciagent.state import EnrichState, EnrichUpdate, RunContext
+from ciagent.state import ChapterDraft, EnrichState, EnrichUpdate, RunContext
 from ciagent.textnorm import content_words, grounded_sentences, mentions_words, normalize_key
 from ciagent.types import Chapter, Transcript
 from ciagent.vocabulary import meaningful_words, not_metadata, stems
 
-__all__ = ["PROMPT", "chapters", "keywords"]
+__all__ = ["PROMPT", "chapter_titles", "chapters", "keywords"]
 
 PROMPT = "chapter_titles"
 _KEYWORDS = 6
@@ -134,28 +134,40 @@ def _fallback_title(
     return ", ".join(words[:3]).capitalize() if words else "Chapter"
 
 
-async def chapters(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
+async def chapter_titles(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
+    """The chapters' bounds and key words, and the titles the model gives them. It needs the
+    transcript only, so it runs beside the notes calls (a batching backend decodes them
+    together); what the titles must pass is checked with the NLP pipeline's analysis, which
+    gives the stand-in titles (`chapters`)."""
     transcript = state["transcript"]
     settings = ctx.settings
     if not settings.chapters or not transcript.segments:
-        return {"chapters": []}
-    bounds = ChapterBounds.of(settings)
-    spans = chapter_spans(transcript, bounds)
+        return {"chapter_draft": ChapterDraft()}
+    spans = chapter_spans(transcript, ChapterBounds.of(settings))
     words = keywords(transcript, spans)
-    named: dict[int, tuple[str, str]] = {}
-    titled_by: str | None = None
-    if not ctx.budget_exceeded:
-        try:
-            answer = await ctx.client.served(
-                "chapters",
-                load_prompt(PROMPT, settings.prompts_dir),
-                ChapterTitles,
-                chapters=_request(transcript, spans, words),
-            )
-            titled_by = answer.deployment
-            named = {c.number: (c.title, c.summary) for c in answer.value.chapters}
-        except (ModelCallError, BudgetExceeded):
-            named = {}
+    draft = ChapterDraft(spans=spans, keywords=words)
+    if ctx.budget_exceeded:
+        return {"chapter_draft": draft}
+    try:
+        answer = await ctx.client.served(
+            "chapters",
+            load_prompt(PROMPT, settings.prompts_dir),
+            ChapterTitles,
+            chapters=_request(transcript, spans, words),
+        )
+    except (ModelCallError, BudgetExceeded):
+        return {"chapter_draft": draft}
+    named = {c.number: (c.title, c.summary) for c in answer.value.chapters}
+    return {"chapter_draft": draft.model_copy(update={"named": named, "by": answer.deployment})}
+
+
+async def chapters(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
+    """The chapters: the model's titles where they hold, stand-in titles where they do not."""
+    transcript = state["transcript"]
+    draft = state.get("chapter_draft") or ChapterDraft()
+    if not draft.spans:
+        return {"chapters": []}
+    spans, words, named, titled_by = draft.spans, draft.keywords, draft.named, draft.by
     analysis = state.get("analysis")
     speakers = {s.speaker for s in transcript.segments if s.speaker}
     result: list[Chapter] = []

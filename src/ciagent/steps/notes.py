@@ -59,12 +59,21 @@ def notes_request(
 
 async def chunk_summary(text: str, chunk_id: int, ctx: RunContext) -> str | None:
     """The chunk's summary as the model writes it, or None when the call fails (the budget
-    included: the notes matter more, and merge stands the chunk's own lines in)."""
+    included: the notes matter more, and merge stands the chunk's own lines in).
+
+    Its prompt is the notes' up to the end of the chunk's lines (`chunk_summary.toml`), filled
+    with the same values, so the two requests share that prefix."""
     prompt = load_prompt(SUMMARY_PROMPT, ctx.settings.prompts_dir)
+    _, _, values = notes_request(ctx.settings, ctx.reading.chunk_tokens)
     limit = max(64, ctx.reading.output_tokens // _SUMMARY_SHARE)
     try:
         return await ctx.client.text(
-            f"chunk_summary[{chunk_id}]", prompt, max_tokens=limit, transcript=text
+            f"chunk_summary[{chunk_id}]",
+            prompt,
+            max_tokens=limit,
+            min_tier=Tier.SMALL,
+            transcript=text,
+            **values,
         )
     except (BudgetExceeded, ModelCallError):
         return None
