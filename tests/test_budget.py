@@ -181,3 +181,31 @@ def test_a_cap_reached_by_spend_or_by_stale_holds_refuses(tmp_path: Path) -> Non
     with pytest.raises(BudgetExceeded):
         asyncio.run(other.areserve(0.6, 10, "next", patience_s=0.3))
     assert time.monotonic() - started < 2
+
+
+@pytest.mark.parametrize("damage", ["random bytes", "truncated"])
+def test_a_damaged_ledger_is_moved_aside_and_a_new_one_started(
+    tmp_path: Path, damage: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+    import os
+
+    path = tmp_path / "ledger.sqlite"
+    ledger = Ledger(path)
+    held = ledger.reserve([Cap("run:r", usd=1.0)], 0.5, 10, "notes[0]")
+    ledger.settle(held, 0.25, 5)
+    del ledger
+    if damage == "random bytes":
+        path.write_bytes(os.urandom(20_000))
+    else:
+        with path.open("r+b") as handle:
+            handle.truncate(path.stat().st_size // 2 or 100)
+    for extra in ("-wal", "-shm"):
+        path.with_name(path.name + extra).unlink(missing_ok=True)
+
+    with caplog.at_level(logging.WARNING, logger="ciagent.budget"):
+        ledger = Ledger(path)
+        again = ledger.reserve([Cap("run:r", usd=1.0)], 0.5, 10, "notes[1]")
+    assert again.usd == 0.5
+    assert "could not be read" in caplog.text
+    assert list(tmp_path.glob("ledger.sqlite.damaged-*"))

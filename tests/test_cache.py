@@ -107,3 +107,86 @@ def test_secrets_never_reach_cache_output_or_logs(
     assert secret.encode() not in stored
     assert secret not in result.to_json()
     assert secret not in caplog.text
+
+
+class _Payload:
+    """What an attacker plants: unpickling it runs a command (here, it creates a file)."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        import os
+
+        return os.system, (f"touch {self.marker}",)
+
+
+def test_a_planted_pickle_is_never_run_and_the_answer_is_recomputed(tmp_path: Path) -> None:
+    import pickle
+    import sqlite3
+
+    fake = FakeModel()
+    settings = Settings(model=fake.model_id, cache_dir=tmp_path / "cache")
+    first = ciagent.enrich(EPISODE, settings)
+    asked = len(fake.requests)
+    marker = tmp_path / "pwned"
+    with sqlite3.connect(tmp_path / "cache" / "responses" / "cache.db") as db:
+        planted = db.execute(
+            "UPDATE Cache SET mode = 4, value = ?",  # diskcache's pickle mode, every row
+            (pickle.dumps(_Payload(marker)),),
+        ).rowcount
+    assert planted == asked
+
+    second = ciagent.enrich(EPISODE, settings)
+    assert not marker.exists()
+    assert len(fake.requests) == 2 * asked  # every planted row was a miss, asked again
+    assert without_cost(second) == without_cost(first)
+    third = ciagent.enrich(EPISODE, settings)  # the rows were overwritten with answers
+    assert third.cost.cache_hits == asked
+    assert not marker.exists()
+
+
+def test_the_cache_stores_text_only() -> None:
+    from ciagent.cache import TextDisk
+
+    disk = TextDisk(str(Path("/nonexistent")))
+    with pytest.raises(TypeError, match="text"):
+        disk.store({"not": "text"}, False)
+    with pytest.raises(TypeError, match="text"):
+        disk.put(("a", "tuple"))
+
+
+@pytest.mark.parametrize("damage", ["random bytes", "truncated"])
+def test_a_damaged_cache_is_moved_aside_and_rebuilt(
+    tmp_path: Path, damage: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    import os
+
+    from typer.testing import CliRunner
+
+    from ciagent.cli import app
+
+    fake = FakeModel()
+    settings = Settings(model=fake.model_id, cache_dir=tmp_path)
+    ciagent.enrich(EPISODE, settings)
+    database = tmp_path / "responses" / "cache.db"
+    if damage == "random bytes":
+        database.write_bytes(os.urandom(50_000))
+    else:
+        with database.open("r+b") as handle:
+            handle.truncate(database.stat().st_size // 3)
+    for extra in ("-wal", "-shm"):
+        (tmp_path / "responses" / f"cache.db{extra}").unlink(missing_ok=True)
+
+    with caplog.at_level(logging.WARNING, logger="ciagent.cache"):
+        result = ciagent.enrich(EPISODE, settings)
+    assert result.status == "complete"
+    assert "could not be read" in caplog.text
+    assert list((tmp_path / "responses").glob("cache.db.damaged-*"))
+    assert ResponseCache(tmp_path / "responses").stats().entries == result.cost.calls > 0
+
+    runner = CliRunner()
+    for command in (["cache", "stats"], ["cache", "clear"]):
+        database.write_bytes(os.urandom(50_000))
+        outcome = runner.invoke(app, [*command, "--cache-dir", str(tmp_path)])
+        assert outcome.exit_code == 0, outcome.output

@@ -17,7 +17,7 @@ import gzip
 import json
 from pathlib import Path
 
-from ciagent.cache import CachedAnswer, ResponseCache
+from ciagent.cache import CachedAnswer, ResponseCache, TextDisk
 
 __all__ = ["load_recording", "main", "save_recording"]
 
@@ -29,7 +29,7 @@ def save_recording(cache_dir: Path, out: Path) -> int:
     import diskcache
 
     rows = []
-    with diskcache.Cache(str(cache_dir)) as raw:
+    with diskcache.Cache(str(cache_dir), disk=TextDisk) as raw:
         for key in sorted(str(k) for k in raw.iterkeys()):
             value = raw.get(key)
             if isinstance(value, str):

@@ -15,6 +15,7 @@ calls behind them are gone).
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 import threading
 import time
@@ -26,8 +27,11 @@ from pathlib import Path
 from typing import Protocol
 
 from ciagent.errors import BudgetExceeded
+from ciagent.files import move_aside
 
 __all__ = ["BudgetGuard", "Cap", "Ledger", "Reservation", "Spend", "SpendLedger"]
+
+log = logging.getLogger(__name__)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
@@ -73,7 +77,23 @@ class Ledger:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
-        self._connection().executescript(_SCHEMA)
+        try:
+            self._connection().executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            # A ledger SQLite cannot read (random bytes, a truncated file) is kept aside and a
+            # new one started: the caps then count from what is spent from now on.
+            connection = getattr(self._local, "connection", None)
+            if connection is not None:
+                connection.close()
+            self._local = threading.local()
+            aside = move_aside(path)
+            log.warning(
+                "the spend ledger %s could not be read (%s): moved aside to %s, starting anew",
+                path,
+                exc,
+                aside,
+            )
+            self._connection().executescript(_SCHEMA)
 
     def _connection(self) -> sqlite3.Connection:
         connection: sqlite3.Connection | None = getattr(self._local, "connection", None)

@@ -2,20 +2,34 @@
 
 The key hashes everything that changes the answer: the model id and deployment (api_base), the
 messages, the response schema, the sampling parameters and the prompt template's version, plus
-the cache format. Never an API key. Values are JSON text (diskcache stores str as text, so
-nothing is pickled): the validated answer and the usage it cost when it was first paid for.
+the cache format. Never an API key. Values are JSON text: the validated answer and the usage it
+cost when it was first paid for.
+
+Cached bytes are data, never code. diskcache unpickles any row whose mode says pickle, so anyone
+who can write a shared cache folder could run code as each of its users; `TextDisk` stores and
+reads text only, and a row in any other mode (a planted pickle, a foreign writer's entry) is a
+miss, recomputed and overwritten. A cache database that SQLite cannot read (random bytes, a
+truncated file) is moved aside with a warning and a new one is started: a cache is only ever
+worth what it saves.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import sqlite3
 from pathlib import Path
 from typing import Any
 
+import diskcache
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-__all__ = ["CacheStats", "CachedAnswer", "ResponseCache", "cache_key"]
+from ciagent.files import move_aside
+
+__all__ = ["CacheStats", "CachedAnswer", "ResponseCache", "TextDisk", "cache_key"]
+
+log = logging.getLogger(__name__)
 
 _FORMAT = "ciagent-cache-1"
 
@@ -60,15 +74,60 @@ def cache_key(
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
+class TextDisk(diskcache.Disk):  # type: ignore[misc]
+    """diskcache's storage, for text keys and values only: nothing is ever unpickled."""
+
+    def put(self, key: Any) -> tuple[Any, bool]:
+        if not isinstance(key, str):
+            raise TypeError(f"cache keys are text, not {type(key).__name__}")
+        return super().put(key)  # type: ignore[no-any-return]
+
+    def get(self, key: Any, raw: bool) -> Any:
+        # A key stored other than raw would be a pickle: never read it.
+        return super().get(key, raw) if raw else None
+
+    def store(self, value: Any, read: bool, key: Any = diskcache.core.UNKNOWN) -> Any:
+        if read or not isinstance(value, str):
+            raise TypeError(f"cache values are text, not {type(value).__name__}")
+        return super().store(value, read, key=key)
+
+    def fetch(self, mode: int, filename: str | None, value: Any, read: bool) -> Any:
+        if mode == diskcache.core.MODE_RAW and isinstance(value, str):
+            return value
+        if mode == diskcache.core.MODE_TEXT and not read:
+            return super().fetch(mode, filename, value, read)
+        return None  # a pickle, bytes or a number: not an answer this cache wrote
+
+
+def _open(directory: Path) -> diskcache.Cache:
+    """The cache at `directory`; one whose database SQLite cannot read is moved aside (with a
+    warning) and a new one started."""
+    try:
+        cache = diskcache.Cache(
+            str(directory), disk=TextDisk, size_limit=2**33, eviction_policy="none"
+        )
+        cache.get("")  # reads the table: a damaged file may open and fail only here
+        return cache
+    except sqlite3.DatabaseError as exc:
+        aside = move_aside(directory / "cache.db")
+        log.warning(
+            "the response cache at %s could not be read (%s): moved aside to %s, starting anew",
+            directory,
+            exc,
+            aside,
+        )
+        return diskcache.Cache(
+            str(directory), disk=TextDisk, size_limit=2**33, eviction_policy="none"
+        )
+
+
 class ResponseCache:
     """A folder of cached answers, shared safely by threads and processes (SQLite underneath)."""
 
     def __init__(self, directory: Path) -> None:
-        import diskcache
-
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
-        self._cache = diskcache.Cache(str(directory), size_limit=2**33, eviction_policy="none")
+        self._cache = _open(directory)
 
     def get(self, key: str) -> CachedAnswer | None:
         raw = self._cache.get(key)
