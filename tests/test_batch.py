@@ -28,7 +28,7 @@ from ciagent.batch import (
 )
 from ciagent.batch.sources import file_name
 from ciagent.cli import app
-from ciagent.testing import FakeModel
+from ciagent.testing import FakeModel, FakeRequest, default_answer
 from tests.servers import serve
 from tests.test_servers import deployment
 
@@ -327,3 +327,52 @@ def test_batch_command_exits_3_when_the_run_budget_stops_it(tmp_path: Path) -> N
     )
     assert result.exit_code == 3, result.output
     assert "budget reached" in result.output
+
+
+def test_a_partial_episode_is_a_failure_kept_aside_and_finished_by_a_retry(tmp_path: Path) -> None:
+    """An episode with a failed chunk is not finished: listed in failures.jsonl with what
+    failed, its partial result kept under another name, the command exits 1; --retry-failed
+    asks again only what failed and then writes it as finished."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    long_episode = "\n".join(
+        f"Host: Part {n} of the tour, code zq{n:03d}x, with Dana Whitfield at Monterey Bay."
+        for n in range(60)
+    )
+    (folder / "long.txt").write_text(long_episode, encoding="utf-8")
+    write_episodes(folder, 2)
+    broken = {"on": True}
+
+    def flaky(request: FakeRequest) -> object:
+        if broken["on"] and request.schema_name == "ChunkNotes" and "zq003x" in request.prompt:
+            raise RuntimeError("injected failure")
+        return default_answer(request)
+
+    fake = FakeModel(respond=flaky)
+    config = tmp_path / "ciagent.toml"
+    config.write_text(
+        f'model = "{fake.model_id}"\ncache_dir = "{tmp_path / "cache"}"\n'
+        "chunk_tokens = 200\nchunk_overlap_tokens = 0\nmax_retries = 0\nmax_reasks = 0\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    command = ["batch", str(folder), "--out", str(out), "--config", str(config)]
+    first = cli.invoke(app, command)
+    assert first.exit_code == 1, first.output
+    assert not (out / "long.json").exists()
+    assert (out / "long.partial.json").exists()
+    assert {p.name for p in out.glob("ep*.json")} == {"ep000.json", "ep001.json"}
+    (failure,) = ResultStore(out).failures().values()
+    assert (failure.id, failure.error) == ("long", "PartialResult")
+    assert "notes (chunk 0)" in failure.message
+    asked = len(fake.requests)
+
+    broken["on"] = False
+    again = cli.invoke(app, [*command, "--retry-failed"])
+    assert again.exit_code == 0, again.output
+    assert (out / "long.json").exists()
+    assert not (out / "long.partial.json").exists()
+    assert ResultStore(out).failures() == {}
+    record = EpisodeRecord.model_validate_json((out / "long.json").read_text())
+    assert record.result.status == "complete"
+    assert len(fake.requests) - asked <= 3  # the failed chunk again (the rest were cached)

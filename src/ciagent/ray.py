@@ -252,7 +252,7 @@ def _count(summary: BatchSummary, row: dict[str, Any]) -> None:
     summary.prompt_tokens += int(row["prompt"])
     summary.completion_tokens += int(row["completion"])
     summary.calls += int(row["calls"])
-    if row["status"] in ("complete", "partial"):
+    if row["status"] == "complete":  # a partial episode is not finished (`record`)
         summary.done += 1
         return
     summary.failed += 1

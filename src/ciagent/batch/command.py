@@ -125,6 +125,11 @@ def batch(
         )
         if item is not None and item.error is not None:
             progress.console.print(f"[red]failed[/] {item.source.id}: {item.error}", soft_wrap=True)
+        elif item is not None and item.result is not None and item.result.status == "partial":
+            parts = ", ".join(sorted({f.step for f in item.result.failures})) or "some parts"
+            progress.console.print(
+                f"[yellow]partial[/] {item.source.id}: {parts} failed", soft_wrap=True
+            )
 
     with progress:
         task = progress.add_task("batch", total=len(sources), status="")

@@ -40,6 +40,10 @@ _UNFINISHED = (
     "the episode did not finish within the budget; its partial result is not kept (rerun "
     "with --retry-failed and more budget)"
 )
+_PARTIAL = (
+    "its partial result is in {name} (rerun with --retry-failed: the parts that were answered "
+    "come from the cache)"
+)
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,11 @@ class BatchItem:
         if self.result is not None:
             return self.result.status == "budget_exceeded"
         return isinstance(self.error, BudgetExceeded)
+
+    @property
+    def finished(self) -> bool:
+        """Whether the episode came back whole: not partial, not stopped by a budget."""
+        return self.result is not None and self.result.status == "complete"
 
     @property
     def run_budget_reached(self) -> bool:
@@ -186,7 +195,7 @@ class BatchSummary:
             self.prompt_tokens += cost.prompt_tokens
             self.completion_tokens += cost.completion_tokens
             self.calls += cost.calls
-        if item.result is not None and not item.budget_exceeded:
+        if item.finished:
             self.done += 1
         else:
             self.failed += 1
@@ -213,7 +222,10 @@ async def run_batch(
     """Enrich every episode not yet finished in `out`; write each result as it finishes.
 
     A budget-exceeded episode is recorded as a failure (`BudgetExceeded`) and its partial result
-    is not written, so a rerun with more budget (`--retry-failed`) does it whole. `on_item` is
+    is not written, so a rerun with more budget (`--retry-failed`) does it whole. A `partial`
+    episode (a part of it failed) is a failure too (`PartialResult`, naming the failed parts),
+    its result kept as `<id>.partial.json`; `--retry-failed` asks again what failed, the rest
+    coming from the response cache. `on_item` is
     called once before the first episode (with None), then after each.
     """
     store = ResultStore(out)
@@ -244,9 +256,20 @@ def finish(summary: BatchSummary, store: ResultStore, work: int, started: float)
 
 
 def record(store: ResultStore, item: BatchItem) -> None:
-    """Write an outcome: the result file, or a line in `failures.jsonl`."""
-    if item.result is not None and not item.budget_exceeded:
+    """Write an outcome: the result file, or a line in `failures.jsonl` (a partial result is
+    kept beside, under another name, and is not taken for a finished episode)."""
+    if item.finished and item.result is not None:
         store.write(item.source, item.result)
+    elif item.result is not None and not item.budget_exceeded:
+        kept = store.write_partial(item.source, item.result)
+        failed = "; ".join(
+            f"{f.step}"
+            + (f" (chunk {f.chunk_id})" if f.chunk_id is not None else "")
+            + f": {f.error}"
+            for f in item.result.failures
+        )
+        message = f"partial: {failed or 'some parts failed'}; {_PARTIAL.format(name=kept.name)}"
+        store.fail(item.source, "PartialResult", message)
     elif item.result is not None:
         caps = [f.error for f in item.result.failures if f.step == "budget"]
         store.fail(item.source, "BudgetExceeded", "; ".join([*caps[:1], _UNFINISHED]))

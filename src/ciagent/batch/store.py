@@ -1,5 +1,8 @@
 """A batch's output folder: one result file per finished episode, and `failures.jsonl`.
 
+An episode that came back partial (a part of it failed) is not finished: its result is kept as
+`<id>.partial.json` and it is listed in `failures.jsonl` until a rerun finishes it.
+
 A result file is written whole (temp file, fsync, rename), so a file that exists is complete: a
 rerun skips those episodes, with no model call. A failure is appended to `failures.jsonl` (one
 line each, the typed error and its message); at the end of a run the file is rewritten with the
@@ -73,11 +76,24 @@ class ResultStore:
         except (OSError, ValidationError):
             return None
 
+    def partial_path(self, episode_id: str) -> Path:
+        """Where an episode's partial result is kept: never taken for a finished one."""
+        return self.path(episode_id).with_suffix(".partial.json")
+
     def write(self, source: EpisodeSource, result: EpisodeEnrichment) -> Path:
+        """The finished episode's file; a partial result kept earlier is removed."""
+        target = self._write(self.path(source.id), source, result)
+        self.partial_path(source.id).unlink(missing_ok=True)
+        return target
+
+    def write_partial(self, source: EpisodeSource, result: EpisodeEnrichment) -> Path:
+        return self._write(self.partial_path(source.id), source, result)
+
+    @staticmethod
+    def _write(target: Path, source: EpisodeSource, result: EpisodeEnrichment) -> Path:
         record = EpisodeRecord(
             id=source.id, path=str(source.path), metadata=source.metadata, result=result
         )
-        target = self.path(source.id)
         write_atomic(target, record.model_dump_json(indent=2) + "\n")
         return target
 
