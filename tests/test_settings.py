@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -62,3 +63,28 @@ def test_prompts_are_versioned_and_fill_their_placeholders() -> None:
         prompt.messages(quotes="two", summary="")
     with pytest.raises(ConfigError, match=r"\$quotes"):
         prompt.messages(transcript="[0] A: hello", summary="")
+
+
+def test_a_bad_value_is_blamed_on_where_it_came_from(tmp_path: Path) -> None:
+    """The flag, the environment variable, or the file and line: never a file that does not
+    exist."""
+    from typer.testing import CliRunner
+
+    from ciagent.cli import app
+
+    episode = Path(__file__).resolve().parents[1] / "examples" / "harvest-notes-ep7.txt"
+    runner = CliRunner()
+    flag = runner.invoke(app, ["enrich", str(episode), "--budget-usd", "-1", "--no-cache"])
+    assert flag.exit_code == 2
+    assert "--budget-usd: budget_usd" in flag.output
+    assert "ciagent.toml" not in flag.output
+
+    with pytest.raises(ConfigError, match=r"^environment variable CIAGENT_BUDGET_USD: budget_usd"):
+        Settings.load(None, env={"CIAGENT_BUDGET_USD": "-3"})
+
+    config = tmp_path / "ciagent.toml"
+    config.write_text('model = "fake/x"\n\n# spend\nbudget_usd = -2\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=rf"^{re.escape(str(config))}, line 4: budget_usd"):
+        Settings.load(config, env={})
+    with pytest.raises(ConfigError, match=r"^argument budget_tokens: budget_tokens"):
+        Settings.load(None, env={}, budget_tokens=-5)

@@ -51,6 +51,13 @@ def run_settings(
 
     return Settings.load(
         config,
+        given_as={
+            "model": "--model",
+            "cache_dir": "--cache-dir",
+            "cache": "--no-cache",
+            "budget_usd": "--budget-usd",
+            "budget_tokens": "--budget-tokens",
+        },
         model=model,
         cache_dir=cache_dir,
         cache=False if no_cache else None,

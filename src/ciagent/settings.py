@@ -8,6 +8,7 @@ the environment on its own.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -221,35 +222,66 @@ class Settings(BaseModel):
         cls,
         config: str | Path | None = None,
         env: Mapping[str, str] | None = None,
+        given_as: Mapping[str, str] | None = None,
         **overrides: Any,
     ) -> Settings:
         """Defaults, then `config` (or ./ciagent.toml when present), then CIAGENT_* variables,
-        then `overrides` (None values are ignored)."""
+        then `overrides` (None values are ignored).
+
+        A bad value is a ConfigError naming where it came from: the file and line, the
+        environment variable, or the override (as `given_as` calls it, e.g. a command-line flag).
+        """
         values: dict[str, Any] = {}
+        sources: dict[str, str] = {}
         path = Path(config) if config is not None else Path("ciagent.toml")
         if config is not None or path.is_file():
-            values.update(_read_toml(path))
+            read, lines = _read_toml(path)
+            values.update(read)
+            sources.update({name: f"{path}, line {lines[name]}" for name in read if name in lines})
+            sources.update({name: str(path) for name in read if name not in lines})
         environ = os.environ if env is None else env
         for name in cls.model_fields:
             raw = environ.get(ENV_PREFIX + name.upper())
             if raw is not None:
                 values[name] = raw
-        values.update({key: value for key, value in overrides.items() if value is not None})
+                sources[name] = f"environment variable {ENV_PREFIX + name.upper()}"
+        for name, value in overrides.items():
+            if value is not None:
+                values[name] = value
+                sources[name] = (given_as or {}).get(name, f"argument {name}")
         unknown = sorted(set(values) - set(cls.model_fields))
         if unknown:
-            raise ConfigError(str(path), f"unknown setting(s): {', '.join(unknown)}")
+            raise ConfigError(
+                sources.get(unknown[0], str(path)), f"unknown setting(s): {', '.join(unknown)}"
+            )
         try:
             return cls.model_validate(values)
         except ValidationError as exc:
+            errors = exc.errors()
+            where = [_blame(err, sources) for err in errors]
+            first = next((w for w in where if w), "settings")
             problems = "; ".join(
-                f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+                f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
+                + (f" (from {w})" if w and w != first else "")
+                for err, w in zip(errors, where, strict=True)
             )
-            raise ConfigError(str(path), problems) from None
+            raise ConfigError(first, problems) from None
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def _blame(error: Any, sources: Mapping[str, str]) -> str:
+    """Where the value behind a validation error came from; for an error between settings (no
+    field of its own), where the settings it names came from."""
+    if error["loc"]:
+        return sources.get(str(error["loc"][0]), "")
+    named = re.findall(r"[a-z][a-z0-9_]+", str(error["msg"]))
+    return " and ".join(dict.fromkeys(sources[n] for n in named if n in sources))
+
+
+def _read_toml(path: Path) -> tuple[dict[str, Any], dict[str, int]]:
+    """The file's settings, and the line each top-level key is set on (where it can be told)."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        data = tomllib.loads(text)
     except FileNotFoundError:
         raise ConfigError(str(path), "config file not found") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
@@ -257,4 +289,13 @@ def _read_toml(path: Path) -> dict[str, Any]:
     section = data.get("ciagent", data)
     if not isinstance(section, dict):
         raise ConfigError(str(path), "[ciagent] must be a table")
-    return section
+    lines: dict[str, int] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        found = _KEY_LINE.match(line)
+        if found and found.group(1) in section:
+            lines.setdefault(found.group(1), number)
+    return section, lines
+
+
+# A `key = value` or `key.sub = value` line of a TOML file (quoted keys aside).
+_KEY_LINE = re.compile(r"^\s*([A-Za-z0-9_-]+)\s*[=.]")
