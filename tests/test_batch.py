@@ -376,3 +376,41 @@ def test_a_partial_episode_is_a_failure_kept_aside_and_finished_by_a_retry(tmp_p
     record = EpisodeRecord.model_validate_json((out / "long.json").read_text())
     assert record.result.status == "complete"
     assert len(fake.requests) - asked <= 3  # the failed chunk again (the rest were cached)
+
+
+def test_a_problem_of_the_run_stops_it_once_before_any_episode_is_marked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A key not set exits 2, a model server that is down exits 1: one message each, nothing in
+    failures.jsonl (a rerun then does every episode), no result file."""
+    write_episodes(tmp_path / "in", 3)
+    price = "price = { input_usd_per_mtok = 0.2, output_usd_per_mtok = 0.8 }"
+    cases = {
+        "hosted": (
+            'model = "openai/gpt-4o-mini"\napi_key_env = "CIAGENT_TEST_UNSET_KEY"\n'
+            "context_window = 128000\n",
+            2,
+            "CIAGENT_TEST_UNSET_KEY",
+        ),
+        "vllm": (
+            'model = "hosted_vllm/x"\napi_base = "http://127.0.0.1:9/v1"\ncontext_window = 32768\n',
+            1,
+            "http://127.0.0.1:9/v1 is down",
+        ),
+    }
+    monkeypatch.delenv("CIAGENT_TEST_UNSET_KEY", raising=False)
+    for name, (deployment_lines, code, says) in cases.items():
+        config = tmp_path / f"{name}.toml"
+        config.write_text(
+            f'model = "{name}"\n\n[[deployments]]\nname = "{name}"\n{deployment_lines}{price}\n',
+            encoding="utf-8",
+        )
+        out = tmp_path / f"out-{name}"
+        started = time.perf_counter()
+        command = ["batch", str(tmp_path / "in"), "--out", str(out), "-c", str(config)]
+        result = cli.invoke(app, command)
+        assert result.exit_code == code, result.output
+        assert says in result.output
+        assert result.output.count("error:") == 1
+        assert time.perf_counter() - started < 15
+        assert not out.exists() or not list(out.iterdir())

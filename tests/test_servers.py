@@ -120,3 +120,26 @@ def test_a_missing_key_is_a_config_error(upstream: str, tmp_path: Path) -> None:
             EXAMPLES / "harvest-notes-ep7.txt",
             Settings(model="hosted", deployments=(hosted,), cache_dir=tmp_path),
         )
+
+
+def test_enrich_against_a_server_that_is_down_fails_at_once_naming_it(tmp_path: Path) -> None:
+    import time
+
+    from typer.testing import CliRunner
+
+    from ciagent.cli import app
+
+    config = tmp_path / "ciagent.toml"
+    config.write_text(
+        'model = "vllm"\n\n[[deployments]]\nname = "vllm"\nmodel = "hosted_vllm/x"\n'
+        'api_base = "http://127.0.0.1:9/v1"\ncontext_window = 32768\n'
+        "price = { input_usd_per_mtok = 0.2, output_usd_per_mtok = 0.8 }\n",
+        encoding="utf-8",
+    )
+    started = time.perf_counter()
+    episode = str(EXAMPLES / "harvest-notes-ep7.txt")
+    result = CliRunner().invoke(app, ["enrich", episode, "-c", str(config), "--no-cache"])
+    assert result.exit_code == 1
+    assert "the model server at http://127.0.0.1:9/v1 is down (ConnectError)" in result.output
+    assert "ssl" not in result.output.lower()
+    assert time.perf_counter() - started < 10

@@ -92,7 +92,7 @@ def _client(
     """One deployment (a name or a model id), or a router over all of them ('auto') or over the
     one named when it has a concurrency limit. `specs` are `model_specs(settings)`."""
     budget = _budget(settings, ledger)
-    _check_keys(specs)
+    check_keys(specs)
     if routed(settings):
         router = shared.for_episode() if shared is not None else new_router(settings)
         return RoutedClient(settings, router, UsageMeter(), cache, budget)
@@ -100,7 +100,8 @@ def _client(
     return ModelClient(settings, spec, UsageMeter(), cache, budget)
 
 
-def _check_keys(specs: Sequence[ModelSpec]) -> None:
+def check_keys(specs: Sequence[ModelSpec]) -> None:
+    """A ConfigError for the first deployment whose key's variable is not set."""
     for spec in specs:
         if spec.api_key_env and spec.api_key_env not in os.environ:
             raise ConfigError(

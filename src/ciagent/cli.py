@@ -97,6 +97,9 @@ def enrich(
         settings = run_settings(config, model, cache_dir, no_cache, budget_usd, budget_tokens)
         transcript = load_transcript(path)
         from ciagent.api import enrich as run_enrich
+        from ciagent.preflight import preflight
+
+        preflight(settings)
 
         with StageProgress(err) as progress:
             result = run_enrich(transcript, settings, progress=progress.update)

@@ -30,7 +30,8 @@ from ciagent.cli_options import (
     NoCacheOption,
     run_settings,
 )
-from ciagent.errors import InputError
+from ciagent.errors import CiagentError, InputError
+from ciagent.preflight import preflight
 from ciagent.settings import Settings
 
 __all__ = ["batch", "summary_table"]
@@ -95,9 +96,13 @@ def batch(
     try:
         settings = run_settings(config, model, cache_dir, no_cache, budget_usd, budget_tokens)
         sources = read_sources(source)
+        preflight(settings)  # the run's own problems stop it once, before any episode
     except InputError as exc:
         err.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
         raise typer.Exit(EXIT_INPUT) from exc
+    except CiagentError as exc:
+        err.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
+        raise typer.Exit(EXIT_ERROR) from exc
     if on_ray is not None:
         summary = _on_ray(on_ray, sources, out, settings, actors, concurrency, retry_failed)
         _report(err, summary, out)

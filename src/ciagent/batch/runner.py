@@ -20,6 +20,7 @@ from ciagent.batch.store import ResultStore
 from ciagent.batch.tuning import batch_process
 from ciagent.cache import ResponseCache
 from ciagent.errors import BudgetExceeded
+from ciagent.preflight import preflight
 from ciagent.routing.policy import Router
 from ciagent.settings import Settings
 from ciagent.shared import Shared
@@ -113,15 +114,19 @@ async def enrich_many(
 ) -> AsyncIterator[BatchItem]:
     """Enrich episodes, `concurrency` at a time, yielding each outcome as it finishes.
 
-    An episode that fails yields its error (it does not stop the others), and so does one that
-    reaches its own cap (`episode_budget_usd`). When the run's cap is reached, episodes in flight
-    finish (with what they got done) and no more are started. The episodes share one router and
-    one open response cache, or those of `shared` (and its ledger) when given. While it runs the
-    process is tuned for it (`ciagent.batch.tuning`).
+    A key that is not set (ConfigError) or no model server reachable (ModelCallError) is raised
+    before the first episode. An episode that fails yields its error (it does not stop the
+    others), and so does one that reaches its own cap (`episode_budget_usd`). When the run's cap
+    is reached, episodes in flight finish (with what they got done) and no more are started. The
+    episodes share one router and one open response cache, or those of `shared` (and its ledger)
+    when given. While it runs the process is tuned for it (`ciagent.batch.tuning`).
     """
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
     settings = batch_settings(settings)
+    # The run's own problems (a key not set, no model server reachable) stop it here, once,
+    # before any episode is marked failed.
+    await asyncio.to_thread(preflight, settings)
     with batch_process():
         async for item in _enrich_all(sources, settings, concurrency, shared):
             yield item

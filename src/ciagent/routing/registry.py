@@ -22,7 +22,15 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-__all__ = ["Deployment", "GpuPrice", "Tier", "TokenPrice", "embedded_price", "probe"]
+__all__ = [
+    "Deployment",
+    "GpuPrice",
+    "Tier",
+    "TokenPrice",
+    "embedded_price",
+    "probe",
+    "probe_base",
+]
 
 
 class Tier(StrEnum):
@@ -143,10 +151,16 @@ def probe(deployment: Deployment, timeout_s: float = 2.0) -> str:
     for a provider's own endpoint (probing it would need the key and cost a request)."""
     if not deployment.api_base:
         return "not probed"
+    return probe_base(deployment.api_base, timeout_s)
+
+
+def probe_base(api_base: str, timeout_s: float = 2.0) -> str:
+    """`up` when the server at `api_base` answers `GET /models` (any status under 500), else
+    `down (why)`."""
     import httpx
 
     try:
-        answer = httpx.get(deployment.api_base.rstrip("/") + "/models", timeout=timeout_s)
+        answer = httpx.get(api_base.rstrip("/") + "/models", timeout=timeout_s)
     except httpx.HTTPError as exc:
         return f"down ({type(exc).__name__})"
     return "up" if answer.status_code < 500 else f"down ({answer.status_code})"
