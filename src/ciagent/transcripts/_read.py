@@ -12,9 +12,36 @@ __all__ = ["MAX_BYTES", "read_text"]
 MAX_BYTES = 200 * 1024 * 1024
 _BOMS = (
     (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF32_LE, "utf-32"),  # before UTF-16's: it starts with the same two bytes
+    (codecs.BOM_UTF32_BE, "utf-32"),
     (codecs.BOM_UTF16_LE, "utf-16"),
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
+
+
+def _wide(head: bytes) -> str | None:
+    """UTF-32 or UTF-16 without a byte-order mark, told by where the NUL bytes of mostly-Latin
+    text fall (all but one byte of four, or one of two, in the same place each time)."""
+    size = len(head) - len(head) % 4
+    if size < 8:
+        return None
+    head = head[:size]
+
+    def nul_share(offset: int, step: int) -> float:
+        column = head[offset::step]
+        return column.count(0) / len(column)
+
+    for name, zeros, letters in (
+        ("utf-32-le", (1, 2, 3), 0),
+        ("utf-32-be", (0, 1, 2), 3),
+    ):
+        if all(nul_share(z, 4) > 0.99 for z in zeros) and nul_share(letters, 4) < 0.5:
+            return name
+    if nul_share(1, 2) > 0.6 and nul_share(0, 2) < 0.1:
+        return "utf-16-le"
+    if nul_share(0, 2) > 0.6 and nul_share(1, 2) < 0.1:
+        return "utf-16-be"
+    return None
 
 
 def read_text(path: Path) -> str:
@@ -29,13 +56,10 @@ def read_text(path: Path) -> str:
         raise TranscriptError(path, f"cannot read: {exc.strerror}") from None
     if len(data) > MAX_BYTES:
         raise TranscriptError(path, f"file is {len(data)} bytes; the limit is {MAX_BYTES}")
-    encoding = "utf-8"
-    for bom, name in _BOMS:
-        if data.startswith(bom):
-            encoding = name
-            break
-    else:
-        if b"\x00" in data[:8192]:
+    encoding = next((name for bom, name in _BOMS if data.startswith(bom)), None)
+    if encoding is None:
+        encoding = _wide(data[:8192]) or "utf-8"
+        if encoding == "utf-8" and b"\x00" in data[:8192]:
             raise TranscriptError(path, "binary file (contains NUL bytes), not a transcript")
     try:
         text = data.decode(encoding)
@@ -45,6 +69,9 @@ def read_text(path: Path) -> str:
             path, f"not valid {encoding.upper()} (byte 0x{data[exc.start]:02x})", line=line
         ) from None
     text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    if "\x00" in text:
+        line = text[: text.index("\x00")].count("\n") + 1
+        raise TranscriptError(path, "contains a NUL character: a binary or damaged file", line=line)
     if not text.strip():
         raise TranscriptError(path, "empty transcript")
     return text

@@ -18,6 +18,8 @@ def _decode(text: str, source: Path) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise TranscriptError(source, f"invalid JSON: {exc.msg}", line=exc.lineno) from None
+    except RecursionError:
+        raise TranscriptError(source, "JSON nested too deeply to be a transcript") from None
 
 
 def json_kind(document: Any) -> str | None:
@@ -51,6 +53,17 @@ def _number(value: object, where: str, source: Path) -> float:
     return float(value)
 
 
+def _speaker(value: object, where: str, source: Path) -> str | None:
+    """A turn's speaker: a name (a string; a number is taken as written), or none."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        return " ".join(value.split()) or None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    raise TranscriptError(source, f"{where}.speaker must be a name, got {type(value).__name__}")
+
+
 def parse_whisper(document: dict[str, Any], source: Path) -> Transcript:
     segments: list[Segment] = []
     for position, item in enumerate(document["segments"]):
@@ -64,7 +77,7 @@ def parse_whisper(document: dict[str, Any], source: Path) -> Transcript:
         end = _number(item.get("end"), f"{where}.end", source)
         if end < start:
             raise TranscriptError(source, f"{where} ends ({end}) before it starts ({start})")
-        speaker = item.get("speaker")
+        speaker = _speaker(item.get("speaker"), where, source)
         if not text.strip():
             continue
         segments.append(
@@ -72,7 +85,7 @@ def parse_whisper(document: dict[str, Any], source: Path) -> Transcript:
                 id=len(segments),
                 start=start,
                 end=end,
-                speaker=str(speaker) if speaker else None,
+                speaker=speaker,
                 text=" ".join(text.split()),
             )
         )
@@ -91,13 +104,13 @@ def parse_qmsum(document: dict[str, Any], source: Path) -> Transcript:
         if not content:
             continue
         index = len(segments)
-        speaker = turn.get("speaker")
+        speaker = _speaker(turn.get("speaker"), where, source)
         segments.append(
             Segment(
                 id=index,
                 start=index,
                 end=index,
-                speaker=str(speaker) if speaker else None,
+                speaker=speaker,
                 text=content,
             )
         )
