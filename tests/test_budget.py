@@ -209,3 +209,44 @@ def test_a_damaged_ledger_is_moved_aside_and_a_new_one_started(
     assert again.usd == 0.5
     assert "could not be read" in caplog.text
     assert list(tmp_path.glob("ledger.sqlite.damaged-*"))
+
+
+def test_episodes_gathered_under_one_cap_complete_as_many_as_one_at_a_time(
+    tmp_path: Path,
+) -> None:
+    """Each episode holds what it will need before its first call (an admission): those in
+    flight finish and the others wait, instead of all sharing the cap call by call and all
+    stopping half done."""
+    episode = Path(__file__).resolve().parents[1] / "examples" / "harvest-notes-ep7.txt"
+    fake = FakeModel(input_usd_per_mtok=20.0, output_usd_per_mtok=80.0)
+    cap = 0.5
+
+    def settings(run: str) -> Settings:
+        return Settings(
+            model=fake.model_id,
+            cache=False,
+            budget_usd=cap,
+            run_id=run,
+            ledger_path=tmp_path / "ledger.sqlite",
+        )
+
+    async def gathered() -> list[EpisodeEnrichment]:
+        return list(
+            await asyncio.gather(*(ciagent.aenrich(episode, settings("g")) for _ in range(20)))
+        )
+
+    async def one_at_a_time() -> list[EpisodeEnrichment]:
+        return [await ciagent.aenrich(episode, settings("s")) for _ in range(20)]
+
+    together = asyncio.run(gathered())
+    alone = asyncio.run(one_at_a_time())
+    done = {
+        name: sum(r.status == "complete" for r in results)
+        for name, results in (("together", together), ("alone", alone))
+    }
+    assert done["alone"] >= 2
+    assert done["together"] >= done["alone"], done
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    for run in ("g", "s"):
+        assert ledger.spent(f"run:{run}").usd <= cap
+        assert ledger.held(f"run:{run}").usd == 0  # every admission given back

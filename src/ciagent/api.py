@@ -124,7 +124,7 @@ def _budget(settings: Settings, ledger: SpendLedger | None) -> BudgetGuard | Non
             settings.episode_budget_tokens,
         ),
     ]
-    return BudgetGuard(ledger or Ledger(settings.ledger_file), caps)
+    return BudgetGuard(ledger or Ledger(settings.ledger_file), caps, shared=[f"run:{run}"])
 
 
 async def aenrich(
@@ -153,6 +153,7 @@ async def aenrich(
     settings = settings.model_copy(update={"max_output_tokens": reading.output_tokens})
     own_cache = shared.cache is None and settings.cache
     cache = ResponseCache(settings.cache_dir / "responses") if own_cache else shared.cache
+    client: Client | None = None
     try:
         client = _client(settings, specs, cache, shared.ledger, shared.router)
         context = RunContext(
@@ -164,6 +165,8 @@ async def aenrich(
             config={"max_concurrency": settings.concurrency},
         )
     finally:
+        if client is not None and client.budget is not None:
+            client.budget.close()  # what is left of the episode's admission
         if own_cache and cache is not None:
             cache.close()
     result: EpisodeEnrichment = final["result"]

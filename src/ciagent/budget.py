@@ -151,29 +151,56 @@ class Ledger:
         tokens: int,
         label: str,
         fresh_s: float | None = None,
+        draw: Reservation | None = None,
     ) -> Reservation:
         """Hold `usd` and `tokens` against every cap, or raise BudgetExceeded and hold nothing.
         With `fresh_s`, a refusal says whether it is `pending`: the holds made in the last
-        `fresh_s` seconds are all that stand in the way."""
+        `fresh_s` seconds are all that stand in the way. With `draw`, an earlier hold (an
+        episode's admission) gives up to `usd` and `tokens` of its own to this one, in its
+        scopes: what it gives is already held there."""
         entry = uuid.uuid4().hex
         now = time.time()
         with self._transaction() as db:
+            left = self._left(db, draw)
+            given = {scope: (min(usd, u), min(tokens, t)) for scope, (u, t) in left.items()}
             for cap in caps:
                 held = self._spend(db, cap.scope, ("reserved", "settled"))
-                over = self._over(cap, held, usd, tokens)
+                taken_usd, taken_tokens = given.get(cap.scope, (0.0, 0))
+                over = self._over(cap, held, usd - taken_usd, tokens - taken_tokens)
                 if over is None:
                     continue
-                pending = (
-                    fresh_s is not None
-                    and self._over(cap, self._firm(db, cap.scope, now - fresh_s), usd, tokens)
-                    is None
-                )
+                pending = False
+                if fresh_s is not None:
+                    # The hold drawn on does not settle while this call waits: it is firm.
+                    firm = self._firm(db, cap.scope, now - fresh_s)
+                    own_usd, own_tokens = left.get(cap.scope, (0.0, 0))
+                    firm = Spend(firm.usd + own_usd, firm.tokens + own_tokens)
+                    pending = self._over(cap, firm, usd, tokens) is None
                 raise BudgetExceeded(*over, pending=pending)
+            db.executemany(
+                "UPDATE entries SET usd = usd - ?, tokens = tokens - ? WHERE id = ?",
+                [(u, t, f"{draw.id}:{scope}") for scope, (u, t) in given.items() if draw],
+            )
             db.executemany(
                 "INSERT INTO entries VALUES (?, ?, 'reserved', ?, ?, ?, ?)",
                 [(f"{entry}:{cap.scope}", cap.scope, usd, tokens, label, now) for cap in caps],
             )
         return Reservation(entry, tuple(cap.scope for cap in caps), usd, tokens)
+
+    @staticmethod
+    def _left(db: sqlite3.Connection, draw: Reservation | None) -> dict[str, tuple[float, int]]:
+        """Per scope, what is left of the open hold `draw` (none when it is closed)."""
+        if draw is None:
+            return {}
+        left: dict[str, tuple[float, int]] = {}
+        for scope in draw.scopes:
+            row = db.execute(
+                "SELECT usd, tokens FROM entries WHERE id = ? AND state = 'reserved'",
+                (f"{draw.id}:{scope}",),
+            ).fetchone()
+            if row is not None:
+                left[scope] = (float(row[0]), int(row[1]))
+        return left
 
     def settle(self, reservation: Reservation, usd: float, tokens: int) -> None:
         """Replace the hold with what the call really cost (it may be more than reserved)."""
@@ -211,6 +238,7 @@ class SpendLedger(Protocol):
         tokens: int,
         label: str,
         fresh_s: float | None = None,
+        draw: Reservation | None = None,
     ) -> Reservation: ...
 
     def settle(self, reservation: Reservation, usd: float, tokens: int) -> None: ...
@@ -221,11 +249,57 @@ class SpendLedger(Protocol):
 class BudgetGuard:
     """Holds one model's worst case against the caps around each request, then settles it."""
 
-    def __init__(self, ledger: SpendLedger, caps: Sequence[Cap]) -> None:
+    def __init__(
+        self, ledger: SpendLedger, caps: Sequence[Cap], shared: Sequence[str] = ()
+    ) -> None:
+        """`shared`: the scopes of `caps` that other episodes hold against too (the run's),
+        which an admission (`admit`) holds against."""
         self.ledger = ledger
         self.caps = tuple(caps)
+        self.shared = tuple(cap for cap in self.caps if cap.scope in shared)
+        self.admission: Reservation | None = None
         self._exceeded = threading.Event()
         self.refusals: list[BudgetExceeded] = []
+
+    async def admit(self, usd: float, tokens: int, label: str, patience_s: float) -> bool:
+        """Hold what an episode's calls will need at most against the shared caps before its
+        first call, waiting (up to `patience_s`) for the episodes in flight to finish when
+        their holds are in the way; the episode's calls then draw their holds from it.
+
+        Under one run cap, episodes started together would otherwise share it call by call and
+        all stop half done; admitted, those in flight finish and the rest wait their turn. When
+        the need would not fit even once the others finish, the episode holds about what is left
+        of the cap then (halving what it asks until it fits) and goes as far as that lets it.
+        Returns False when nothing could be held: nothing is left, or the wait ran past
+        `patience_s`."""
+        if not self.shared or not (usd or tokens):
+            return False
+        deadline = time.monotonic() + patience_s
+        pause = 0.05
+        while True:
+            try:
+                self.admission = self.ledger.reserve(
+                    self.shared, usd, tokens, label, fresh_s=patience_s
+                )
+                return True
+            except BudgetExceeded as refused:
+                if refused.pending:
+                    if time.monotonic() + pause > deadline:
+                        return False
+                    await asyncio.sleep(pause)
+                    pause = min(2 * pause, 1.0)
+                    continue
+                # It would not fit even once the others settle: ask for less (half as much
+                # each time: what is left once they do is held, or waited for).
+                usd, tokens = usd / 2, tokens // 2
+                if usd < 1e-9 and tokens == 0:
+                    return False
+
+    def close(self) -> None:
+        """Give back what is left of the admission (the episode is over)."""
+        if self.admission is not None:
+            self.ledger.release(self.admission)
+            self.admission = None
 
     @property
     def exceeded(self) -> bool:
@@ -234,7 +308,7 @@ class BudgetGuard:
 
     def reserve(self, usd: float, tokens: int, label: str) -> Reservation:
         try:
-            return self.ledger.reserve(self.caps, usd, tokens, label)
+            return self.ledger.reserve(self.caps, usd, tokens, label, draw=self.admission)
         except BudgetExceeded as refused:
             self._refused(refused)
             raise
@@ -246,7 +320,9 @@ class BudgetGuard:
         pause = 0.02
         while True:
             try:
-                return self.ledger.reserve(self.caps, usd, tokens, label, fresh_s=patience_s)
+                return self.ledger.reserve(
+                    self.caps, usd, tokens, label, fresh_s=patience_s, draw=self.admission
+                )
             except BudgetExceeded as refused:
                 if not refused.pending or time.monotonic() + pause > deadline:
                     self._refused(refused)

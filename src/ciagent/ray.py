@@ -65,9 +65,10 @@ class BudgetLedger:
         tokens: int,
         label: str,
         fresh_s: float | None = None,
+        draw: Reservation | None = None,
     ) -> Reservation | _Refusal:
         try:
-            return self._ledger.reserve(caps, usd, tokens, label, fresh_s)
+            return self._ledger.reserve(caps, usd, tokens, label, fresh_s, draw)
         except BudgetExceeded as refused:
             # Returned, not raised: the caller re-raises the same typed error.
             return (refused.cap, refused.limit, refused.spent, refused.pending)
@@ -96,8 +97,9 @@ class ActorLedger:
         tokens: int,
         label: str,
         fresh_s: float | None = None,
+        draw: Reservation | None = None,
     ) -> Reservation:
-        answer = ray.get(self.actor.reserve.remote(list(caps), usd, tokens, label, fresh_s))
+        answer = ray.get(self.actor.reserve.remote(list(caps), usd, tokens, label, fresh_s, draw))
         if isinstance(answer, Reservation):
             return answer
         cap, limit, spent, pending = answer

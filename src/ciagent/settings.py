@@ -61,6 +61,13 @@ class Settings(BaseModel):
     max_reasks: int = Field(default=2, ge=0, le=10, description="Re-asks on invalid output.")
     concurrency: int = Field(default=4, ge=1, description="Model calls in flight per episode.")
     timeout_s: float = Field(default=600.0, gt=0, description="Limit for one model call.")
+    admission_wait_s: float = Field(
+        default=3600.0,
+        ge=0,
+        description="Under a run cap, how long an episode waits for the episodes in flight to "
+        "finish when their holds leave no room for what it will need (then it goes on without "
+        "a hold of its own).",
+    )
     max_retries: int = Field(default=4, ge=0, le=20, description="Retries on transient errors.")
     retry_deadline_s: float = Field(
         default=300.0, gt=0, description="No retry starts later than this after the first try."
