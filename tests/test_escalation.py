@@ -13,6 +13,7 @@ from ciagent import Settings
 from ciagent.routing.registry import Deployment, Tier, TokenPrice
 from ciagent.steps.escalate import same_name
 from ciagent.testing import FakeModel, FakeRequest, default_answer
+from ciagent.textnorm import split_sentences
 from tests.helpers import assert_grounded, model_entities, transcript_of
 
 TRANSCRIPT = transcript_of(
@@ -191,9 +192,14 @@ def test_escalation_off_drops_without_asking_the_frontier() -> None:
     assert result.quotes == []
     assert frontier.requests == []
     assert result.verification.escalation_usd == 0
-    # The small judge found nothing for either claim: both removed, the summary is empty.
-    assert result.summary == ""
-    assert result.status == "partial"
+    # The small judge found nothing for either claim: both removed, and the episode's most
+    # central lines stand in for the summary, verbatim, with the report saying so.
+    assert all(c.verdict == "not_found" and not c.in_summary for c in result.claims)
+    said = " ".join(s.text for s in TRANSCRIPT.segments)
+    assert result.summary
+    assert all(sentence in said for sentence in split_sentences(result.summary))
+    assert result.verification.summary_stand_in
+    assert result.status == "complete"
 
 
 def test_a_stronger_judge_that_fails_leaves_the_first_verdict() -> None:

@@ -311,3 +311,29 @@ def test_chapter_titles_are_asked_beside_the_notes_not_after_them(examples_dir: 
     assert {e.source for e in edges if e.target == "chapter_titles"} == {"chunk"}
     assert result.chapters
     assert any(c.titled_by == fake.model_id for c in result.chapters)
+
+
+def test_a_summary_whose_every_claim_fails_gives_way_to_central_lines() -> None:
+    """Nothing of the model's summary held (the judge contradicts its one claim): the episode's
+    most central lines stand in, said so in the report, and the episode is complete (rerunning
+    it would give the same), not partial."""
+    answer = notes([])
+    answer["summary"] = "Sarah Chen tagged forty sharks near Guadalupe Island."
+
+    def respond(request: FakeRequest) -> dict[str, Any] | str:
+        if request.schema_name == "ChunkNotes":
+            return answer
+        if request.schema_name == "ClaimJudgement":
+            return {"lines": [2], "verdict": "contradicted"}
+        return default_answer(request)
+
+    fake = FakeModel(respond=respond)
+    result = ciagent.enrich(EPISODE, Settings(model=fake.model_id, claim_judge="verdict"))
+    assert [c.verdict for c in result.claims] == ["contradicted"]
+    assert "forty" not in result.summary
+    said = " ".join(segment.text for segment in EPISODE.segments)
+    assert result.summary
+    assert all(sentence in said for sentence in split_sentences(result.summary))
+    assert result.verification.summary_stand_in
+    assert result.status == "complete"
+    assert not result.failures

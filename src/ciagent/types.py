@@ -288,6 +288,11 @@ class VerificationReport(_Frozen):
         description="Chunks whose model summary was unusable (it looped, or named what the "
         "chunk never says): the chunk's most topical lines stand in for it, verbatim.",
     )
+    summary_stand_in: bool = Field(
+        default=False,
+        description="No sentence of the model's summary survived the claim checks: the "
+        "episode's most central lines, as prose, are the summary.",
+    )
 
 
 class UsageLine(_Frozen):

@@ -18,7 +18,7 @@ from ciagent.steps.claims import GROUP_PROMPT as JUDGE_GROUP_PROMPT
 from ciagent.steps.claims import PROMPT as JUDGE_PROMPT
 from ciagent.steps.contrast import PROMPT as CONTRAST_PROMPT
 from ciagent.steps.escalate import PROMPT as LOCATE_PROMPT
-from ciagent.steps.merge import subjects
+from ciagent.steps.merge import stand_in_summary, subjects
 from ciagent.steps.names import PRODUCER as NLP_PRODUCER
 from ciagent.steps.names import with_recognized
 from ciagent.steps.notes import PROMPT as NOTES_PROMPT
@@ -39,6 +39,9 @@ from ciagent.types import (
 from ciagent.vocabulary import not_metadata
 
 __all__ = ["finalize"]
+
+# Central lines that stand in for an episode summary none of whose sentences held.
+_STAND_IN_LINES = 3
 
 _UNSUPPORTED = ("contradicted", "not_found")
 _SUBJECTS = 3  # fewer subjects than this from the model, and the pipeline's fill in
@@ -171,6 +174,14 @@ async def finalize(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
     if budget is not None and budget.refusals:
         # Which cap stopped the episode: its own, or the run's (which stops a batch too).
         failures.append(StepFailure(step="budget", error=str(budget.refusals[0])))
+    stand_in = False
+    if not summary and claims:
+        # Every sentence the model wrote was contradicted or not found: the episode's most
+        # central lines stand in (said in the episode, so nothing to check), and it is said so.
+        speakers = {s.speaker for s in transcript.segments if s.speaker}
+        every = range(len(transcript.segments))
+        summary = stand_in_summary(transcript, every, speakers, _STAND_IN_LINES)
+        stand_in = bool(summary)
     if not summary:
         failures.append(
             StepFailure(step="summary", error="no summary sentence survived verification")
@@ -202,7 +213,9 @@ async def finalize(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
         claims=claims,
         verification=_report(
             grounding, claim_counts, ctx, sum(r.escalated for r in notes) + grounding.chunks_reread
-        ).model_copy(update={"summaries_replaced": state["merged"].stand_ins}),
+        ).model_copy(
+            update={"summaries_replaced": state["merged"].stand_ins, "summary_stand_in": stand_in}
+        ),
         cost=ctx.client.meter.report(wall_s=time.perf_counter() - ctx.started),
         failures=failures,
         provenance=Provenance(

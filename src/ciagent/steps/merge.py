@@ -40,7 +40,7 @@ from ciagent.textnorm import (
 from ciagent.types import Chunk, Entity, EntityType, Topic, Transcript
 from ciagent.vocabulary import is_filler, is_role, not_metadata, stems
 
-__all__ = ["entity_key", "merge", "subjects", "topic_name"]
+__all__ = ["entity_key", "merge", "stand_in_summary", "subjects", "topic_name"]
 
 _TOPIC_EVIDENCE = 5
 _STAND_IN_LINES = 2
@@ -125,15 +125,18 @@ def _evidence(transcript: Transcript, chunks: list[Chunk], topic: str) -> list[i
     return sorted(index.search(topic, _TOPIC_EVIDENCE))
 
 
-def _stand_in_summary(transcript: Transcript, chunk: Chunk, speakers: set[str]) -> str:
-    """The chunk's most central checkable sentences (at most two, in order), as prose."""
+def stand_in_summary(
+    transcript: Transcript, segment_ids: Sequence[int], speakers: set[str], lines: int = 2
+) -> str:
+    """The most central checkable sentences of these segments (at most `lines`, in order), as
+    prose: what stands in for a summary the model could not give."""
     sentences = [
         _prose
-        for sid in chunk.segment_ids
+        for sid in segment_ids
         for sentence in split_sentences(clean(transcript.segments[sid].text))
         if checkable(_prose := as_prose(sentence, speakers, said=True))
     ]
-    return " ".join(central_sentences(sentences, _STAND_IN_LINES))
+    return " ".join(central_sentences(sentences, lines))
 
 
 async def merge(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
@@ -155,7 +158,7 @@ async def merge(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
         words = set(normalize_key(chunk_text(transcript, chunk)).split())
         summary = as_prose(grounded_sentences(result.summary or "", words), speakers)
         if not summary:
-            summary = _stand_in_summary(transcript, chunk, speakers)
+            summary = stand_in_summary(transcript, chunk.segment_ids, speakers, _STAND_IN_LINES)
             stand_ins.append(result.chunk_id)
         if summary:
             summaries.append((result.chunk_id, summary))
