@@ -337,3 +337,15 @@ def test_a_summary_whose_every_claim_fails_gives_way_to_central_lines() -> None:
     assert result.verification.summary_stand_in
     assert result.status == "complete"
     assert not result.failures
+
+
+def test_an_article_said_before_a_name_is_not_part_of_it() -> None:
+    """'the Guadalupe Island', as a model writes a name said mid-sentence, is the entity
+    Guadalupe Island."""
+    mention = {"segment_id": 2, "text": "Guadalupe Island"}
+    answer = notes([{"name": "the Guadalupe Island", "type": "place", "mentions": [mention]}])
+    fake = FakeModel(respond=notes_else_default(answer))
+    result = ciagent.enrich(EPISODE, Settings(model=fake.model_id, ner="off"))
+    names = {e.name for e in result.entities}
+    assert "Guadalupe Island" in names
+    assert "the Guadalupe Island" not in names

@@ -86,6 +86,15 @@ def entity_key(name: str) -> str:
         key = shorter
 
 
+# An article written in lower case before a name ("the Farallon Islands", as said mid-sentence)
+# is not part of it; one in capitals may be ("The Long Tide", "The Devil's Teeth").
+_LOWER_ARTICLE = re.compile(r"^(?:the|a|an)\s+(?=[A-Z0-9])")
+
+
+def _without_article(name: str) -> str:
+    return _LOWER_ARTICLE.sub("", name) or name
+
+
 def _pick_name(names: Counter[str]) -> str:
     return max(names.items(), key=lambda item: (item[1], len(item[0])))[0]
 
@@ -102,9 +111,12 @@ class _Group:
         self.candidates.extend(other.candidates)
 
     def entity(self) -> MergedEntity:
-        name = _pick_name(self.names)
+        name = _without_article(_pick_name(self.names))
         kind = self.types.most_common(1)[0][0]
-        aliases = sorted({n for n in self.names if n != name}, key=str.casefold)
+        aliases = sorted(
+            {n for n in self.names if n != name and _without_article(n) != name},
+            key=str.casefold,
+        )
         unique = list(dict.fromkeys(self.candidates))
         return MergedEntity(name=name, type=kind, aliases=aliases, candidates=unique)
 
