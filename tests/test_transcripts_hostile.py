@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ciagent import TranscriptError, load_transcript
+from tests.test_transcripts import write
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -34,7 +35,7 @@ near Guadalupe Island
 
 
 def test_cues_without_a_blank_line_between_them_are_cues(tmp_path: Path) -> None:
-    transcript = load_transcript(_write(tmp_path, "yt.vtt", YOUTUBE))
+    transcript = load_transcript(write(tmp_path, "yt.vtt", YOUTUBE))
     assert [s.text for s in transcript.segments] == [
         "welcome back to the show",
         "today Sarah Chen joins us",
@@ -48,20 +49,20 @@ def test_cues_without_a_blank_line_between_them_are_cues(tmp_path: Path) -> None
         (7.0, 9.0),
     ]
     srt = "1\n00:00:01,000 --> 00:00:02,000\nOne.\n2\n00:00:02,000 --> 00:00:03,000\nTwo.\n"
-    segments = load_transcript(_write(tmp_path, "tight.srt", srt)).segments
+    segments = load_transcript(write(tmp_path, "tight.srt", srt)).segments
     assert [(s.text, s.start) for s in segments] == [("One.", 1.0), ("Two.", 2.0)]
 
 
 def test_a_repeated_timing_line_is_not_text(tmp_path: Path) -> None:
     vtt = "WEBVTT\n\n00:00:01.000 --> 00:00:03.000\n00:00:01.000 --> 00:00:03.000\nHello there.\n"
-    (segment,) = load_transcript(_write(tmp_path, "twice.vtt", vtt)).segments
+    (segment,) = load_transcript(write(tmp_path, "twice.vtt", vtt)).segments
     assert (segment.text, segment.start, segment.end) == ("Hello there.", 1.0, 3.0)
 
 
 def test_two_voices_in_one_cue_are_two_speakers(tmp_path: Path) -> None:
     cue = "<v Ana>Did you see it?</v>\n<v Bo>Yes, twice.</v>\n"
     vtt = f"WEBVTT\n\n00:00:00.000 --> 00:00:04.000\n{cue}"
-    first, second = load_transcript(_write(tmp_path, "voices.vtt", vtt)).segments
+    first, second = load_transcript(write(tmp_path, "voices.vtt", vtt)).segments
     assert (first.speaker, first.text) == ("Ana", "Did you see it?")
     assert (second.speaker, second.text) == ("Bo", "Yes, twice.")
     assert first.start == 0.0
@@ -72,7 +73,7 @@ def test_two_voices_in_one_cue_are_two_speakers(tmp_path: Path) -> None:
 
 def test_ass_styling_is_removed_from_srt_text(tmp_path: Path) -> None:
     srt = "1\n00:00:01,000 --> 00:00:02,000\n{\\an8}Top line\\Nand more\\hhere\n"
-    (segment,) = load_transcript(_write(tmp_path, "ass.srt", srt)).segments
+    (segment,) = load_transcript(write(tmp_path, "ass.srt", srt)).segments
     assert segment.text == "Top line and more here"
 
 
@@ -87,7 +88,7 @@ def test_bad_files_are_refused_naming_the_line(
     tmp_path: Path, name: str, content: str, says: str, line: int
 ) -> None:
     with pytest.raises(TranscriptError, match=says) as caught:
-        load_transcript(_write(tmp_path, name, content))
+        load_transcript(write(tmp_path, name, content))
     assert caught.value.line == line
 
 
@@ -106,32 +107,23 @@ def test_wide_encodings_without_a_byte_order_mark_are_read(tmp_path: Path, codec
 
 def test_a_one_off_label_in_an_unlabelled_transcript_is_what_was_said(tmp_path: Path) -> None:
     text = "We went to the market early.\nDigo: no sé.\nThen it rained all day.\nAnd we left.\n"
-    segments = load_transcript(_write(tmp_path, "plain.txt", text)).segments
+    segments = load_transcript(write(tmp_path, "plain.txt", text)).segments
     assert all(s.speaker is None for s in segments)
     assert segments[1].text == "Digo: no sé."
     labelled = "Ana: hi\nBo: hello\nAna: how are you\nCaller: fine\n"
-    speakers = [s.speaker for s in load_transcript(_write(tmp_path, "l.txt", labelled)).segments]
+    speakers = [s.speaker for s in load_transcript(write(tmp_path, "l.txt", labelled)).segments]
     assert speakers == ["Ana", "Bo", "Ana", "Caller"]
 
 
 def test_a_speaker_that_is_not_a_name_is_refused(tmp_path: Path) -> None:
     meeting = '{"meeting_transcripts": [{"speaker": {"n": 1}, "content": "Hello."}]}'
     with pytest.raises(TranscriptError, match=r"meeting_transcripts\[0\]\.speaker must be a name"):
-        load_transcript(_write(tmp_path, "m.json", meeting))
+        load_transcript(write(tmp_path, "m.json", meeting))
 
 
 def test_deeply_nested_json_is_refused(tmp_path: Path) -> None:
     with pytest.raises(TranscriptError, match="nested too deeply"):
-        load_transcript(_write(tmp_path, "deep.json", "[" * 100_000 + "]" * 100_000))
-
-
-def _write(folder: Path, name: str, content: str | bytes) -> Path:
-    path = folder / name
-    if isinstance(content, bytes):
-        path.write_bytes(content)
-    else:
-        path.write_text(content, encoding="utf-8")
-    return path
+        load_transcript(write(tmp_path, "deep.json", "[" * 100_000 + "]" * 100_000))
 
 
 # -- fuzzing: whatever the bytes, a Transcript or a TranscriptError ---------------------------
@@ -152,7 +144,7 @@ def _read_or_refuse(path: Path) -> None:
 def test_random_bytes_are_read_or_refused(
     tmp_path_factory: pytest.TempPathFactory, data: bytes, name: str
 ) -> None:
-    _read_or_refuse(_write(tmp_path_factory.mktemp("fuzz"), name, data))
+    _read_or_refuse(write(tmp_path_factory.mktemp("fuzz"), name, data))
 
 
 @settings(max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -187,7 +179,7 @@ def test_mutated_real_files_are_read_or_refused(
             data[at:at] = rng.choice(pieces)
         elif data:
             data[min(at, len(data) - 1)] = rng.randrange(256)
-    _read_or_refuse(_write(tmp_path_factory.mktemp("mutated"), source.name, bytes(data)))
+    _read_or_refuse(write(tmp_path_factory.mktemp("mutated"), source.name, bytes(data)))
 
 
 @settings(max_examples=FUZZ_EXAMPLES // 3, deadline=None)
@@ -197,4 +189,4 @@ def test_nesting_of_any_depth_is_read_or_refused(
 ) -> None:
     closer = "]" if opener == "[" else "}"
     text = opener * depth + "1" + closer * depth
-    _read_or_refuse(_write(tmp_path_factory.mktemp("deep"), "t.json", text))
+    _read_or_refuse(write(tmp_path_factory.mktemp("deep"), "t.json", text))
