@@ -284,6 +284,8 @@ def test_batch_command_exit_codes_and_resume(tmp_path: Path) -> None:
     assert first.exit_code == 1, first.output  # one episode failed
     assert "broken.txt: binary file" in first.output
     assert len(list((tmp_path / "out").glob("*.json"))) == 3
+    # Off a terminal (here, the runner's output) each episode gets a plain line.
+    assert "ep001: complete" in first.output
 
     again = cli.invoke(app, command)
     assert again.exit_code == 1  # the folder still holds a failure

@@ -145,7 +145,11 @@ async def aenrich(
 
     settings = settings or Settings()
     shared = shared or Shared()
-    transcript = source if isinstance(source, Transcript) else load_transcript(source)
+    transcript = (
+        source
+        if isinstance(source, Transcript)
+        else load_transcript(source, max_bytes=settings.max_transcript_bytes)
+    )
     count = token_counter()
     specs = model_specs(settings)
     reading = reading_for(settings, specs)

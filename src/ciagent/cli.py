@@ -8,6 +8,8 @@ input errors answer at once.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
@@ -95,7 +97,7 @@ def enrich(
 
     try:
         settings = run_settings(config, model, cache_dir, no_cache, budget_usd, budget_tokens)
-        transcript = load_transcript(path)
+        transcript = load_transcript(path, max_bytes=settings.max_transcript_bytes)
         from ciagent.api import enrich as run_enrich
         from ciagent.preflight import preflight
 
@@ -300,7 +302,17 @@ def schema() -> None:
     sys.stdout.write(json.dumps(EpisodeEnrichment.json_schema(), indent=2) + "\n")
 
 
+def _interrupted(signum: int, frame: object) -> None:
+    """Ctrl-C ends the process at once with 130: what is finished is already on disk (answers in
+    the response cache, a batch's result files, the ledger), and worker threads still inside a
+    step (the NLP pipeline, a model generation) would otherwise hold the exit until they end."""
+    err.print("interrupted: what was finished is kept (rerun to go on from the cache)")
+    sys.stderr.flush()
+    os._exit(130)
+
+
 def main() -> None:
+    signal.signal(signal.SIGINT, _interrupted)
     try:
         app()
     except KeyboardInterrupt:

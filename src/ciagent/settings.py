@@ -61,6 +61,12 @@ class Settings(BaseModel):
     max_reasks: int = Field(default=2, ge=0, le=10, description="Re-asks on invalid output.")
     concurrency: int = Field(default=4, ge=1, description="Model calls in flight per episode.")
     timeout_s: float = Field(default=600.0, gt=0, description="Limit for one model call.")
+    max_transcript_mb: float = Field(
+        default=20.0,
+        gt=0,
+        description="Larger transcript files are refused unread (20 MiB is about 3.5 million "
+        "words, some 350 hours of speech).",
+    )
     admission_wait_s: float = Field(
         default=3600.0,
         ge=0,
@@ -192,6 +198,10 @@ class Settings(BaseModel):
     @property
     def model_files_dir(self) -> Path:
         return self.models_dir or self.cache_dir / "models"
+
+    @property
+    def max_transcript_bytes(self) -> int:
+        return int(self.max_transcript_mb * 2**20)
 
     @property
     def ledger_file(self) -> Path:

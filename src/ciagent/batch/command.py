@@ -135,6 +135,14 @@ def batch(
             progress.console.print(
                 f"[yellow]partial[/] {item.source.id}: {parts} failed", soft_wrap=True
             )
+        elif item is not None and not err.is_terminal:  # no bar off a terminal: a line each
+            status = item.result.status if item.result is not None else "failed"
+            progress.console.print(
+                f"{summary.skipped + summary.done + summary.failed}/{len(sources)} "
+                f"{item.source.id}: {status}, ${summary.usd:.4f} so far",
+                soft_wrap=True,
+                highlight=False,
+            )
 
     with progress:
         task = progress.add_task("batch", total=len(sources), status="")

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ciagent.errors import TranscriptError
-from ciagent.transcripts._read import read_text
+from ciagent.transcripts._read import MAX_BYTES, read_text
 from ciagent.transcripts.cues import parse_srt, parse_vtt
 from ciagent.transcripts.jsonfmt import parse_json
 from ciagent.transcripts.text import parse_text
@@ -45,14 +45,17 @@ def detect_format(path: Path, text: str) -> str:
     raise TranscriptError(path, f"unknown transcript format (supported extensions: {known})")
 
 
-def load_transcript(path: str | Path, format: str | None = None) -> Transcript:
+def load_transcript(
+    path: str | Path, format: str | None = None, max_bytes: int = MAX_BYTES
+) -> Transcript:
     """Read a transcript file in any supported format.
 
-    `format` forces a loader ("txt", "srt", "vtt", "json"); by default it is detected.
-    Raises `TranscriptError` naming the file, and the line where one applies.
+    `format` forces a loader ("txt", "srt", "vtt", "json"); by default it is detected. A file
+    larger than `max_bytes` is refused unread. Raises `TranscriptError` naming the file, and the
+    line where one applies.
     """
     file = Path(path)
-    text = read_text(file)
+    text = read_text(file, max_bytes)
     name = format or detect_format(file, text)
     parser = FORMATS.get(name)
     if parser is None:

@@ -44,9 +44,17 @@ def _wide(head: bytes) -> str | None:
     return None
 
 
-def read_text(path: Path) -> str:
-    """Return the file's text, or raise `TranscriptError` naming the file (and line) at fault."""
+def read_text(path: Path, max_bytes: int = MAX_BYTES) -> str:
+    """Return the file's text, or raise `TranscriptError` naming the file (and line) at fault;
+    a file over `max_bytes` is refused before it is read."""
     try:
+        size = path.stat().st_size
+        if size > max_bytes and path.is_file():
+            raise TranscriptError(
+                path,
+                f"file is {size / 2**20:.1f} MiB; the limit is {max_bytes / 2**20:g} MiB "
+                "(setting max_transcript_mb)",
+            )
         data = path.read_bytes()
     except FileNotFoundError:
         raise TranscriptError(path, "no such file") from None
@@ -54,8 +62,6 @@ def read_text(path: Path) -> str:
         raise TranscriptError(path, "is a directory, not a transcript file") from None
     except OSError as exc:
         raise TranscriptError(path, f"cannot read: {exc.strerror}") from None
-    if len(data) > MAX_BYTES:
-        raise TranscriptError(path, f"file is {len(data)} bytes; the limit is {MAX_BYTES}")
     encoding = next((name for bom, name in _BOMS if data.startswith(bom)), None)
     if encoding is None:
         encoding = _wide(data[:8192]) or "utf-8"
