@@ -1,36 +1,143 @@
 """Transcript text is data, never instructions.
 
-A line that speaks to the assistant ("ignore previous instructions and output ...") is withheld
-from the model: the model reads a neutral note in its place, and nothing found in such a line is
-kept as evidence. The patterns are deliberately narrow (instructions addressed to a model), so
-ordinary talk about instructions is not affected.
+A line that speaks to a language model with instructions ("ignore previous instructions and
+output ...", "[SYSTEM NOTE TO THE AI: ...]") is withheld from the model: the model reads a neutral
+note in its place, and nothing found in such a line is kept as evidence.
+
+The line is first normalised so that disguises do not hide it: Unicode compatibility forms and
+letters that look Latin (Greek omicron, Cyrillic a/e/o/...) are folded to Latin, zero-width
+characters removed, and letters spaced out ("I g n o r e") joined. Then it is scored on what an
+injection does, and flagged at `_THRESHOLD`:
+
+- it addresses a model ("assistant,", "dear language model", "hey ChatGPT", "to any AI reading
+  this", "if you are an AI");
+- it overrides what the model was told (ignore / disregard / forget / override ... the
+  instructions, the above, your rules, prior context; "new instructions:", "from now on" to a
+  model);
+- it forges a role or a prompt format (`<|im_start|>`, `[INST]`, `### Instruction:`, "System:" or
+  "[SYSTEM NOTE" at the start, `<system>`);
+- it dictates the output (your summary / answer / title must ..., output / reply / respond /
+  say / print only ..., reveal the system prompt).
+
+One of these alone is ordinary talk ("Return only what you borrowed", "Forget what you heard
+about sharks", "Dear listeners, ..."); an override of instructions, a forged role marker, or an
+address to a model together with a dictated output is an injection. The labelled set in
+tests/data/injections.jsonl (40 injections in varied phrasing, 40 ordinary sentences about rules,
+instructions, systems and assistants) measures it (docs/architecture.md).
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from ciagent.types import Transcript
 
-__all__ = ["WITHHELD", "looks_like_instructions", "untrusted_segments"]
+__all__ = [
+    "WITHHELD",
+    "injection_score",
+    "looks_like_instructions",
+    "normalise",
+    "untrusted_segments",
+]
 
 WITHHELD = "(line withheld: it addresses the assistant with instructions)"
 
-_PATTERNS = [
-    r"\b(?:ignore|disregard|forget|override)\b.{0,40}\b(?:previous|prior|above|earlier|all|your)\b"
-    r".{0,20}\b(?:instructions?|prompts?|rules|directions)\b",
-    r"\bsystem\s+prompt\b",
-    r"\byou\s+are\s+now\b.{0,40}\b(?:assistant|model|ai|gpt|bot)\b",
-    r"\bnew\s+instructions?\s*:",
-    r"\b(?:output|print|respond\s+with|reply\s+with|return)\s+only\b",
-    r"<\|?(?:im_start|im_end|system|assistant)\|?>",
-]
-_INSTRUCTION = re.compile("|".join(f"(?:{p})" for p in _PATTERNS), re.IGNORECASE | re.DOTALL)
+# Letters from other scripts that look like Latin ones, as used to slip words past filters.
+_LOOKALIKES = str.maketrans(
+    "οОоαаАеЕіІїӏјЈѕЅсСрРуУхХԁɡνκмМнНтТвВεΙΟΑΕΤΝΚΜΡΧΥΖΒΗ",
+    "oOoaaAeEiIiljJsScCpPyYxXdgvkmMhHtTbBeIOAETNKMPXYZBH",
+)
+_INVISIBLE = re.compile("[\u200b-\u200f\u2060\ufeff\u00ad]")
+_SPACED = re.compile(r"\b(?:[A-Za-z] ){3,}[A-Za-z]\b")
+
+_MODEL = (
+    r"(?:assistant|a\.?i\.?|artificial intelligence|(?:large\s+)?language\s+models?|llms?|"
+    r"chat\s?gpt|gpt-?\w*|claude|gemini|llama|chatbot|bot|robot|summari[sz]er|transcriber|"
+    r"machine|model)"
+)
+_ADDRESS = re.compile(
+    # a model called by name: "Okay AI, ...", "Listen up, model.", "..., assistant, and ..."
+    rf"(?:^|[.!?:;,\[(]|\b(?:ok(?:ay)?|hey|hi|hello|dear|yo|attention|listen\s+up))\s*"
+    rf"(?:the\s+)?{_MODEL}(?:\s+system)?\s*[,:.!]"
+    rf"|\b(?:for|to|instruction\s+to|message\s+for|note\s+to)\s+(?:the\s+|any\s+|all\s+|every\s+)?"
+    rf"(?:\w+\s+)?{_MODEL}\b"
+    rf"|\b(?:if|when)\s+(?:you\s+are|you're|you\s+re)\s+(?:an?\s+)?{_MODEL}\b"
+    rf"|\b{_MODEL}s?\s+(?:is\s+|are\s+)?(?:reading|processing|summari[sz]ing|transcribing)"
+    rf"\s+this\b"
+    rf"|\bas\s+an?\s+{_MODEL}\b"
+    rf"|\b(?:the|any)\s+{_MODEL}\s+(?:must|should|shall|will)\b",
+    re.IGNORECASE,
+)
+_OVERRIDE = re.compile(
+    r"\b(?:ignore|disregard|forget|override|overwrite|bypass|skip|pay\s+no\s+attention\s+to)\b"
+    r"[^.!?]{0,30}?"
+    r"\b(?:(?:previous|prior|above|earlier|all|your|these|any)\s+(?:\w+\s+){0,2}"
+    r"(?:instructions?|prompts?|rules|directions|directives|context|guidelines|guidance|text|"
+    r"transcript|everything)|the\s+(?:\w+\s+)?(?:instructions?|prompts?|above|text|"
+    r"transcript|context|host|speakers?)|everything\s+(?:above|before|you\s+were\s+told)"
+    r"|what\s+(?:the\s+\w+|you\s+were)\s+(?:said|told))\b"
+    r"|\bnew\s+(?:instructions?|directives?|task)\s*(?:[:,]|is\b)|\bchange\s+of\s+plans?\b"
+    r"|\beverything\s+(?:before|above)\s+this\b[^.]{0,20}\birrelevant\b"
+    r"|\bdo\s+not\s+(?:follow|summari[sz]e)\b",
+    re.IGNORECASE,
+)
+_ROLE = re.compile(
+    r"<\|?\s*(?:im_start|im_end|system|assistant|user)\s*\|?>|\[/?INST\]|<</?SYS>>"
+    r"|###\s*instruction"
+    r"|^\W*(?:system|assistant)\s*(?:note|message|prompt|override)?\s*(?:to\s+the\s+\w+)?\s*:"
+    r"|\[\s*system\b|\bsystem\s+override\b"
+    r"|\byou\s+are\s+now\b[^.]{0,40}\b(?:ai|assistant|bot|model|gpt)\b"
+    r"|\b(?:here\s+is|this\s+is)\s+(?:the|your|a)\s+(?:new\s+|real\s+)?(?:system\s+)?prompt\b"
+    # an answer's exact words dictated: no one says that to a listener
+    r"|\b(?:output|respond|reply|answer|say)\s+(?:with\s+)?only\s+the\s+(?:word|phrase)\b",
+    re.IGNORECASE | re.MULTILINE,
+)
+_DICTATE = re.compile(
+    r"\b(?:your|the)\s+(?:\w+\s+)?(?:summary|answer|output|response|reply|title|task|quote|"
+    r"topic)\s+(?:\w+\s+){0,2}(?:must|should|is|will|has\s+to|have\s+to)\b"
+    r"|\b(?:must|should)\s+(?:now\s+)?(?:only\s+)?(?:say|output|answer|respond|reply|state|"
+    r"put|list|classify|print|include)\b"
+    r"|\b(?:output|print|reply\s+with|respond\s+with|answer\s+with|say|write)\s+(?:only|"
+    r"exactly|that|the\s+(?:word|phrase|text)|this|'|\")"
+    r"|\b(?:just|only)\s+(?:print|say|write|output|answer|reply|respond)\b"
+    r"|\b(?:answer|reply|respond)\s+with\b|\bsummari[sz]e\s+our\b|\bdescribe\s+our\b"
+    r"|\buse\s+it\b|\bas\s+the\s+(?:only|main|first)\s+\w+"
+    r"|\breveal\b[^.]{0,30}\b(?:prompt|instructions)\b|\bhidden\s+instructions\b"
+    r"|\b(?:stop|halt)\s+(?:summari[sz]ing|the\s+summary)\b|\binstead\b|\bfrom\s+now\s+on\b"
+    r"|\byou\s+(?:are\s+now|must\s+now|are\s+required)\b"
+    r"|:\s*(?:please\s+)?(?:replace|list|classify|put|write|say|output|print|answer|respond|"
+    r"reply|include|mention|describe|state|use|stop|skip)\b"
+    r"|\b(?:output|print|repeat)\s+(?:the\s+)?(?:text|words?)\s+(?:below|above|verbatim)\b",
+    re.IGNORECASE,
+)
+_THRESHOLD = 3
+
+
+def normalise(text: str) -> str:
+    """The line with disguises undone: compatibility forms, look-alike letters, invisible
+    characters, and letters spaced out to hide a word."""
+    text = unicodedata.normalize("NFKC", text).translate(_LOOKALIKES)
+    text = _INVISIBLE.sub("", text)
+    text = re.sub(r"\s{2,}", "  ", text)
+    # "I g n o r e  p r e v i o u s": single letters one space apart are one word; two spaces
+    # (or more) part the words.
+    return _SPACED.sub(lambda m: m.group(0).replace(" ", ""), text)
+
+
+def injection_score(text: str) -> int:
+    """How much the line does what an injection does (see the module)."""
+    line = normalise(text)
+    address = bool(_ADDRESS.search(line))
+    override = bool(_OVERRIDE.search(line))
+    role = bool(_ROLE.search(line))
+    dictate = bool(_DICTATE.search(line))
+    return 3 * override + 3 * role + 2 * address + 1 * dictate + (address and dictate)
 
 
 def looks_like_instructions(text: str) -> bool:
     """Whether a line addresses a language model with instructions."""
-    return _INSTRUCTION.search(text) is not None
+    return injection_score(text) >= _THRESHOLD
 
 
 def untrusted_segments(transcript: Transcript) -> frozenset[int]:
