@@ -50,6 +50,11 @@ _LOOKALIKES = str.maketrans(
 )
 _INVISIBLE = re.compile("[\u200b-\u200f\u2060\ufeff\u00ad]")
 _SPACED = re.compile(r"\b(?:[A-Za-z] ){3,}[A-Za-z]\b")
+_KEYWORDS = re.compile(
+    r"(ignore|disregard|forget|override|previous|prior|above|earlier|instructions?|prompts?|"
+    r"rules|system|assistant|your|all)",
+    re.IGNORECASE,
+)
 
 _MODEL = (
     r"(?:assistant|a\.?i\.?|artificial intelligence|(?:large\s+)?language\s+models?|llms?|"
@@ -121,8 +126,9 @@ def normalise(text: str) -> str:
     text = _INVISIBLE.sub("", text)
     text = re.sub(r"\s{2,}", "  ", text)
     # "I g n o r e  p r e v i o u s": single letters one space apart are one word; two spaces
-    # (or more) part the words.
-    return _SPACED.sub(lambda m: m.group(0).replace(" ", ""), text)
+    # (or more) part the words. Where the spacing is even throughout (a loader collapsed it), the
+    # words an injection is made of are parted again.
+    return _SPACED.sub(lambda m: _KEYWORDS.sub(r" \1 ", m.group(0).replace(" ", "")), text)
 
 
 def injection_score(text: str) -> int:
