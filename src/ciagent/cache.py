@@ -102,10 +102,14 @@ class TextDisk(diskcache.Disk):  # type: ignore[misc]
 def _open(directory: Path) -> diskcache.Cache:
     """The cache at `directory`; one whose database SQLite cannot read is moved aside (with a
     warning) and a new one started."""
-    try:
-        cache = diskcache.Cache(
+
+    def opened() -> diskcache.Cache:
+        return diskcache.Cache(
             str(directory), disk=TextDisk, size_limit=2**33, eviction_policy="none"
         )
+
+    try:
+        cache = opened()
         cache.get("")  # reads the table: a damaged file may open and fail only here
         return cache
     except sqlite3.DatabaseError as exc:
@@ -116,9 +120,7 @@ def _open(directory: Path) -> diskcache.Cache:
             exc,
             aside,
         )
-        return diskcache.Cache(
-            str(directory), disk=TextDisk, size_limit=2**33, eviction_policy="none"
-        )
+        return opened()
 
 
 class ResponseCache:

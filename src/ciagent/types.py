@@ -74,6 +74,11 @@ class Transcript(_Frozen):
         return self
 
     @property
+    def speakers(self) -> set[str]:
+        """The names of those who speak in it."""
+        return {s.speaker for s in self.segments if s.speaker}
+
+    @property
     def sha256(self) -> str:
         """Hash of the content (times, speakers, text), independent of the file it came from."""
         digest = hashlib.sha256()

@@ -111,7 +111,7 @@ def evaluate(
         for episode in episodes:
             transcript = load_transcript(Path(episode.transcript))
             result = enrich(transcript, settings)
-            speakers = sorted({s.speaker for s in transcript.segments if s.speaker})
+            speakers = sorted(transcript.speakers)
             row = score(name, episode, result, len(transcript.segments), speakers)
             scores.append(row)
             if on_score is not None:

@@ -34,7 +34,7 @@ from ciagent.routing.registry import Tier
 from ciagent.settings import Settings
 from ciagent.tokens import token_counter
 
-__all__ = ["ModelClient"]
+__all__ = ["PROMPT_SLACK", "ModelClient"]
 
 T = TypeVar("T", bound=BaseModel)
 P = TypeVar("P", Prose, Ranked)
@@ -42,7 +42,7 @@ P = TypeVar("P", Prose, Ranked)
 
 # Tokenizers differ: the prompt is counted with tiktoken and held at 1.5 times that, so the
 # reservation stays a worst case for the model's own tokenizer.
-_PROMPT_SLACK = 1.5
+PROMPT_SLACK = 1.5
 
 
 class _AttemptLog:
@@ -120,7 +120,7 @@ class ModelClient:
         whole completion allowance."""
         text = [str(m.get("content") or "") for m in kwargs.get("messages", [])]
         text.append(json.dumps(kwargs.get("response_format") or ""))
-        prompt = int(sum(self._count(t) + 8 for t in text) * _PROMPT_SLACK) + 64
+        prompt = int(sum(self._count(t) + 8 for t in text) * PROMPT_SLACK) + 64
         completion = int(kwargs.get("max_tokens") or self.max_output_tokens)
         return self.spec.cost(prompt, completion), prompt + completion
 

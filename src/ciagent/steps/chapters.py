@@ -169,7 +169,7 @@ async def chapters(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
         return {"chapters": []}
     spans, words, named, titled_by = draft.spans, draft.keywords, draft.named, draft.by
     analysis = state.get("analysis")
-    speakers = {s.speaker for s in transcript.segments if s.speaker}
+    speakers = transcript.speakers
     result: list[Chapter] = []
     used: list[set[str]] = []
     for number, ((first, last), kw) in enumerate(zip(spans, words, strict=True), start=1):

@@ -7,15 +7,16 @@ from __future__ import annotations
 import math
 
 from ciagent.chunking import chunk_transcript
+from ciagent.llm.call import PROMPT_SLACK
 from ciagent.state import EnrichState, EnrichUpdate, RunContext
+from ciagent.steps.notes import summary_tokens
 from ciagent.types import Chunk
 
 __all__ = ["chunk", "episode_need"]
 
 # Prompt tokens a call sends beyond the transcript it reads (instructions, worked example,
-# schema), counted generously, as the call path counts a worst case.
+# schema), counted generously (times PROMPT_SLACK), as the call path counts a worst case.
 _INSTRUCTIONS = 900
-_PROMPT_SLACK = 1.5
 _CLAIMS = 12  # summary claims a verdict judge may be asked about
 _CHAPTER_LINES = 1500  # tokens of key words and lines the chapter titles' call reads, at most
 
@@ -47,7 +48,7 @@ def episode_need(ctx: RunContext, chunks: list[Chunk]) -> tuple[float, int]:
     for c in chunks:
         calls.append((c.tokens + _INSTRUCTIONS, out))
         if reading.summary_apart:
-            calls.append((c.tokens + _INSTRUCTIONS, max(64, out // 4)))
+            calls.append((c.tokens + _INSTRUCTIONS, summary_tokens(reading)))
     words = sum(c.tokens for c in chunks)
     calls.append((min(words, _CHAPTER_LINES) + _INSTRUCTIONS, out))
     if len(chunks) > 1:
@@ -55,6 +56,6 @@ def episode_need(ctx: RunContext, chunks: list[Chunk]) -> tuple[float, int]:
     if reading.judge == "verdict":
         judged = math.ceil(_CLAIMS / reading.claims_per_call)
         calls.extend([(reading.chunk_tokens + _INSTRUCTIONS, out // 2)] * judged)
-    prompts = [int(p * _PROMPT_SLACK) for p, _ in calls]
+    prompts = [int(p * PROMPT_SLACK) for p, _ in calls]
     usd = sum(spec.cost(p, c) for p, (_, c) in zip(prompts, calls, strict=True))
     return usd, sum(prompts) + sum(c for _, c in calls)

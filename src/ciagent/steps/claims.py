@@ -73,11 +73,10 @@ def _known(transcript: Transcript) -> _Known:
     if known is None or known.transcript is not transcript:
         if len(_SAID) > 16:
             _SAID.clear()
-        segments = transcript.segments
         known = _SAID[id(transcript)] = _Known(
             transcript,
-            entailment.said_stems(s.text for s in segments),
-            frozenset(s.speaker for s in segments if s.speaker),
+            entailment.said_stems(s.text for s in transcript.segments),
+            frozenset(transcript.speakers),
         )
     return known
 

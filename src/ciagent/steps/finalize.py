@@ -81,7 +81,7 @@ def _settle_items(
         ctx.settings.max_recognized_entities,
         frozenset(grounding.untrusted),
     )
-    speakers = {s.speaker for s in state["transcript"].segments if s.speaker}
+    speakers = state["transcript"].speakers
     entities = [e for e in entities if not not_metadata(e.name, speakers)]
     entities.sort(
         key=lambda e: (-len(e.mentions), e.mentions[0].segment_ids[0] if e.mentions else 0)
@@ -152,7 +152,7 @@ def _topics(state: EnrichState, entities: list[Entity], ctx: RunContext) -> list
             analysis,
             len(segments),
             names=[name for e in entities for name in (e.name, *e.aliases)],
-            speakers={s.speaker for s in segments if s.speaker},
+            speakers=state["transcript"].speakers,
             limit=limit,
         )
     return subjects(state["merged"].topics, entities, more, min(_SUBJECTS, limit))[:limit]
@@ -178,9 +178,8 @@ async def finalize(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
     if not summary and claims:
         # Every sentence the model wrote was contradicted or not found: the episode's most
         # central lines stand in (said in the episode, so nothing to check), and it is said so.
-        speakers = {s.speaker for s in transcript.segments if s.speaker}
         every = range(len(transcript.segments))
-        summary = stand_in_summary(transcript, every, speakers, _STAND_IN_LINES)
+        summary = stand_in_summary(transcript, every, transcript.speakers, _STAND_IN_LINES)
         stand_in = bool(summary)
     if not summary:
         failures.append(

@@ -138,7 +138,7 @@ def _evidence(transcript: Transcript, chunks: list[Chunk], topic: str) -> list[i
 
 
 def stand_in_summary(
-    transcript: Transcript, segment_ids: Sequence[int], speakers: set[str], lines: int = 2
+    transcript: Transcript, segment_ids: Sequence[int], speakers: set[str], lines: int
 ) -> str:
     """The most central checkable sentences of these segments (at most `lines`, in order), as
     prose: what stands in for a summary the model could not give."""
@@ -162,7 +162,7 @@ async def merge(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
     stand_ins: list[int] = []
     transcript = state["transcript"]
     chunk_by_id = {chunk.id: chunk for chunk in state["chunks"]}
-    speakers = {s.speaker for s in transcript.segments if s.speaker}
+    speakers = transcript.speakers
     for result in results:
         if result.notes is None and result.summary is None:
             continue

@@ -156,7 +156,7 @@ def recognized_entities(
 ) -> dict[str, _Found]:
     """The pipeline's names grouped by entity key, with their mentions, in order of first use;
     none from `untrusted` segments (lines withheld from the model are withheld here too)."""
-    speakers = {s.speaker for s in transcript.segments if s.speaker}
+    speakers = transcript.speakers
     cased = _uses_capitals(transcript)
     groups: dict[str, _Found] = {}
     for phrase in analysis.names:

@@ -19,6 +19,7 @@ import asyncio
 
 from ciagent.chunking import chunk_text
 from ciagent.errors import BudgetExceeded, ModelCallError
+from ciagent.llm.reading import Reading
 from ciagent.prompts import Prompt, load_prompt
 from ciagent.routing.registry import Tier
 from ciagent.schemas import (
@@ -31,7 +32,7 @@ from ciagent.schemas import (
 from ciagent.settings import Settings
 from ciagent.state import ChunkTask, EnrichUpdate, NoteResult, RunContext
 
-__all__ = ["chunk_notes", "chunk_summary", "notes_request"]
+__all__ = ["chunk_notes", "chunk_summary", "notes_request", "summary_tokens"]
 
 Values = dict[str, str]
 
@@ -57,6 +58,11 @@ def notes_request(
     return prompt, chunk_notes_model(chunk_tokens, summary), values
 
 
+def summary_tokens(reading: Reading) -> int:
+    """The completion cap of a chunk's summary asked apart: a quarter of the notes'."""
+    return max(64, reading.output_tokens // _SUMMARY_SHARE)
+
+
 async def chunk_summary(text: str, chunk_id: int, ctx: RunContext) -> str | None:
     """The chunk's summary as the model writes it, or None when the call fails (the budget
     included: the notes matter more, and merge stands the chunk's own lines in).
@@ -65,7 +71,7 @@ async def chunk_summary(text: str, chunk_id: int, ctx: RunContext) -> str | None
     with the same values, so the two requests share that prefix."""
     prompt = load_prompt(SUMMARY_PROMPT, ctx.settings.prompts_dir)
     _, _, values = notes_request(ctx.settings, ctx.reading.chunk_tokens)
-    limit = max(64, ctx.reading.output_tokens // _SUMMARY_SHARE)
+    limit = summary_tokens(ctx.reading)
     try:
         return await ctx.client.text(
             f"chunk_summary[{chunk_id}]",

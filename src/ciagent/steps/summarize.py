@@ -93,7 +93,7 @@ async def summarize(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
     if budget < 1024:
         raise ModelCallError(ctx.client.spec.model_id, "context window too small for a summary")
     known = set(normalize_key(state["transcript"].render()).split())
-    speakers = {s.speaker for s in state["transcript"].segments if s.speaker}
+    speakers = state["transcript"].speakers
     level = 0
     while True:
         groups = group_to_fit(parts, ctx.count_tokens, budget)
