@@ -12,9 +12,13 @@ import re
 from collections.abc import Iterable
 
 __all__ = [
+    "CONNECTORS",
     "FILLERS",
+    "OFFICE_WORDS",
     "ROLE_WORDS",
     "STOPWORDS",
+    "UNITS",
+    "is_amount",
     "is_filler",
     "is_role",
     "is_speaker_label",
@@ -81,6 +85,44 @@ ROLE_WORDS = frozenset(
 )
 """Words that name a role in the conversation rather than who holds it."""
 
+OFFICE_WORDS = frozenset(
+    listed(
+        """
+        minister ministers president vice secretary chancellor premier mayor governor senator
+        commissioner auditor attorney general deputy acting chief officer ceo cfo spokesperson
+        spokesman spokeswoman representative hon honourable honorable
+        """
+    )
+)
+"""Offices and titles: a role too ("the Auditor General", "Minister of Finance", "Mr. Chair"),
+unless a name is attached."""
+
+CONNECTORS = frozenset(
+    listed("of the and for on in at de del della der di du da la le van von y e & 's")
+)
+"""Words that may sit lowercase inside a name ("Bank of England", "Leonardo da Vinci")."""
+
+UNITS = frozenset(
+    listed(
+        """
+        euro euros dollar dollars pound pounds cent cents yen pence quid percent per cent buck
+        bucks
+        """
+    )
+)
+"""Units of money and shares: a phrase of numbers and these is an amount, not a name."""
+
+_NUMBER_WORDS = frozenset(
+    listed(
+        """
+        zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen
+        fifteen sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty
+        ninety hundred hundreds thousand thousands million millions billion billions trillion
+        half quarter and a of point
+        """
+    )
+)
+
 _WORD = re.compile(r"[\w][\w'\u2019.-]*")
 _LABEL = re.compile(
     r"^(?:[a-z](?:_[a-z])+_?|(?:speaker|spk|participant|person|voice|guest|host|phd|grad|"
@@ -120,11 +162,29 @@ def is_speaker_label(text: str, speakers: Iterable[str] = ()) -> bool:
     return key in labels and is_role(text)
 
 
+_FIGURE = re.compile(r"^\d[\d.,]*%?$")
+_OFFICE_OF = re.compile(r"^(?P<office>.+?)\s+(?:of|for)\s+\S")
+
+
 def is_role(text: str) -> bool:
-    """Only role words, fillers and function words, with at least one role word ("Project
-    Manager", "the host", "the User Interface", "our marketing expert")."""
-    found = [w for w in words(text) if w not in STOPWORDS and w not in FILLERS]
-    return bool(found) and all(w in ROLE_WORDS for w in found)
+    """Only role and office words, fillers and function words, with at least one role word
+    ("Project Manager", "the host", "the User Interface", "our marketing expert", "Mr.Chair"), or
+    an office of something ("Minister of Finance", "Assembly Member for Carmarthen West")."""
+    spaced = text.replace(".", " ")
+    found = [w for w in words(spaced) if w not in STOPWORDS and w not in FILLERS]
+    roles = ROLE_WORDS | OFFICE_WORDS
+    if found and all(w in roles for w in found):
+        return True
+    office = _OFFICE_OF.match(spaced.strip())
+    head = words(office.group("office")) if office else []
+    return bool(head) and head[-1] in roles
+
+
+def is_amount(text: str) -> bool:
+    """Numbers and units of money only ("Twenty five Euros", "twelve and a half Euro", "$15")."""
+    found = [w for w in words(text.replace("$", " ")) if w not in STOPWORDS]
+    counted = [w for w in found if w in _NUMBER_WORDS or _FIGURE.match(w)]
+    return bool(counted) and all(w in _NUMBER_WORDS or w in UNITS or w in counted for w in found)
 
 
 def not_metadata(text: str, speakers: Iterable[str] = ()) -> bool:

@@ -8,7 +8,7 @@ tolerance and entity precision/recall are counted here (one-to-one matching).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -97,28 +97,47 @@ def rouge(predicted: str, gold: str) -> dict[str, float]:
     return {name: float(score.fmeasure) for name, score in scores.items()}
 
 
+Named = tuple[str, str] | tuple[str, str, Sequence[str]]
+"""An entity to score: (name, type), or (name, type, aliases)."""
+
+
+def _forms(item: Named) -> frozenset[str]:
+    aliases: Sequence[str] = item[2] if len(item) == 3 else ()
+    return frozenset(normalize_key(n) for n in (item[0], *aliases))
+
+
+def _matches(
+    predicted: Iterable[Named], gold: Iterable[tuple[str, str]], typed: bool
+) -> tuple[list[tuple[Named, tuple[str, str]]], int, int]:
+    """Predicted entities paired one to one with the gold ones they name (by name or alias,
+    and type when `typed`), with how many distinct entities each side has."""
+    found = list({(normalize_key(p[0]), p[1] if typed else ""): p for p in predicted}.values())
+    wanted = list({(normalize_key(g[0]), g[1] if typed else ""): g for g in gold}.values())
+    pairs: list[tuple[Named, tuple[str, str]]] = []
+    free = list(found)
+    for item in wanted:
+        key = normalize_key(item[0])
+        match = next((p for p in free if key in _forms(p) and (not typed or p[1] == item[1])), None)
+        if match is not None:
+            free.remove(match)
+            pairs.append((match, item))
+    return pairs, len(found), len(wanted)
+
+
 def entity_prf(
-    predicted: Iterable[tuple[str, str]], gold: Iterable[tuple[str, str]], typed: bool = True
+    predicted: Iterable[Named], gold: Iterable[tuple[str, str]], typed: bool = True
 ) -> PRF:
-    """(name, type) pairs matched by normalised name (and type when `typed`)."""
-
-    def key(item: tuple[str, str]) -> tuple[str, str]:
-        return normalize_key(item[0]), item[1] if typed else ""
-
-    found = {key(item) for item in predicted}
-    wanted = {key(item) for item in gold}
-    return PRF.of(len(found & wanted), len(found), len(wanted))
+    """Entities matched one to one by normalised name or alias (and type when `typed`): an
+    entity listed as "National Oceanic and Atmospheric Administration" with the alias "NOAA"
+    names the gold "NOAA"."""
+    pairs, found, wanted = _matches(predicted, gold, typed)
+    return PRF.of(len(pairs), found, wanted)
 
 
-def typed_share(
-    predicted: Iterable[tuple[str, str]], gold: Iterable[tuple[str, str]]
-) -> float | None:
-    """Of the predicted entities whose name matches a gold one, the share typed as the gold one
-    is (None when no name matches)."""
-    gold_types = {normalize_key(name): kind for name, kind in gold}
-    named = {
-        normalize_key(name): kind for name, kind in predicted if normalize_key(name) in gold_types
-    }
-    if not named:
+def typed_share(predicted: Iterable[Named], gold: Iterable[tuple[str, str]]) -> float | None:
+    """Of the predicted entities that name a gold one (by name or alias), the share typed as
+    the gold one is (None when none does)."""
+    pairs, _, _ = _matches(predicted, gold, typed=False)
+    if not pairs:
         return None
-    return sum(kind == gold_types[name] for name, kind in named.items()) / len(named)
+    return sum(p[1] == g[1] for p, g in pairs) / len(pairs)

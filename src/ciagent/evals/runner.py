@@ -78,7 +78,7 @@ def score(
         scores = rouge(result.summary, episode.summary)
         values.update(rouge1=scores["rouge1"], rouge2=scores["rouge2"], rougeL=scores["rougeL"])
     if episode.entities is not None:
-        predicted_entities = [(e.name, e.type.value) for e in result.entities]
+        predicted_entities = [(e.name, e.type.value, e.aliases) for e in result.entities]
         gold = [(e.name, e.type.value) for e in episode.entities]
         values["entity_f1"] = entity_prf(predicted_entities, gold).f1
         values["typed_correct"] = typed_share(predicted_entities, gold)

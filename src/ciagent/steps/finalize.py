@@ -17,6 +17,7 @@ from ciagent.steps.chapters import PROMPT as CHAPTERS_PROMPT
 from ciagent.steps.claims import GROUP_PROMPT as JUDGE_GROUP_PROMPT
 from ciagent.steps.claims import PROMPT as JUDGE_PROMPT
 from ciagent.steps.contrast import PROMPT as CONTRAST_PROMPT
+from ciagent.steps.entities import tidy_entities
 from ciagent.steps.escalate import PROMPT as LOCATE_PROMPT
 from ciagent.steps.merge import stand_in_summary, subjects
 from ciagent.steps.names import PRODUCER as NLP_PRODUCER
@@ -82,6 +83,7 @@ def _settle_items(
         frozenset(grounding.untrusted),
     )
     speakers = state["transcript"].speakers
+    entities = tidy_entities(entities, state["transcript"], speakers)
     entities = [e for e in entities if not not_metadata(e.name, speakers)]
     entities.sort(
         key=lambda e: (-len(e.mentions), e.mentions[0].segment_ids[0] if e.mentions else 0)

@@ -26,7 +26,7 @@ from ciagent.state import EnrichState, EnrichUpdate, RunContext
 from ciagent.steps.merge import entity_key
 from ciagent.textnorm import normalize_key
 from ciagent.types import Entity, EntityType, Mention, Transcript
-from ciagent.vocabulary import FILLERS, listed, not_metadata
+from ciagent.vocabulary import CONNECTORS, FILLERS, UNITS, not_metadata
 
 __all__ = ["LABEL_TYPES", "PRODUCER", "names", "recognized_entities", "with_recognized"]
 
@@ -116,12 +116,6 @@ def _fold_short_names(groups: dict[str, _Found]) -> None:
             groups[owners[0]].absorb(groups.pop(key))
 
 
-# Words that may sit lowercase inside a name ("Bank of England", "Leonardo da Vinci").
-_CONNECTORS = frozenset(
-    listed("of the and for on in at de del della der di du da la le van von y e & 's")
-)
-# Units of money the pipeline takes for names ("twelve fifty Euros" as a person).
-_UNITS = frozenset(listed("euro euros dollar dollars pound pounds cent cents yen pence quid"))
 _SENTENCE_END = re.compile(r"[.!?:]\s*$")
 
 
@@ -135,9 +129,9 @@ def _name_like(text: str, cased: bool) -> bool:
     folded = [w.casefold() for w in words]
     if len(set(folded)) < len(folded) or any(w in FILLERS for w in folded):
         return False
-    if len(words) == 1 and folded[0] in _UNITS:
+    if len(words) == 1 and folded[0] in UNITS:
         return False
-    return not cased or all(w[0].isupper() or w[0].isdigit() or w in _CONNECTORS for w in words)
+    return not cased or all(w[0].isupper() or w[0].isdigit() or w in CONNECTORS for w in words)
 
 
 def _mid_sentence(transcript: Transcript, phrase: Phrase) -> bool:

@@ -1,0 +1,197 @@
+"""The entity rules with no model call (`ciagent.steps.entities`): names, not phrases; one entity
+per thing; types the transcript's own words give."""
+
+from __future__ import annotations
+
+from ciagent.evals.metrics import entity_prf, typed_share
+from ciagent.steps.entities import roster, tidy_entities
+from ciagent.types import Entity, EntityType, Mention, Segment, Transcript
+from ciagent.vocabulary import is_amount, is_role, not_metadata
+
+LINES = [
+    "Welcome to Iron and Stone, a history podcast about the things people built.",
+    "The job passed to his son, Washington Roebling, who was thirty-two.",
+    "Emily was Washington's wife.",
+    "This is where Emily Warren Roebling comes in.",
+    "Later Emily Warren Roebling rode across in a carriage.",
+    "Yes, and with NOAA, the National Oceanic and Atmospheric Administration.",
+    "There's a book, The Devil's Teeth by Susan Casey, about white sharks.",
+    "Tagging is the hard part, and environmental DNA helps.",
+    "We will sell it at twenty five Euros.",
+    "The biggest buyer is Counter Culture Coffee in Durham, and Counter Culture pays well.",
+    "She had grown up in Cold Spring, New York, the sister of a general.",
+    "During the marine heatwave people called the Blob, sharks moved north.",
+    "The cooperative worked with Cenicafé, the research center of the federation.",
+    "They replanted with a rust-resistant variety called Castillo.",
+    "Thank you, Bethan, for that answer.",
+]
+TRANSCRIPT = Transcript(
+    segments=tuple(
+        Segment(id=i, start=i * 5.0, end=i * 5.0 + 4, speaker="Host", text=t)
+        for i, t in enumerate(LINES)
+    ),
+    timed=True,
+    format="txt",
+)
+
+
+def said(
+    name: str, kind: EntityType, *where: tuple[int, str], aliases: tuple[str, ...] = ()
+) -> Entity:
+    """An entity mentioned at each (segment, text) of `where`, as grounding would place it."""
+    mentions = []
+    for segment_id, text in where:
+        line = LINES[segment_id]
+        start = line.index(text)
+        mentions.append(
+            Mention(
+                segment_ids=[segment_id],
+                start=segment_id * 5.0,
+                end=segment_id * 5.0 + 4,
+                text=text,
+                char_start=start,
+                char_end=start + len(text),
+            )
+        )
+    return Entity(name=name, type=kind, aliases=list(aliases), mentions=mentions)
+
+
+def tidy(*entities: Entity, speakers: tuple[str, ...] = ()) -> dict[str, Entity]:
+    return {e.name: e for e in tidy_entities(list(entities), TRANSCRIPT, speakers)}
+
+
+def test_phrases_the_model_took_for_names_are_dropped() -> None:
+    kept = tidy(
+        said("Tagging", EntityType.PRODUCT, (7, "Tagging")),  # capital only to start a sentence
+        said("Environmental DNA", EntityType.PRODUCT, (7, "environmental DNA")),
+        said("Twenty five Euros", EntityType.PRODUCT, (8, "twenty five Euros")),
+        said("university", EntityType.PRODUCT, (0, "Iron")),  # the model wrote no name
+        said("Durham", EntityType.PLACE, (9, "Durham")),
+    )
+    assert list(kept) == ["Durham"]
+
+
+def test_a_work_and_its_author_are_two_entities() -> None:
+    kept = tidy(
+        said("Devil's Teeth by Susan Casey", EntityType.PERSON, (6, "Devil's Teeth by Susan Casey"))
+    )
+    assert kept["The Devil's Teeth"].type is EntityType.WORK
+    assert kept["Susan Casey"].type is EntityType.PERSON
+    [mention] = kept["Susan Casey"].mentions
+    assert LINES[6][mention.char_start : mention.char_end] == "Susan Casey"
+
+
+def test_an_acronym_joins_what_it_abbreviates() -> None:
+    kept = tidy(
+        said("NOAA", EntityType.ORGANIZATION, (5, "NOAA")),
+        said(
+            "National Oceanic and Atmospheric Administration",
+            EntityType.ORGANIZATION,
+            (5, "National Oceanic and Atmospheric Administration"),
+        ),
+    )
+    assert list(kept) == ["National Oceanic and Atmospheric Administration"]
+    assert kept["National Oceanic and Atmospheric Administration"].aliases == ["NOAA"]
+    assert len(kept["National Oceanic and Atmospheric Administration"].mentions) == 2
+
+
+def test_a_first_name_is_the_one_person_it_names_also_a_voice_of_the_transcript() -> None:
+    kept = tidy(
+        said("Washington Roebling", EntityType.ORGANIZATION, (1, "Washington Roebling")),
+        said("Washington", EntityType.PLACE, (2, "Washington")),
+        said("Bethan", EntityType.PLACE, (14, "Bethan")),
+        speakers=("Bethan Owen AM", "PhD B", "Hon. Bill Blair (Minister of Finance)"),
+    )
+    # "his son, Washington Roebling": a person, and "Washington" alone is him
+    assert kept["Washington Roebling"].type is EntityType.PERSON
+    assert kept["Washington Roebling"].aliases == ["Washington"]
+    assert kept["Bethan Owen"].type is EntityType.PERSON
+    assert "Washington" not in kept
+    assert "Bethan" not in kept
+
+
+def test_a_name_cut_short_gets_its_first_word_back() -> None:
+    kept = tidy(
+        said("Warren Roebling", EntityType.PERSON, (3, "Warren Roebling"), (4, "Warren Roebling"))
+    )
+    assert list(kept) == ["Emily Warren Roebling"]
+    assert {
+        LINES[m.segment_ids[0]][m.char_start : m.char_end]
+        for m in kept["Emily Warren Roebling"].mentions
+    } == {"Emily Warren Roebling"}
+
+
+def test_part_of_a_name_taken_for_a_person_joins_the_name() -> None:
+    kept = tidy(
+        said("Counter Culture Coffee", EntityType.ORGANIZATION, (9, "Counter Culture Coffee")),
+        said("Counter Culture", EntityType.PERSON, (9, "Counter Culture pays")),
+    )
+    assert list(kept) == ["Counter Culture Coffee"]
+
+
+def test_the_words_beside_a_name_type_it() -> None:
+    kept = tidy(
+        said("Iron and Stone", EntityType.ORGANIZATION, (0, "Iron and Stone")),
+        said("Cold Spring", EntityType.EVENT, (10, "Cold Spring")),
+        said("New York", EntityType.PLACE, (10, "New York")),
+        said("Blob", EntityType.PERSON, (11, "Blob")),
+        said("Cenicafé", EntityType.PLACE, (12, "Cenicafé")),
+        said("Castillo", EntityType.WORK, (13, "Castillo")),
+    )
+    assert kept["Iron and Stone"].type is EntityType.WORK  # ", a history podcast"
+    assert kept["Cold Spring"].type is EntityType.PLACE  # ", New York"
+    assert kept["New York"].type is EntityType.PLACE  # ", the sister of": about someone else
+    assert kept["Blob"].type is EntityType.EVENT  # "heatwave people called the Blob"
+    assert kept["Cenicafé"].type is EntityType.ORGANIZATION  # ", the research center of"
+    assert kept["Castillo"].type is EntityType.PRODUCT  # "variety called Castillo"
+
+
+def test_head_nouns_honorifics_and_digits_type_a_name() -> None:
+    kept = tidy(
+        said("Counter Culture Coffee", EntityType.PERSON, (9, "Counter Culture Coffee")),
+        said("Mr. Durham", EntityType.PLACE, (9, "Durham")),
+        said("COVID-19", EntityType.PERSON, (9, "Counter")),
+    )
+    assert kept["Mr. Durham"].type is EntityType.PERSON
+    assert kept["COVID-19"].type is EntityType.OTHER
+
+
+def test_roster_keeps_names_of_voices_not_labels_or_offices() -> None:
+    people = roster(
+        [
+            "Hon. Bill Blair (Minister of Public Safety)",
+            "Bethan Owen AM",
+            "PhD B",
+            "Professor A",
+            "Mr. Chair",
+        ]
+    )
+    assert sorted(people.values()) == ["Bethan Owen", "Bill Blair"]
+
+
+def test_offices_amounts_and_roles_are_not_metadata() -> None:
+    for phrase in (
+        "Minister of Finance",
+        "Mr.Chair",
+        "the Auditor General",
+        "Assembly Member for Carmarthen West",
+    ):
+        assert is_role(phrase), phrase
+        assert not_metadata(phrase), phrase
+    for phrase in ("Bank of England", "University of British Columbia", "Treasury Board"):
+        assert not is_role(phrase), phrase
+    for amount in ("Twenty five Euros", "twelve and a half Euro", "$15"):
+        assert is_amount(amount), amount
+    for name in ("Formula One", "Apollo 11", "COVID-19"):
+        assert not is_amount(name), name
+
+
+def test_entity_scores_count_an_alias_once() -> None:
+    gold = [("NOAA", "organization"), ("Sarah Chen", "person")]
+    predicted = [
+        ("National Oceanic and Atmospheric Administration", "organization", ["NOAA"]),
+        ("NOAA", "organization", []),  # a second entity for the same gold one is not a match
+    ]
+    found = entity_prf(predicted, gold)
+    assert (found.precision, found.recall) == (0.5, 0.5)
+    assert typed_share([("Ocean Agency", "place", ["NOAA"])], gold) == 0.0
