@@ -172,3 +172,20 @@ def test_a_list_of_key_words_or_a_near_repeat_is_no_title() -> None:
     first, _ = ciagent.enrich(transcript, Settings(model=fake.model_id, min_chapter_s=30)).chapters
     assert first.titled_by is None
     assert first.title != "Sharks, island, farmers, weeks"
+
+
+def test_a_title_loses_the_fillers_it_opens_with() -> None:
+    def hesitant(request: ciagent.testing.FakeRequest) -> object:
+        if request.schema_name == "ChapterTitles":
+            return {
+                "chapters": [
+                    {"number": 1, "title": "Uh white shark tagging", "summary": ""},
+                    {"number": 2, "title": "Yeah, so, coffee prices", "summary": ""},
+                ]
+            }
+        return ciagent.testing.default_answer(request)
+
+    fake = FakeModel(respond=hesitant)  # type: ignore[arg-type]
+    result = ciagent.enrich(two_subjects(), Settings(model=fake.model_id, min_chapter_s=30))
+    assert [c.title for c in result.chapters] == ["White shark tagging", "Coffee prices"]
+    assert all(c.titled_by == fake.model_id for c in result.chapters)

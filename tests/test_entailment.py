@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from ciagent.entailment import check, numbers, polarity, role_elsewhere, said_stems
+from ciagent.entailment import (
+    check,
+    numbers,
+    polarity,
+    role_corrected,
+    role_elsewhere,
+    said_stems,
+)
 
 LINES = [
     "We agreed to increase the states from six to eight.",
@@ -90,3 +97,12 @@ def test_a_claim_giving_one_person_anothers_role_is_contradicted() -> None:
     assert role_elsewhere("Maya Okafor is the host of the show.", INTRODUCTION) is None
     assert role_elsewhere("She is a marine ecologist.", INTRODUCTION) is None
     assert role_elsewhere("Chen is a marine ecologist.", INTRODUCTION) is None
+
+
+def test_a_role_given_to_the_wrong_person_is_given_back() -> None:
+    host = "Maya Okafor is a marine ecologist at MBARI who tags sharks."
+    assert role_corrected(host, INTRODUCTION) == (
+        "Sarah Chen is a marine ecologist at MBARI who tags sharks."
+    )
+    assert role_corrected("Sarah Chen is a marine ecologist at MBARI.", INTRODUCTION) is None
+    assert role_corrected("Maya Okafor is the host of the show.", INTRODUCTION) is None

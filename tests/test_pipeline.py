@@ -349,3 +349,29 @@ def test_an_article_said_before_a_name_is_not_part_of_it() -> None:
     names = {e.name for e in result.entities}
     assert "Guadalupe Island" in names
     assert "the Guadalupe Island" not in names
+
+
+def test_a_sentence_giving_the_guest_role_to_the_host_is_written_again_with_the_guest(
+    examples_dir: Path,
+) -> None:
+    """The host introduces 'Dr. Sarah Chen, a marine ecologist at the Monterey Bay Aquarium
+    Research Institute'; a summary that makes the host the marine ecologist loses that sentence,
+    and the same sentence naming Sarah Chen takes its place (unchecked: only the name was
+    checked), so the next sentence's "She" still has someone to refer to."""
+    wrong = "Maya Okafor is a marine ecologist at the Monterey Bay Aquarium Research Institute."
+
+    def respond(request: FakeRequest) -> dict[str, Any] | str:
+        if request.schema_name == "EpisodeSummary":
+            return {"summary": f"{wrong} She tags white sharks off Guadalupe Island."}
+        return default_answer(request)
+
+    fake = FakeModel(respond=respond)
+    path = examples_dir / "long-tide-ep41.vtt"
+    settings = Settings(model=fake.model_id, claim_judge="lexical", chunk_tokens=600)
+    result = ciagent.enrich(path, settings)
+    by_text = {c.text: c for c in result.claims}
+    assert (by_text[wrong].verdict, by_text[wrong].in_summary) == ("contradicted", False)
+    right = wrong.replace("Maya Okafor", "Sarah Chen")
+    assert (by_text[right].verdict, by_text[right].in_summary) == ("unchecked", True)
+    assert result.summary.startswith(f"{right} She tags")
+    assert result.verification.claims.corrected == 1

@@ -42,6 +42,7 @@ __all__ = [
     "credited_elsewhere",
     "numbers",
     "polarity",
+    "role_corrected",
     "role_elsewhere",
     "said_stems",
 ]
@@ -182,10 +183,9 @@ def _role(words_after: str) -> str:
     return " ".join(kept)
 
 
-def role_elsewhere(claim: str, lines: Sequence[str]) -> Finding | None:
-    """The claim says a named person is a role ("Maya Okafor is a marine ecologist", "Maya
-    Okafor, a marine ecologist, ...") that the evidence gives to someone else by name ("my
-    guest, Dr. Sarah Chen, a marine ecologist") and never to the one named."""
+def _role_holder(claim: str, lines: Sequence[str]) -> tuple[str, int, str] | None:
+    """(the name the claim gives a role, the evidence line that gives it to another, that
+    other's name), or None."""
     found = _ROLE_CLAIM.match(claim)
     if found is None:
         return None
@@ -201,8 +201,30 @@ def role_elsewhere(claim: str, lines: Sequence[str]) -> Finding | None:
             if _says(given.group("who"), names):
                 return None
             if _names(given.group("who")) - names:
-                return Finding("contradicted", number, "the evidence gives that role to another")
+                return found.group("name"), number, given.group("who")
     return None
+
+
+def role_elsewhere(claim: str, lines: Sequence[str]) -> Finding | None:
+    """The claim says a named person is a role ("Maya Okafor is a marine ecologist", "Maya
+    Okafor, a marine ecologist, ...") that the evidence gives to someone else by name ("my
+    guest, Dr. Sarah Chen, a marine ecologist") and never to the one named."""
+    held = _role_holder(claim, lines)
+    if held is None:
+        return None
+    return Finding("contradicted", held[1], "the evidence gives that role to another")
+
+
+def role_corrected(claim: str, lines: Sequence[str]) -> str | None:
+    """The claim with the role given to the one the evidence gives it ("Maya Okafor is a marine
+    ecologist ..." -> "Sarah Chen is a marine ecologist ..."), or None when `role_elsewhere`
+    does not hold. Only the name is corrected: the rest of the sentence stays unchecked."""
+    held = _role_holder(claim, lines)
+    if held is None:
+        return None
+    named, _line, holder = held
+    name = _TITLE.sub("", holder.strip()).strip()
+    return name + claim[len(named) :] if name else None
 
 
 def check(

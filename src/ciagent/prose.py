@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from ciagent.textnorm import split_sentences
 from ciagent.vocabulary import ROLE_WORDS, is_filler, meaningful_words
 
-__all__ = ["as_prose", "central_sentences", "checkable"]
+__all__ = ["as_prose", "central_sentences", "checkable", "without_leading_fillers"]
 
 _PART = re.compile(r"^part\s+\d+(?:\s*\([^)]*\))?\s*:\s*", re.IGNORECASE)
 _LABEL = re.compile(
@@ -46,6 +46,13 @@ def checkable(sentence: str) -> bool:
     if len(text.split()) < _MIN_WORDS or len(meaning) < 2:
         return False
     return sum(w in ROLE_WORDS for w in meaning) * 2 <= len(meaning)
+
+
+def without_leading_fillers(text: str) -> str:
+    """The text without the fillers it opens with ("Uh echo cancellation" -> "Echo
+    cancellation"), capitalised; unchanged when it is nothing but fillers."""
+    rest = _LEADING_FILLER.sub("", text.strip()).strip()
+    return rest[:1].upper() + rest[1:] if rest else text
 
 
 def _cleaned(sentence: str, speakers: set[str]) -> str:

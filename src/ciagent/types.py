@@ -264,6 +264,11 @@ class ClaimCounts(_Frozen):
     unchecked: int = 0
     escalated: int = Field(default=0, description="Re-judged by a stronger tier.")
     removed: int = Field(default=0, description="Taken out of the summary.")
+    corrected: int = Field(
+        default=0,
+        description="Removed sentences written again with the name the evidence gives their "
+        "role to (kept `unchecked`: only the name was checked).",
+    )
 
 
 class VerificationReport(_Frozen):

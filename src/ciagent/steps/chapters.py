@@ -20,7 +20,7 @@ from ciagent.chunking import segment_line
 from ciagent.errors import BudgetExceeded, ModelCallError
 from ciagent.nlp import TextAnalysis
 from ciagent.prompts import load_prompt
-from ciagent.prose import as_prose
+from ciagent.prose import as_prose, without_leading_fillers
 from ciagent.retrieval import terms
 from ciagent.schemas import ChapterTitles
 from ciagent.segmentation import ChapterBounds, chapter_spans
@@ -175,6 +175,7 @@ async def chapters(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
     for number, ((first, last), kw) in enumerate(zip(spans, words, strict=True), start=1):
         said = set(normalize_key(transcript.render(first, last)).split())
         title, summary = named.get(number, ("", ""))
+        title = without_leading_fillers(title)
         # About this chapter, naming nothing (capitalised past its first word) it never says,
         # not an earlier chapter's title again (a small model repeats one for several, or
         # nearly), and no list of the key words it was shown.

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 
 from ciagent import __version__
+from ciagent.entailment import role_corrected
 from ciagent.llm.usage import step_kind
 from ciagent.prompts import load_prompt
 from ciagent.state import EnrichState, EnrichUpdate, Grounding, RunContext
@@ -35,6 +36,7 @@ from ciagent.types import (
     Quote,
     StepFailure,
     Topic,
+    Transcript,
     VerificationReport,
 )
 from ciagent.vocabulary import not_metadata
@@ -105,11 +107,43 @@ def _settle_items(
     return entities, quotes, grounding.model_copy(update=counts)
 
 
-def _settle_claims(claims: list[Claim], flag: bool) -> tuple[list[Claim], ClaimCounts]:
+CORRECTED_BY = "transcript (name corrected)"
+
+
+def _corrected(claims: list[Claim], transcript: Transcript) -> list[Claim]:
+    """The claims, each removed one that gave a role to the wrong person ("Maya Okafor is a
+    marine ecologist", where the host introduces Dr. Sarah Chen as one) followed by the same
+    sentence naming the right one, in the summary in its place; unchecked, for only the name
+    was checked."""
+    out: list[Claim] = []
+    for claim in claims:
+        out.append(claim)
+        if claim.in_summary or claim.verdict != "contradicted":
+            continue
+        lines = [transcript.segments[i].text for i in claim.evidence_segment_ids]
+        text = role_corrected(claim.text, lines)
+        if text is not None:
+            out.append(
+                Claim(
+                    text=text,
+                    verdict="unchecked",
+                    evidence_segment_ids=claim.evidence_segment_ids,
+                    judged_by=CORRECTED_BY,
+                    in_summary=True,
+                )
+            )
+    return out
+
+
+def _settle_claims(
+    claims: list[Claim], flag: bool, transcript: Transcript
+) -> tuple[list[Claim], ClaimCounts]:
     settled = [
         c if flag or c.verdict not in _UNSUPPORTED else c.model_copy(update={"in_summary": False})
         for c in claims
     ]
+    if not flag:
+        settled = _corrected(settled, transcript)
     counts = ClaimCounts(
         checked=len(settled),
         supported=sum(c.verdict == "supported" for c in settled),
@@ -118,6 +152,7 @@ def _settle_claims(claims: list[Claim], flag: bool) -> tuple[list[Claim], ClaimC
         unchecked=sum(c.verdict == "unchecked" for c in settled),
         escalated=sum(c.escalated for c in settled),
         removed=sum(not c.in_summary for c in settled),
+        corrected=sum(c.judged_by == CORRECTED_BY for c in settled),
     )
     return settled, counts
 
@@ -164,7 +199,7 @@ async def finalize(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
     transcript = state["transcript"]
     flag = ctx.settings.on_unverified == "flag"
     entities, quotes, grounding = _settle_items(state, ctx, flag)
-    claims, claim_counts = _settle_claims(state.get("claims", []), flag)
+    claims, claim_counts = _settle_claims(state.get("claims", []), flag, transcript)
     summary = " ".join(c.text for c in claims if c.in_summary)
     notes = state.get("notes", [])
     failures = [
