@@ -195,3 +195,32 @@ def test_entity_scores_count_an_alias_once() -> None:
     found = entity_prf(predicted, gold)
     assert (found.precision, found.recall) == (0.5, 0.5)
     assert typed_share([("Ocean Agency", "place", ["NOAA"])], gold) == 0.0
+
+
+def test_a_topic_that_is_a_name_cut_short_is_no_subject() -> None:
+    from ciagent.steps.merge import subjects
+    from ciagent.types import Topic
+
+    lab = said(
+        "California State University Long Beach Shark Lab",
+        EntityType.ORGANIZATION,
+        (9, "Counter Culture Coffee"),
+    )
+    topics = [
+        Topic(name="California State University Long Beach Shark", score=0.5),
+        Topic(name="white shark tagging", score=0.3),
+        Topic(name="Shark", score=0.2),  # one word: a subject as much as a name's part
+    ]
+    kept = subjects(topics, [lab])
+    assert [t.name for t in kept] == ["white shark tagging", "Shark"]
+
+
+def test_articles_are_written_as_a_person_writes_them() -> None:
+    from ciagent.prose import with_articles
+
+    assert with_articles("She built a underwater robot and a app.") == (
+        "She built an underwater robot and an app."
+    )
+    for kept in ("a university", "a one-off", "a European", "a user", "a US lab", "a hat"):
+        assert with_articles(kept) == kept
+    assert with_articles("a Oakland studio, a hour") == "an Oakland studio, an hour"

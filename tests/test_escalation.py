@@ -156,6 +156,7 @@ def test_failed_items_are_escalated_recovered_or_dropped() -> None:
         "unchecked": 0,
         "escalated": 2,
         "removed": 1,
+        "corrected": 0,
     }
 
     steps = result.cost.by_step

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from ciagent.textnorm import split_sentences
 from ciagent.vocabulary import ROLE_WORDS, is_filler, meaningful_words
 
-__all__ = ["as_prose", "central_sentences", "checkable", "without_leading_fillers"]
+__all__ = ["as_prose", "central_sentences", "checkable", "with_articles", "without_leading_fillers"]
 
 _PART = re.compile(r"^part\s+\d+(?:\s*\([^)]*\))?\s*:\s*", re.IGNORECASE)
 _LABEL = re.compile(
@@ -46,6 +46,19 @@ def checkable(sentence: str) -> bool:
     if len(text.split()) < _MIN_WORDS or len(meaning) < 2:
         return False
     return sum(w in ROLE_WORDS for w in meaning) * 2 <= len(meaning)
+
+
+# "a" before a vowel sound: "a underwater robot" -> "an underwater robot"; not before a "you"
+# or "one" sound ("a university", "a one-off", "a European").
+_A_BEFORE_VOWEL = re.compile(
+    r"\b([Aa])\s+(?=(?:[aeioAEIO]|u(?:n(?!i)|p|m|g|l|s(?!u|e|a))|hour|honest|honou?r)\w*)"
+    r"(?!(?i:one\b|once\b|eu|uni|use|usu))",
+)
+
+
+def with_articles(text: str) -> str:
+    """The text with "a" written "an" before a vowel sound, as a person writes it."""
+    return _A_BEFORE_VOWEL.sub(lambda m: m.group(1) + "n ", text)
 
 
 def without_leading_fillers(text: str) -> str:

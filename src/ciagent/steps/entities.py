@@ -38,6 +38,7 @@ _ACRONYM = re.compile(r"^[A-Z]{2,7}$")
 _ARTICLE = re.compile(r"^(?:the|a|an)\s+")
 _POSSESSIVE = re.compile(r"['\u2019]s?$")
 _SENTENCE_END = re.compile(r"[.!?:]\s*$")
+_LOWER_ARTICLE = re.compile(r"^(?:the|a|an)\s+(?=\S)")
 _CALENDAR = frozenset(
     listed(
         """
@@ -201,7 +202,8 @@ def _mid_sentence(transcript: Transcript, mention: Mention) -> bool:
 def _said_name(entity: Entity, transcript: Transcript) -> str | None:
     """The entity's name when a mention writes it as a name (a one-word name inside a sentence,
     where a capital marks a name), or when no mention holds it and it is written as one (the
-    model's spelling); else an alias some mention writes as a name, as said there; else None.
+    model's spelling); else an alias some mention writes as a name; as said there, without a
+    lower-case article ("the Farallon Islands" -> "Farallon Islands"); else None.
     A name the model wrote in lower case is no name ("university")."""
     if not entity.mentions:
         return entity.name  # unverified, kept flagged: nothing said to judge by
@@ -219,7 +221,7 @@ def _said_name(entity: Entity, transcript: Transcript) -> str | None:
             if _written_as_name(text) and (
                 " " in form.strip() or _mid_sentence(transcript, mention)
             ):
-                return form if form == entity.name else text
+                return _LOWER_ARTICLE.sub("", text) or text  # as said: not "SemARNAT"
     return None
 
 

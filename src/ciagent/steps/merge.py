@@ -64,9 +64,10 @@ def subjects(
     """The topics that are subjects, not one of the episode's entities by another name ("Long
     Tide" for the show The Long Tide, "MBARI" for the institute): those are listed as entities.
     While fewer than `least` are left, `more` (subjects found without the model) fill in, each
-    about something no kept topic names. When no subject is left at all, the names stay."""
+    about something no kept topic names, nor a stretch of a name. When no subject is left at
+    all, the names stay."""
     named = {entity_key(n) for e in entities for n in (e.name, *e.aliases)}
-    kept = [t for t in topics if entity_key(t.name) not in named]
+    kept = [t for t in topics if entity_key(t.name) not in named and not _part_of_name(t, named)]
     said = set().union(*(stems(t.name) for t in kept))
     for topic in more:
         if len(kept) >= least:
@@ -75,6 +76,19 @@ def subjects(
             kept.append(topic)
             said |= stems(topic.name)
     return kept or topics  # names, when nothing else is said, rather than no topic
+
+
+def _part_of_name(topic: Topic, names: set[str]) -> bool:
+    """A topic of two words or more that is a stretch of a longer name ("California State
+    University Long Beach Shark", of the shark lab): a name cut short, not a subject."""
+    words = entity_key(topic.name).split()
+    if len(words) < 2:
+        return False
+    return any(
+        len(name) > len(words)
+        and any(name[i : i + len(words)] == words for i in range(len(name) - len(words) + 1))
+        for name in (n.split() for n in names)
+    )
 
 
 def entity_key(name: str) -> str:
