@@ -10,6 +10,7 @@ from ciagent import Settings
 from ciagent.segmentation import ChapterBounds, chapter_spans
 from ciagent.testing import FakeModel
 from ciagent.types import Segment, Transcript
+from ciagent.vocabulary import is_vague
 
 SHARKS = "We tagged white sharks near the island and tracked the sharks for weeks."
 COFFEE = "The coffee farmers sold their beans to a cooperative at a fair price."
@@ -87,7 +88,12 @@ def test_chapter_times_are_their_segments_times(examples_dir: Path) -> None:
         assert chapter.keywords
         if chapter != result.chapters[-1]:
             assert chapter.end - chapter.start >= 60 - 10  # cue gaps aside
-    assert {c.titled_by for c in result.chapters} == {fake.model_id}
+    # The fake titles a chapter with its first two key words; a vague one ("Next and camera")
+    # gives way to the chapter's noun phrase.
+    for chapter in result.chapters:
+        proposed = " and ".join(chapter.keywords[:2]).capitalize()
+        assert chapter.titled_by == (None if is_vague(proposed) else fake.model_id), proposed
+    assert sum(c.titled_by == fake.model_id for c in result.chapters) >= 2
 
 
 def test_a_title_not_about_its_chapter_falls_back_to_its_key_words() -> None:
@@ -189,3 +195,29 @@ def test_a_title_loses_the_fillers_it_opens_with() -> None:
     result = ciagent.enrich(two_subjects(), Settings(model=fake.model_id, min_chapter_s=30))
     assert [c.title for c in result.chapters] == ["White shark tagging", "Coffee prices"]
     assert all(c.titled_by == fake.model_id for c in result.chapters)
+
+
+def test_a_vague_title_gives_way_to_a_noun_phrase_as_a_person_writes_it() -> None:
+    """'Thirty minutes', 'Small camera' and 'But no screens' are no titles; the stand-in is
+    the chapter's noun phrase without the hesitation it opens with, its tokenised hyphen joined,
+    and not an earlier chapter's title again."""
+    from ciagent.nlp import Phrase, TextAnalysis
+    from ciagent.steps.chapters import _phrase_title
+
+    def np(text: str) -> Phrase:
+        return Phrase(segment_id=1, start=0, end=len(text), text=text, label="NP")
+
+    analysis = TextAnalysis(
+        names=[],
+        noun_phrases=[
+            np("thirty minutes"),
+            np("small camera"),
+            np("but no screens"),
+            np("uh echo cancellation - like techniques"),
+            np("echo"),
+        ],
+    )
+    words = ["minutes", "camera", "screens", "echo", "cancellation"]
+    assert _phrase_title(analysis, (0, 3), words, set(), []) == "Echo cancellation-like techniques"
+    used = [{"echo", "cance", "like", "techn"}]
+    assert _phrase_title(analysis, (0, 3), words, set(), used) == "Echo"

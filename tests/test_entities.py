@@ -224,3 +224,27 @@ def test_articles_are_written_as_a_person_writes_them() -> None:
     for kept in ("a university", "a one-off", "a European", "a user", "a US lab", "a hat"):
         assert with_articles(kept) == kept
     assert with_articles("a Oakland studio, a hour") == "an Oakland studio, an hour"
+
+
+def test_vague_phrases_are_no_titles_or_topics() -> None:
+    from ciagent.vocabulary import is_vague
+
+    for vague in (
+        "Thirty minutes",
+        "Six weeks on a ship",
+        "200,000 applicants",
+        "Good result",
+        "Small camera",
+        "Own remote control",
+        "plans you're developing",
+        "financial element of that",
+    ):
+        assert is_vague(vague), vague
+    for subject in (
+        "White shark tagging",
+        "New remote control design",
+        "Brooklyn caisson",
+        "First World War",
+        "Longest suspension bridge",
+    ):
+        assert not is_vague(subject), subject

@@ -25,7 +25,7 @@ from collections.abc import Iterable
 
 from ciagent.nlp import TextAnalysis
 from ciagent.types import Topic
-from ciagent.vocabulary import STOPWORDS, listed, meaningful_words, not_metadata, words
+from ciagent.vocabulary import STOPWORDS, is_vague, listed, meaningful_words, not_metadata, words
 
 __all__ = ["GENERIC_NOUNS", "subject_topics"]
 
@@ -82,6 +82,7 @@ def subject_topics(
             or text != text.lower()
             or len(text.split()) > _MAX_WORDS
             or not_metadata(text, voices)
+            or is_vague(text)
             or content[-1] in GENERIC_NOUNS
             or words(text)[0] in STOPWORDS  # "how many actions"
             or _in_a_name(text, named)

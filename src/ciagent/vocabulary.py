@@ -22,6 +22,7 @@ __all__ = [
     "is_filler",
     "is_role",
     "is_speaker_label",
+    "is_vague",
     "listed",
     "meaningful_words",
     "not_metadata",
@@ -178,6 +179,42 @@ def is_role(text: str) -> bool:
     office = _OFFICE_OF.match(spaced.strip())
     head = words(office.group("office")) if office else []
     return bool(head) and head[-1] in roles
+
+
+_VAGUE_MODIFIERS = frozenset(
+    listed(
+        """
+        good bad big small little large particular certain own next last first same other
+        whole main general various different real nice great huge new old few such entire
+        specific managed
+        """
+    )
+)
+_PERSONAL = frozenset(
+    listed(
+        """
+        i i'm i've me my we we're we've our us you you're you've your he he's his him she she's
+        her they they're they've their them it it's that's
+        """
+    )
+)
+
+
+def is_vague(text: str) -> bool:
+    """A phrase too vague for a title or a topic, though it has words that mean something: a
+    quantity ("Thirty minutes", "Six weeks on a ship"), a vague word and a noun ("Good result",
+    "Small camera", "Own remote control"), a phrase with a person in it ("plans you're
+    developing") or that trails off ("financial element of that")."""
+    found = words(text)
+    if not found:
+        return False
+    first = found[0]
+    if first in _NUMBER_WORDS - {"and", "a", "of", "point"} or _FIGURE.match(first):
+        return True
+    named = all(w[:1].isupper() for w in text.split())  # "First World War", "Next Generation"
+    if first in _VAGUE_MODIFIERS and len(found) <= 3 and not named:
+        return True
+    return any(w in _PERSONAL for w in found) or found[-1] in STOPWORDS
 
 
 def is_amount(text: str) -> bool:

@@ -14,6 +14,7 @@ the first person.
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 
 from ciagent.chunking import segment_line
@@ -27,7 +28,15 @@ from ciagent.segmentation import ChapterBounds, chapter_spans
 from ciagent.state import ChapterDraft, EnrichState, EnrichUpdate, RunContext
 from ciagent.textnorm import content_words, grounded_sentences, mentions_words, normalize_key
 from ciagent.types import Chapter, Transcript
-from ciagent.vocabulary import meaningful_words, not_metadata, stems
+from ciagent.vocabulary import (
+    STOPWORDS,
+    is_vague,
+    listed,
+    meaningful_words,
+    not_metadata,
+    stems,
+)
+from ciagent.vocabulary import words as vocabulary_words
 
 __all__ = ["PROMPT", "chapter_titles", "chapters", "keywords"]
 
@@ -93,8 +102,42 @@ def _request(transcript: Transcript, spans: list[tuple[int, int]], words: list[l
     )
 
 
+_TOKENIZED = re.compile(r"\s+(?=['\u2019]s\b)|(?<=\w) - (?=\w)")
+
+
+def _written(phrase: str) -> str:
+    """A noun phrase as a person writes it: without the hesitation it opens with, and a
+    tokenised transcript's "Ericsson 's" and "multi - band" joined up."""
+    return _TOKENIZED.sub(
+        lambda m: "-" if "-" in m.group(0) else "", without_leading_fillers(phrase)
+    )
+
+
+_HESITATIONS = frozenset(listed("uh uhh um umm erm er ah ahh mm mmm hmm"))
+
+
+def _titlelike(text: str, speakers: set[str], used: list[set[str]]) -> bool:
+    """A noun phrase that can stand as a title: one stretch of words (no blanked marker inside,
+    no "uh"), not opening on a function word ("But no screens"), not filler, a role, vague
+    ("Small camera") or an earlier chapter's title again."""
+    said = vocabulary_words(text)
+    return (
+        bool(said)
+        and "  " not in text
+        and said[0] not in STOPWORDS
+        and not any(w in _HESITATIONS for w in said)
+        and not not_metadata(text, speakers)
+        and not is_vague(text)
+        and not any(_same_title(stems(text), earlier) for earlier in used)
+    )
+
+
 def _phrase_title(
-    analysis: TextAnalysis | None, span: tuple[int, int], words: list[str], speakers: set[str]
+    analysis: TextAnalysis | None,
+    span: tuple[int, int],
+    words: list[str],
+    speakers: set[str],
+    used: list[set[str]],
 ) -> str | None:
     """The chapter's noun phrase that says most of its key words (then one of two to five
     words, the most repeated, the closest to three words), or None without the NLP pipeline or
@@ -110,25 +153,30 @@ def _phrase_title(
     said = Counter(normalize_key(p.text) for p in phrases)
     best: tuple[tuple[int, bool, int, int], str] | None = None
     for phrase in phrases:
-        content = meaningful_words(phrase.text)
+        text = _written(phrase.text)
+        content = meaningful_words(text)
         hits = len({w[:5] for w in content} & wanted)
-        if not hits or not_metadata(phrase.text, speakers):
+        if not hits or not _titlelike(text, speakers, used):
             continue
-        length = len(phrase.text.split())
+        length = len(text.split())
         rank = (hits, 2 <= length <= 5, said[normalize_key(phrase.text)], -abs(length - 3))
         if best is None or rank > best[0]:
-            best = (rank, phrase.text)
+            best = (rank, text)
     if best is None:
         return None
     return best[1][:1].upper() + best[1][1:]
 
 
 def _fallback_title(
-    analysis: TextAnalysis | None, span: tuple[int, int], words: list[str], speakers: set[str]
+    analysis: TextAnalysis | None,
+    span: tuple[int, int],
+    words: list[str],
+    speakers: set[str],
+    used: list[set[str]],
 ) -> str:
     """A title when the model gave none that holds: the chapter's best noun phrase, or its
     key words."""
-    phrase = _phrase_title(analysis, span, words, speakers)
+    phrase = _phrase_title(analysis, span, words, speakers, used)
     if phrase:
         return phrase
     return ", ".join(words[:3]).capitalize() if words else "Chapter"
@@ -186,11 +234,14 @@ async def chapters(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
             and mentions_words(title, said)
             and bool(grounded_sentences(title, said))
             and not not_metadata(title, speakers)
+            and not is_vague(title)
         )
+        if not titled:
+            title = _fallback_title(analysis, (first, last), kw, speakers, used)
         used.append(stems(title))
         result.append(
             Chapter(
-                title=title if titled else _fallback_title(analysis, (first, last), kw, speakers),
+                title=title,
                 summary=as_prose(grounded_sentences(summary, said), speakers) if titled else "",
                 start=transcript.segments[first].start,
                 end=transcript.segments[last].end,

@@ -38,7 +38,7 @@ from ciagent.textnorm import (
     split_sentences,
 )
 from ciagent.types import Chunk, Entity, EntityType, Topic, Transcript
-from ciagent.vocabulary import is_filler, is_role, not_metadata, stems
+from ciagent.vocabulary import is_filler, is_role, is_vague, not_metadata, stems
 
 __all__ = ["entity_key", "merge", "stand_in_summary", "subjects", "topic_name"]
 
@@ -54,6 +54,8 @@ def topic_name(name: str, speakers: set[str]) -> str | None:
     label or a sentence ("the Long Tide is produced by Harbor Light Media")."""
     name = _TOPIC_ARTICLE.sub("", name.strip().rstrip(".")).strip()
     if not name or len(name.split()) > _TOPIC_WORDS or not_metadata(name, speakers):
+        return None
+    if is_vague(name):
         return None
     return name
 
