@@ -248,3 +248,23 @@ def test_vague_phrases_are_no_titles_or_topics() -> None:
         "Longest suspension bridge",
     ):
         assert not is_vague(subject), subject
+
+
+def test_a_quote_is_a_whole_statement_not_hosting_or_scraps() -> None:
+    from ciagent.prose import quotable
+
+    assert quotable(
+        "We did. Our engineers built an autonomous vehicle we call the Tethys. It's a long-range"
+        " robot that can stay at sea for weeks."
+    )
+    for scrap in (
+        "Welcome to Iron and Stone, a history podcast about the things people built.",
+        "We'll go to Mr. Nater next, and then to the member for Carleton.",
+        "Tomás, you visited them in June, and you met the farmers there.",
+        "I'm Maya Okafor, recording from our studio in Oakland today.",
+        "I guess so . Radio two . Hmm . Radio two",
+        "we will sell the t at twenty five Euros to the retailers",
+        "So what would you say is the hardest part of tagging a shark?",
+        "So that could be a great um {vocalsound} application",
+    ):
+        assert not quotable(scrap), scrap

@@ -13,10 +13,25 @@ import math
 import re
 from collections.abc import Iterable
 
-from ciagent.textnorm import split_sentences
-from ciagent.vocabulary import ROLE_WORDS, is_filler, meaningful_words
+from ciagent.textnorm import clean, split_sentences
+from ciagent.vocabulary import (
+    FILLERS,
+    HESITATIONS,
+    ROLE_WORDS,
+    STOPWORDS,
+    is_filler,
+    meaningful_words,
+    words,
+)
 
-__all__ = ["as_prose", "central_sentences", "checkable", "with_articles", "without_leading_fillers"]
+__all__ = [
+    "as_prose",
+    "central_sentences",
+    "checkable",
+    "quotable",
+    "with_articles",
+    "without_leading_fillers",
+]
 
 _PART = re.compile(r"^part\s+\d+(?:\s*\([^)]*\))?\s*:\s*", re.IGNORECASE)
 _LABEL = re.compile(
@@ -109,3 +124,39 @@ def central_sentences(sentences: list[str], k: int) -> list[str]:
         ]
     best = sorted(range(n), key=lambda i: (-score[i], i))[:k]
     return [sentences[i] for i in sorted(best)]
+
+
+_QUOTE_WORDS = 5
+_QUOTE_MEANING = 3
+_HOSTING = re.compile(
+    r"^(?:welcome|thanks|thank you|next time|coming up|that's all|"
+    r"we(?:'ll| will)? (?:now )?(?:go|move|continue|turn)|let's (?:go|move|turn))\b",
+    re.IGNORECASE,
+)
+_ADDRESS = re.compile(r"^([A-Z][\w'\u2019-]*(?:\s+[A-Z][\w'\u2019-]*)?),\s")
+_SELF_INTRODUCTION = re.compile(r"\bI'm [A-Z]\w+")
+
+
+def quotable(text: str) -> bool:
+    """A line worth quoting: a whole statement (not begun mid-sentence, not a question, not a
+    string of scraps) of at least five words, three different ones meaning something and
+    fillers no more than they do, at most one "uh"; not the show's hosting ("Welcome to ...",
+    "We'll go to Mr. Nater next."), a self-introduction, or words addressed to someone ("Tomás,
+    you visited them in June.")."""
+    said = clean(text)
+    if not said or said[0].islower() or said.rstrip().endswith("?"):
+        return False
+    all_words = words(said)
+    meaning = meaningful_words(said)
+    if len(all_words) < _QUOTE_WORDS or len(set(meaning)) < _QUOTE_MEANING:
+        return False
+    if 5 * len(meaning) < 2 * len(all_words):
+        return False
+    pieces = split_sentences(said)  # choppy: "I guess so. Radio two. Hmm. Radio two"
+    if sum(len(p.split()) < 3 or p.endswith("?") for p in pieces) >= 2:
+        return False
+    if sum(w in HESITATIONS for w in all_words) >= 2:  # "From uh canonical mappings um"
+        return False
+    address = _ADDRESS.match(said)  # "Tomás, you ...", not "Yes, NOAA ..."
+    addressed = address is not None and address.group(1).casefold() not in FILLERS | STOPWORDS
+    return not (_HOSTING.match(said) or addressed or _SELF_INTRODUCTION.search(said))

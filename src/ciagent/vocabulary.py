@@ -14,6 +14,7 @@ from collections.abc import Iterable
 __all__ = [
     "CONNECTORS",
     "FILLERS",
+    "HESITATIONS",
     "OFFICE_WORDS",
     "ROLE_WORDS",
     "STOPWORDS",
@@ -69,6 +70,9 @@ FILLERS = frozenset(
 )
 """Conversational fillers and the verbs of talk around them ("I mean", "you know", "kind of",
 "I guess", "so yeah"): a phrase made only of these and function words says nothing."""
+
+HESITATIONS = frozenset(listed("uh uhh um umm erm er ah ahh mm mmm hmm"))
+"""Sounds of hesitation: a phrase holding one is no title, a line holding two no quote."""
 
 ROLE_WORDS = frozenset(
     listed(

@@ -29,9 +29,9 @@ from ciagent.state import ChapterDraft, EnrichState, EnrichUpdate, RunContext
 from ciagent.textnorm import content_words, grounded_sentences, mentions_words, normalize_key
 from ciagent.types import Chapter, Transcript
 from ciagent.vocabulary import (
+    HESITATIONS,
     STOPWORDS,
     is_vague,
-    listed,
     meaningful_words,
     not_metadata,
     stems,
@@ -113,9 +113,6 @@ def _written(phrase: str) -> str:
     )
 
 
-_HESITATIONS = frozenset(listed("uh uhh um umm erm er ah ahh mm mmm hmm"))
-
-
 def _titlelike(text: str, speakers: set[str], used: list[set[str]]) -> bool:
     """A noun phrase that can stand as a title: one stretch of words (no blanked marker inside,
     no "uh"), not opening on a function word ("But no screens"), not filler, a role, vague
@@ -125,7 +122,7 @@ def _titlelike(text: str, speakers: set[str], used: list[set[str]]) -> bool:
         bool(said)
         and "  " not in text
         and said[0] not in STOPWORDS
-        and not any(w in _HESITATIONS for w in said)
+        and not any(w in HESITATIONS for w in said)
         and not not_metadata(text, speakers)
         and not is_vague(text)
         and not any(_same_title(stems(text), earlier) for earlier in used)

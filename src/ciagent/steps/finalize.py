@@ -13,7 +13,7 @@ from ciagent import __version__
 from ciagent.entailment import role_corrected
 from ciagent.llm.usage import step_kind
 from ciagent.prompts import load_prompt
-from ciagent.prose import with_articles
+from ciagent.prose import quotable, with_articles
 from ciagent.state import EnrichState, EnrichUpdate, Grounding, RunContext
 from ciagent.steps.chapters import PROMPT as CHAPTERS_PROMPT
 from ciagent.steps.claims import GROUP_PROMPT as JUDGE_GROUP_PROMPT
@@ -91,6 +91,7 @@ def _settle_items(
     entities.sort(
         key=lambda e: (-len(e.mentions), e.mentions[0].segment_ids[0] if e.mentions else 0)
     )
+    quotes = [q for q in quotes if quotable(q.text)]
     quotes.sort(key=lambda q: q.segment_ids[0] if q.segment_ids else q.start)
     unfound_e, unfound_q = len(grounding.unfound_entities), len(grounding.unfound_quotes)
     counts = {
