@@ -268,3 +268,14 @@ def test_a_quote_is_a_whole_statement_not_hosting_or_scraps() -> None:
         "So that could be a great um {vocalsound} application",
     ):
         assert not quotable(scrap), scrap
+
+
+def test_a_summary_speaks_of_the_episode_not_of_its_lines() -> None:
+    from ciagent.prose import as_episode
+
+    assert as_episode("The transcript lines describe the farmers' year.") == (
+        "The episode describes the farmers' year."
+    )
+    assert as_episode("Transcript lines discuss the budget.") == "The episode discusses the budget."
+    assert as_episode("This transcript outlines the plan.") == "This episode outlines the plan."
+    assert as_episode("Sarah Chen tags sharks.") == "Sarah Chen tags sharks."

@@ -25,6 +25,7 @@ from ciagent.vocabulary import (
 )
 
 __all__ = [
+    "as_episode",
     "as_prose",
     "central_sentences",
     "checkable",
@@ -69,6 +70,26 @@ _A_BEFORE_VOWEL = re.compile(
     r"\b([Aa])\s+(?=(?:[aeioAEIO]|u(?:n(?!i)|p|m|g|l|s(?!u|e|a))|hour|honest|honou?r)\w*)"
     r"(?!(?i:one\b|once\b|eu|uni|use|usu))",
 )
+
+
+_LINES_SAY = re.compile(
+    r"^(?:the |these )?transcript lines (describe|summari[sz]e|discuss|outline|cover|highlight"
+    r"|explain|mention|show|detail|focus)\b",
+    re.IGNORECASE,
+)
+_TRANSCRIPT_SAYS = re.compile(r"^(?:this|the) transcript\b", re.IGNORECASE)
+
+
+def as_episode(sentence: str) -> str:
+    """A summary sentence about the episode, not about the lines it was read from: "The
+    transcript lines describe X" -> "The episode describes X"; "This transcript" -> "This
+    episode"."""
+    said = _LINES_SAY.match(sentence)
+    if said:
+        verb = said.group(1).lower()
+        verb += "es" if verb.endswith("ss") else "s"
+        return f"The episode {verb}{sentence[said.end() :]}"
+    return _TRANSCRIPT_SAYS.sub("This episode", sentence, count=1)
 
 
 def with_articles(text: str) -> str:

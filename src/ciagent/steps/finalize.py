@@ -13,7 +13,7 @@ from ciagent import __version__
 from ciagent.entailment import role_corrected
 from ciagent.llm.usage import step_kind
 from ciagent.prompts import load_prompt
-from ciagent.prose import quotable, with_articles
+from ciagent.prose import as_episode, quotable, with_articles
 from ciagent.state import EnrichState, EnrichUpdate, Grounding, RunContext
 from ciagent.steps.chapters import PROMPT as CHAPTERS_PROMPT
 from ciagent.steps.claims import GROUP_PROMPT as JUDGE_GROUP_PROMPT
@@ -202,9 +202,10 @@ async def finalize(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
     flag = ctx.settings.on_unverified == "flag"
     entities, quotes, grounding = _settle_items(state, ctx, flag)
     claims, claim_counts = _settle_claims(state.get("claims", []), flag, transcript)
-    # Written as a person writes ("an underwater robot"): after the checks, which read the
-    # model's words; the requests the model answered never see the change.
-    claims = [c.model_copy(update={"text": with_articles(c.text)}) for c in claims]
+    # Written as a person writes ("an underwater robot", "The episode describes", not "The
+    # transcript lines describe"): after the checks, which read the model's words; the
+    # requests the model answered never see the change.
+    claims = [c.model_copy(update={"text": with_articles(as_episode(c.text))}) for c in claims]
     summary = " ".join(c.text for c in claims if c.in_summary)
     notes = state.get("notes", [])
     failures = [
