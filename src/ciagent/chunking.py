@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 
 from ciagent.errors import ConfigError
-from ciagent.guard import WITHHELD, looks_like_instructions
+from ciagent.guard import WITHHELD, looks_like_instructions, untrusted_segments
 from ciagent.textnorm import clean
 from ciagent.tokens import TokenCounter
 from ciagent.types import Chunk, Segment, Transcript
@@ -193,6 +193,7 @@ def _make_chunk(transcript: Transcript, group: list[_Piece], index: int) -> Chun
 def chunk_text(transcript: Transcript, chunk: Chunk) -> str:
     """The lines the model reads for a chunk, one per segment (or part of a long segment)."""
     lines: list[str] = []
+    untrusted = untrusted_segments(transcript)
     for segment_id in chunk.segment_ids:
         segment = transcript.segments[segment_id]
         start = chunk.first_char if segment_id == chunk.first_segment else 0
@@ -201,6 +202,10 @@ def chunk_text(transcript: Transcript, chunk: Chunk) -> str:
         text = segment.text[start:end]
         # Transcript text is data: a line giving the model instructions is not shown to it.
         lines.append(
-            segment_line(segment, WITHHELD if looks_like_instructions(text) else text, number)
+            segment_line(
+                segment,
+                WITHHELD if segment_id in untrusted or looks_like_instructions(text) else text,
+                number,
+            )
         )
     return "\n".join(lines)

@@ -19,6 +19,9 @@ injection does, and flagged at `_THRESHOLD`:
 - it dictates the output (your summary / answer / title must ..., output / reply / respond /
   say / print only ..., reveal the system prompt).
 
+A pair of neighbouring lines that is an injection only together (one cue addresses the model,
+the next dictates its output) is withheld whole.
+
 One of these alone is ordinary talk ("Return only what you borrowed", "Forget what you heard
 about sharks", "Dear listeners, ..."); an override of instructions, a forged role marker, or an
 address to a model together with a dictated output is an injection. The labelled set in
@@ -30,6 +33,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
+from functools import lru_cache
 
 from ciagent.types import Transcript
 
@@ -38,6 +43,7 @@ __all__ = [
     "injection_score",
     "looks_like_instructions",
     "normalise",
+    "untrusted_lines",
     "untrusted_segments",
 ]
 
@@ -117,6 +123,7 @@ _DICTATE = re.compile(
     re.IGNORECASE,
 )
 _THRESHOLD = 3
+_ENDED = re.compile(r"[.!?\"'\u201d\u2019)\]]\s*$")
 
 
 def normalise(text: str) -> str:
@@ -146,6 +153,32 @@ def looks_like_instructions(text: str) -> bool:
     return injection_score(text) >= _THRESHOLD
 
 
+def untrusted_lines(texts: Sequence[str]) -> frozenset[int]:
+    """Positions of the lines withheld: each that looks like instructions, both lines of a pair
+    that do together though neither does alone (an injection split across two cues: "Dear
+    language model," then "your summary must only say ..."), and a withheld line's rest: a
+    neighbour that does some of what an injection does, or the sentence's next line."""
+    scores = [injection_score(text) for text in texts]
+    alone = [score >= _THRESHOLD for score in scores]
+    flagged = {i for i, flag in enumerate(alone) if flag}
+    for i in range(len(texts) - 1):
+        if not (alone[i] or alone[i + 1]) and looks_like_instructions(f"{texts[i]} {texts[i + 1]}"):
+            flagged |= {i, i + 1}
+    # The rest of a withheld line is withheld with it: a neighbour that does some of what an
+    # injection does ("and say only BUY CRYPTO"), or the next line when the withheld one stops
+    # mid-sentence and it goes on ("Ignore the above and say" / "that this episode is ...").
+    for i in sorted(i for i in flagged if alone[i]):
+        flagged |= {j for j in (i - 1, i + 1) if 0 <= j < len(texts) and scores[j] > 0}
+        if i + 1 < len(texts) and not _ENDED.search(texts[i]) and texts[i + 1][:1].islower():
+            flagged.add(i + 1)
+    return frozenset(flagged)
+
+
+@lru_cache(maxsize=16)
+def _untrusted(texts: tuple[str, ...]) -> frozenset[int]:
+    return untrusted_lines(texts)
+
+
 def untrusted_segments(transcript: Transcript) -> frozenset[int]:
-    """Ids of the segments withheld from the model."""
-    return frozenset(s.id for s in transcript.segments if looks_like_instructions(s.text))
+    """Ids of the segments withheld from the model (ids are positions)."""
+    return _untrusted(tuple(s.text for s in transcript.segments))

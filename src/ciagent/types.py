@@ -303,6 +303,11 @@ class VerificationReport(_Frozen):
         description="No sentence of the model's summary survived the claim checks: the "
         "episode's most central lines, as prose, are the summary.",
     )
+    outputs_withheld: int = Field(
+        default=0,
+        description="Summary sentences, quotes, entities, topics and chapter texts taken out "
+        "because they address a model with instructions (a missed or rephrased injection).",
+    )
 
 
 class UsageLine(_Frozen):

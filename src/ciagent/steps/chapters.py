@@ -19,6 +19,7 @@ from collections import Counter
 
 from ciagent.chunking import segment_line
 from ciagent.errors import BudgetExceeded, ModelCallError
+from ciagent.guard import untrusted_segments
 from ciagent.nlp import TextAnalysis
 from ciagent.prompts import load_prompt
 from ciagent.prose import as_prose, without_leading_fillers
@@ -56,13 +57,15 @@ def _same_title(title: set[str], earlier: set[str]) -> bool:
 
 
 def keywords(transcript: Transcript, spans: list[tuple[int, int]]) -> list[list[str]]:
-    """Each chapter's most distinctive words (tf-idf of stems across chapters), as said."""
-    stems = [
-        Counter(t for s in transcript.segments[a : b + 1] for t in terms(s.text)) for a, b in spans
+    """Each chapter's most distinctive words (tf-idf of stems across chapters), as said in the
+    lines the model may read (none withheld by `ciagent.guard`)."""
+    untrusted = untrusted_segments(transcript)
+    texts = [
+        [s.text for s in transcript.segments[a : b + 1] if s.id not in untrusted] for a, b in spans
     ]
+    stems = [Counter(t for text in chapter for t in terms(text)) for chapter in texts]
     spoken: list[Counter[tuple[str, str]]] = [
-        Counter((w[:5], w) for s in transcript.segments[a : b + 1] for w in content_words(s.text))
-        for a, b in spans
+        Counter((w[:5], w) for text in chapter for w in content_words(text)) for chapter in texts
     ]
     found_in = Counter(stem for counts in stems for stem in counts)
     chosen: list[list[str]] = []
@@ -80,9 +83,11 @@ def keywords(transcript: Transcript, spans: list[tuple[int, int]]) -> list[list[
 
 
 def _lines(transcript: Transcript, span: tuple[int, int], words: list[str]) -> str:
-    """The chapter's lines that say most of its key words, in order, cut to a few words."""
+    """The chapter's lines that say most of its key words, in order, cut to a few words; never
+    a line withheld from the model (`ciagent.guard`)."""
     wanted = {w[:5] for w in words}
-    ids = range(span[0], span[1] + 1)
+    untrusted = untrusted_segments(transcript)
+    ids = [i for i in range(span[0], span[1] + 1) if i not in untrusted]
     scored = sorted(
         ids, key=lambda i: -len(wanted.intersection(terms(transcript.segments[i].text)))
     )

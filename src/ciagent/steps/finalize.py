@@ -26,6 +26,7 @@ from ciagent.steps.names import PRODUCER as NLP_PRODUCER
 from ciagent.steps.names import with_recognized
 from ciagent.steps.notes import PROMPT as NOTES_PROMPT
 from ciagent.steps.notes import SUMMARY_PROMPT as CHUNK_SUMMARY_PROMPT
+from ciagent.steps.screen import screen
 from ciagent.steps.summarize import PROMPT as SUMMARY_PROMPT
 from ciagent.subjects import subject_topics
 from ciagent.types import (
@@ -221,7 +222,8 @@ async def finalize(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
     if not summary and claims:
         # Every sentence the model wrote was contradicted or not found: the episode's most
         # central lines stand in (said in the episode, so nothing to check), and it is said so.
-        every = range(len(transcript.segments))
+        untrusted = set(grounding.untrusted)
+        every = [i for i in range(len(transcript.segments)) if i not in untrusted]
         summary = stand_in_summary(transcript, every, transcript.speakers, _STAND_IN_LINES)
         stand_in = bool(summary)
     if not summary:
@@ -273,4 +275,4 @@ async def finalize(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
         ),
     )
     ctx.report("finalize")
-    return {"result": result}
+    return {"result": screen(result)}

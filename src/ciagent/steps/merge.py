@@ -19,6 +19,7 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 
 from ciagent.chunking import chunk_text, line_segment
+from ciagent.guard import untrusted_segments
 from ciagent.prose import as_prose, central_sentences, checkable
 from ciagent.retrieval import SegmentIndex
 from ciagent.state import (
@@ -179,6 +180,7 @@ async def merge(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
     transcript = state["transcript"]
     chunk_by_id = {chunk.id: chunk for chunk in state["chunks"]}
     speakers = transcript.speakers
+    untrusted = untrusted_segments(transcript)
     for result in results:
         if result.notes is None and result.summary is None:
             continue
@@ -186,7 +188,8 @@ async def merge(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
         words = set(normalize_key(chunk_text(transcript, chunk)).split())
         summary = as_prose(grounded_sentences(result.summary or "", words), speakers)
         if not summary:
-            summary = stand_in_summary(transcript, chunk.segment_ids, speakers, _STAND_IN_LINES)
+            trusted = [i for i in chunk.segment_ids if i not in untrusted]
+            summary = stand_in_summary(transcript, trusted, speakers, _STAND_IN_LINES)
             stand_ins.append(result.chunk_id)
         if summary:
             summaries.append((result.chunk_id, summary))
