@@ -8,6 +8,7 @@ input errors answer at once.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import sys
@@ -311,8 +312,16 @@ def _interrupted(signum: int, frame: object) -> None:
     os._exit(130)
 
 
+def _quiet_litellm_logs() -> None:
+    """litellm's and instructor's loggers lowered to errors: done for the CLI, a process of
+    ciagent's own, never to a host that imports the library."""
+    for name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "instructor"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
 def main() -> None:
     signal.signal(signal.SIGINT, _interrupted)
+    _quiet_litellm_logs()
     try:
         app()
     except KeyboardInterrupt:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import os
 import threading
 import time
@@ -39,14 +38,12 @@ def litellm_module() -> Any:
         os.environ.setdefault("LITELLM_LOG", "ERROR")
         import litellm
 
+        # litellm offers these two only as globals: no usage sent anywhere, and no "Give Feedback"
+        # banner printed to the host's stdout when a call fails (ciagent raises a typed error).
+        # Retries are ciagent's, asked per call (`num_retries=0`); loggers are the host's (the
+        # CLI, a process of ciagent's own, quiets litellm's).
         litellm.telemetry = False
         litellm.suppress_debug_info = True
-        litellm.num_retries = 0
-        for name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy"):
-            logging.getLogger(name).setLevel(logging.ERROR)
-        # ciagent reports failed calls itself, as typed errors; keep instructor's own log lines
-        # for the application's handlers, off the bare stderr.
-        logging.getLogger("instructor").addHandler(logging.NullHandler())
         litellm.custom_provider_map = [
             *[p for p in litellm.custom_provider_map if p["provider"] not in ("embedded", "fake")],
             {"provider": "embedded", "custom_handler": _embedded_handler(litellm)},
