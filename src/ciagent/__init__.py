@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from ciagent.api import aenrich, enrich
     from ciagent.batch import enrich_many
 
-__version__ = "0.1.0"
+from ciagent.version import __version__
 
 __all__ = [
     "BatchInputError",

@@ -18,10 +18,12 @@ import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ciagent.errors import ConfigError
-from ciagent.llm.reading import SMALL_CHUNK_TOKENS
 from ciagent.routing.registry import Deployment, Tier
 
-__all__ = ["DEFAULT_MODEL", "ENV_PREFIX", "Settings"]
+__all__ = ["DEFAULT_MODEL", "ENV_PREFIX", "SMALL_CHUNK_TOKENS", "Settings"]
+
+SMALL_CHUNK_TOKENS = 1500
+"""Tokens of transcript per chunk for a small model (one a 4k-token context serves)."""
 
 ENV_PREFIX = "CIAGENT_"
 DEFAULT_MODEL = "embedded/qwen2.5-coder-0.5b-instruct"

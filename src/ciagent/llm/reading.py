@@ -24,12 +24,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from ciagent.llm.models import ModelSpec
-
-if TYPE_CHECKING:
-    from ciagent.settings import Settings
+from ciagent.settings import SMALL_CHUNK_TOKENS, Settings
 
 __all__ = [
     "DEFAULT_OUTPUT_TOKENS",
@@ -40,7 +38,6 @@ __all__ = [
     "reading_for",
 ]
 
-SMALL_CHUNK_TOKENS = 1500
 DEFAULT_OUTPUT_TOKENS = 1024
 LARGE_CHUNK_TOKENS = 4000
 LARGE_CLAIMS_PER_CALL = 8

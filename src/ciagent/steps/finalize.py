@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 
-from ciagent import __version__
 from ciagent.entailment import role_corrected
 from ciagent.llm.usage import step_kind
 from ciagent.prompts import load_prompt
@@ -41,6 +40,7 @@ from ciagent.types import (
     Transcript,
     VerificationReport,
 )
+from ciagent.version import __version__
 from ciagent.vocabulary import not_metadata
 
 __all__ = ["finalize"]
