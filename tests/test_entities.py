@@ -4,7 +4,8 @@ per thing; types the transcript's own words give."""
 from __future__ import annotations
 
 from ciagent.evals.metrics import entity_prf, typed_share
-from ciagent.steps.entities import roster, tidy_entities
+from ciagent.steps.entities import tidy_entities
+from ciagent.steps.entity_types import roster
 from ciagent.types import Entity, EntityType, Mention, Segment, Transcript
 from ciagent.vocabulary import is_amount, is_role, not_metadata
 

@@ -9,35 +9,26 @@ the NLP pipeline's are joined (`ciagent.steps.names`).
   Oceanic and Atmospheric Administration, kept as an alias); a one-word name is the one person
   whose first or last name it is ("Bethan" typed a place, beside the person Bethan Owen), also
   when that person is only known as a voice of the transcript ("Bethan Owen AM").
-- **Types a reader expects.** A voice of the transcript is a person; a name after an honorific
-  ("Mr.", "Hon.") too; a person's name has no digit ("COVID-19"); a name whose head noun says what
-  it is ("... Aquarium", "... Foundation", "... Bridge") is an organization or a place.
+- **Types a reader expects**: `ciagent.steps.entity_types`.
 """
 
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Iterable, Sequence
 
+from ciagent.steps.entity_types import HONORIFIC, entity_type, roster
 from ciagent.steps.merge import entity_key
-from ciagent.textnorm import normalize_key
+from ciagent.steps.names import SENTENCE_END, uses_capitals
 from ciagent.types import Entity, EntityType, Mention, Transcript
-from ciagent.vocabulary import CONNECTORS, is_amount, is_role, is_speaker_label, listed
+from ciagent.vocabulary import CONNECTORS, is_amount, is_role, listed
 
-__all__ = ["roster", "tidy_entities"]
+__all__ = ["tidy_entities"]
 
-_HONORIFIC = re.compile(
-    r"^(?:(?:hon|mr|mrs|ms|miss|mx|dr|sir|dame|lady|lord|prof|professor|rev)\.?\s*)+",
-    re.IGNORECASE,
-)
-_POSTNOMINAL = frozenset(listed("am ms mp mla mep mpp msp td phd md jr sr qc kc"))
-_PARENTHESIS = re.compile(r"\s*\([^)]*\)")
 _BY = re.compile(r"^(?P<work>.+?)\s+by\s+(?P<who>[A-Z][\w'.\u2019-]*(?:\s+[A-Z][\w'.\u2019-]*)+)$")
 _ACRONYM = re.compile(r"^[A-Z]{2,7}$")
 _ARTICLE = re.compile(r"^(?:the|a|an)\s+")
 _POSSESSIVE = re.compile(r"['\u2019]s?$")
-_SENTENCE_END = re.compile(r"[.!?:]\s*$")
 _LOWER_ARTICLE = re.compile(r"^(?:the|a|an)\s+(?=\S)")
 _CALENDAR = frozenset(
     listed(
@@ -48,140 +39,6 @@ _CALENDAR = frozenset(
     )
 )
 _WORD_BEFORE = re.compile(r"(?P<word>[\w\u00C0-\u024F-]+)\s$")
-
-_ORGANIZATION_HEADS = frozenset(
-    listed(
-        """
-        institute institution university college school academy foundation association council
-        agency administration board bank committee party society museum aquarium laboratory lab
-        company corporation corp inc ltd llc group media federation union ministry department
-        service commission network press records studio studios trust fund club league
-        """
-    )
-)
-_PLACE_HEADS = frozenset(
-    listed(
-        """
-        island islands bay river lake mountain mountains street avenue road park valley ocean sea
-        gulf coast county city canyon bridge heights gorge peninsula desert forest harbor harbour
-        strait sound beach falls
-        """
-    )
-)
-
-_CUES: dict[EntityType, frozenset[str]] = {
-    EntityType.WORK: frozenset(
-        listed(
-            """
-            podcast show book novel memoir film movie documentary album series song paper
-            journal magazine newsletter article report play poem
-            """
-        )
-    ),
-    EntityType.PRODUCT: frozenset(
-        listed(
-            """
-            vessel ship boat vehicle robot device app software tool camera drug vaccine variety
-            breed strain model phone car aircraft satellite
-            """
-        )
-    ),
-    EntityType.ORGANIZATION: frozenset(
-        listed(
-            """
-            company firm lab laboratory institute nonprofit cooperative co-op charity foundation
-            startup center centre agency organization organisation federation university
-            roaster roastery brewery restaurant bakery shop store label publisher band team
-            """
-        )
-    ),
-    EntityType.PLACE: frozenset(
-        listed("island town city village river bay lake region county province country")
-    ),
-    EntityType.EVENT: frozenset(
-        listed("heatwave storm hurricane war battle festival conference election pandemic")
-    ),
-    EntityType.PERSON: frozenset(
-        listed(
-            """
-            son daughter wife husband father mother brother sister uncle aunt cousin friend
-            colleague guest host author writer founder engineer scientist
-            """
-        )
-    ),
-}
-"""Nouns that say what a name is when the transcript puts them beside it: "a research vessel
-called the Western Flyer", "Iron and Stone, a history podcast", "his son, Washington Roebling"."""
-
-_CALLED = re.compile(
-    r"(?P<before>(?:[\w'-]+\s+){1,4})(?:is\s+|was\s+)?(?:called|named|titled|dubbed|known\s+as)"
-    r"\s+(?:the\s+)?$",
-    re.IGNORECASE,
-)
-# A description in lower case after a comma: "Iron and Stone, a history podcast about ...".
-_APPOSED = re.compile(
-    r"^['\u2019]?s?\s*,\s+(?i:a|an|the|our|my|his|her|their|its)\s+(?:[a-z][\w'-]*\s+){0,3}"
-    r"(?P<after>[a-z][\w'-]*)(?=\s*(?:[,.;:!?]|$)|\s+(?:of|about|that|who|which|where|in|on|for"
-    r"|from|based|with|and|run|founded|called)\b)"
-)
-_NAMED_BY = re.compile(r"(?:^|\s)(?:his|her|their|my|our|the)\s+(?P<noun>[\w'-]+)\s*,\s*$", re.I)
-_THEN_PLACE = re.compile(r"^\s*,\s+(?P<place>[A-Z][\w.'-]*(?:\s+[A-Z][\w.'-]*)*)")
-
-
-def _cue(words: list[str]) -> EntityType | None:
-    for word in words:
-        for kind, nouns in _CUES.items():
-            if word.casefold() in nouns:
-                return kind
-    return None
-
-
-def _cued(entity: Entity, transcript: Transcript, places: set[str]) -> EntityType | None:
-    """The type the transcript's words beside the entity give it, the most given."""
-    votes: Counter[EntityType] = Counter()
-    for mention in entity.mentions:
-        if len(mention.segment_ids) != 1:
-            continue
-        text = transcript.segments[mention.segment_ids[0]].text
-        before, after = text[: mention.char_start], text[mention.char_end :]
-        kind: EntityType | None = None
-        if called := _CALLED.search(before):
-            kind = _cue(list(reversed(called.group("before").split()))[:3])
-        if kind is None and (apposed := _APPOSED.match(after)):
-            kind = _cue(apposed.group("after").split())  # "X, the sister of Y" is about Y
-            kind = None if kind is EntityType.PERSON else kind
-        if kind is None and (named := _NAMED_BY.search(before)):
-            kind = _cue([named.group("noun")])
-            kind = kind if kind is EntityType.PERSON else None
-        if kind is None and (then := _THEN_PLACE.match(after)):
-            kind = EntityType.PLACE if entity_key(then.group("place")) in places else None
-        if kind is not None:
-            votes[kind] += 1
-    return votes.most_common(1)[0][0] if votes else None
-
-
-def roster(speakers: Iterable[str]) -> dict[str, str]:
-    """The transcript's voices that are people's names, by entity key: "Hon. Bill Blair
-    (Minister of Public Safety)" -> "Bill Blair", "Bethan Owen AM" -> "Bethan Owen"; labels
-    ("PhD B", "Speaker 2") and roles are not names."""
-    people: dict[str, str] = {}
-    for label in speakers:
-        name = _HONORIFIC.sub("", _PARENTHESIS.sub("", label).strip())
-        words = name.split()
-        while words and words[-1].casefold().strip(".") in _POSTNOMINAL:
-            words.pop()
-        if len(words) < 2 or not all(w[:1].isupper() for w in words):
-            continue
-        name = " ".join(words)
-        if is_role(name) or is_speaker_label(name):
-            continue
-        people.setdefault(entity_key(name), name)
-    return people
-
-
-def _uses_capitals(transcript: Transcript) -> bool:
-    text = "".join(s.text for s in transcript.segments[:200])
-    return sum(map(str.isupper, text)) > 0.005 * max(1, sum(map(str.isalpha, text)))
 
 
 def _written_as_name(text: str) -> bool:
@@ -196,7 +53,7 @@ def _written_as_name(text: str) -> bool:
 
 def _mid_sentence(transcript: Transcript, mention: Mention) -> bool:
     before = transcript.segments[mention.segment_ids[0]].text[: mention.char_start]
-    return bool(before.strip()) and not _SENTENCE_END.search(before)
+    return bool(before.strip()) and not SENTENCE_END.search(before)
 
 
 def _said_name(entity: Entity, transcript: Transcript) -> str | None:
@@ -231,7 +88,7 @@ def _named(entity: Entity, transcript: Transcript) -> Entity | None:
     name = _said_name(entity, transcript)
     if name is None:
         return None
-    bare = _HONORIFIC.sub("", name).strip()
+    bare = HONORIFIC.sub("", name).strip()
     if len(bare.split()) >= 2:
         name = bare
     if name == entity.name:
@@ -281,25 +138,6 @@ def _split_by(entity: Entity) -> list[Entity]:
     return parts or [entity]
 
 
-def _typed(entity: Entity, people: dict[str, str], cued: EntityType | None) -> EntityType:
-    name = entity.name
-    key = entity_key(name)
-    if key in people or any(
-        _HONORIFIC.match(n) and len(n.split()) > 1 for n in (name, *entity.aliases)
-    ):
-        return EntityType.PERSON
-    if cued is not None:
-        return cued
-    if entity.type is EntityType.PERSON and any(c.isdigit() for c in name):
-        return EntityType.OTHER
-    head = normalize_key(name).rsplit(" ", 1)[-1] if " " in name.strip() else ""
-    if head in _ORGANIZATION_HEADS and entity.type is not EntityType.WORK:
-        return EntityType.ORGANIZATION
-    if head in _PLACE_HEADS and entity.type in (EntityType.ORGANIZATION, EntityType.PERSON):
-        return EntityType.PLACE
-    return entity.type
-
-
 def _initials(name: str) -> set[str]:
     words = [w for w in re.split(r"[\s-]+", name) if w]
     every = "".join(w[0] for w in words if w[0].isalpha()).upper()
@@ -316,11 +154,11 @@ def _extended(entity: Entity, transcript: Transcript) -> Entity:
     for mention in entity.mentions:
         text = transcript.segments[mention.segment_ids[0]].text[: mention.char_start]
         found = _WORD_BEFORE.search(text)
-        if found is None or _SENTENCE_END.search(text[: found.start()] or "."):
+        if found is None or SENTENCE_END.search(text[: found.start()] or "."):
             return entity
         before.add(found.group("word"))
     word = before.pop() if len(before) == 1 else ""
-    if not word or _HONORIFIC.match(word) or word.casefold() in CONNECTORS - {"the"}:
+    if not word or HONORIFIC.match(word) or word.casefold() in CONNECTORS - {"the"}:
         return entity
     if word.casefold() in _CALENDAR or not any(c.isalpha() for c in entity.name):
         return entity
@@ -404,7 +242,7 @@ def tidy_entities(
     entities: Sequence[Entity], transcript: Transcript, speakers: Iterable[str] = ()
 ) -> list[Entity]:
     """The entities as a person would list them (see the module's rules), in the same order."""
-    cased = _uses_capitals(transcript)
+    cased = uses_capitals(transcript)
     people = roster(speakers)
     split = [part for entity in entities for part in _split_by(entity)]
     split = [_extended(e, transcript) for e in split]
@@ -415,8 +253,7 @@ def tidy_entities(
     ]
     places = {entity_key(e.name) for e in named if e.type is EntityType.PLACE}
     typed = [
-        e.model_copy(update={"type": _typed(e, people, _cued(e, transcript, places))})
-        for e in named
+        e.model_copy(update={"type": entity_type(e, transcript, people, places)}) for e in named
     ]
     joined: dict[str, Entity] = {}
     for entity in typed:  # the split may name one already listed ("Susan Casey")

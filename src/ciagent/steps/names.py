@@ -28,7 +28,15 @@ from ciagent.textnorm import normalize_key
 from ciagent.types import Entity, EntityType, Mention, Transcript
 from ciagent.vocabulary import CONNECTORS, FILLERS, UNITS, not_metadata
 
-__all__ = ["LABEL_TYPES", "PRODUCER", "names", "recognized_entities", "with_recognized"]
+__all__ = [
+    "LABEL_TYPES",
+    "PRODUCER",
+    "SENTENCE_END",
+    "names",
+    "recognized_entities",
+    "uses_capitals",
+    "with_recognized",
+]
 
 LABEL_TYPES = {
     "PERSON": EntityType.PERSON,
@@ -116,7 +124,7 @@ def _fold_short_names(groups: dict[str, _Found]) -> None:
             groups[owners[0]].absorb(groups.pop(key))
 
 
-_SENTENCE_END = re.compile(r"[.!?:]\s*$")
+SENTENCE_END = re.compile(r"[.!?:]\s*$")
 
 
 def _name_like(text: str, cased: bool) -> bool:
@@ -137,10 +145,11 @@ def _name_like(text: str, cased: bool) -> bool:
 def _mid_sentence(transcript: Transcript, phrase: Phrase) -> bool:
     """Said inside a sentence, where a capital marks a name, not at the start of one."""
     before = transcript.segments[phrase.segment_id].text[: phrase.start]
-    return bool(before.strip()) and not _SENTENCE_END.search(before)
+    return bool(before.strip()) and not SENTENCE_END.search(before)
 
 
-def _uses_capitals(transcript: Transcript) -> bool:
+def uses_capitals(transcript: Transcript) -> bool:
+    """Whether the transcript writes names with capitals (not an all-lower-case ASR output)."""
     text = "".join(s.text for s in transcript.segments[:200])
     return sum(map(str.isupper, text)) > 0.005 * max(1, sum(map(str.isalpha, text)))
 
@@ -151,7 +160,7 @@ def recognized_entities(
     """The pipeline's names grouped by entity key, with their mentions, in order of first use;
     none from `untrusted` segments (lines withheld from the model are withheld here too)."""
     speakers = transcript.speakers
-    cased = _uses_capitals(transcript)
+    cased = uses_capitals(transcript)
     groups: dict[str, _Found] = {}
     for phrase in analysis.names:
         if phrase.segment_id in untrusted:
