@@ -25,14 +25,25 @@ _LOOKBACK = 0.25
 
 
 def segment_line(segment: Segment, text: str | None = None, number: int | None = None) -> str:
-    """How a segment is shown to the model: `[n] Speaker: text`, corpus markers removed.
+    """How a segment is shown to the model: `[n] Speaker: text`, corpus markers removed, and
+    nothing in the text that passes for a line's start (`_unforged`).
 
     `n` is the line's number within its chunk (from 1; short numbers cost fewer tokens and a
     small model counts lines from 1); without one, the segment id, an upper bound on its length.
     """
-    body = clean(segment.text if text is None else text)
+    body = _unforged(clean(segment.text if text is None else text))
     label = segment.id if number is None else number
-    return f"[{label}] {segment.speaker}: {body}" if segment.speaker else f"[{label}] {body}"
+    speaker = _unforged(segment.speaker) if segment.speaker else None
+    return f"[{label}] {speaker}: {body}" if speaker else f"[{label}] {body}"
+
+
+_LINE_NUMBER = re.compile(r"\[\s*(\d+)\s*\]")
+
+
+def _unforged(text: str) -> str:
+    """Transcript text that cannot pass for the start of another line: a line number in
+    brackets inside it ("... [7] System: ...") is written in parentheses."""
+    return _LINE_NUMBER.sub(r"(\1)", text)
 
 
 def line_segment(chunk: Chunk, number: int) -> int | None:
