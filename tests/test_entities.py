@@ -234,6 +234,7 @@ def test_vague_phrases_are_no_titles_or_topics() -> None:
         "Thirty minutes",
         "Six weeks on a ship",
         "200,000 applicants",
+        "1860s",
         "Good result",
         "Small camera",
         "Own remote control",

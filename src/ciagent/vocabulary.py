@@ -167,7 +167,7 @@ def is_speaker_label(text: str, speakers: Iterable[str] = ()) -> bool:
     return key in labels and is_role(text)
 
 
-_FIGURE = re.compile(r"^\d[\d.,]*%?$")
+_FIGURE = re.compile(r"^\d[\d.,]*%?$|^\d+'?s$")  # "15", "2.5%", a decade: "1860s", "90's"
 _OFFICE_OF = re.compile(r"^(?P<office>.+?)\s+(?:of|for)\s+\S")
 
 
@@ -206,9 +206,9 @@ _PERSONAL = frozenset(
 
 def is_vague(text: str) -> bool:
     """A phrase too vague for a title or a topic, though it has words that mean something: a
-    quantity ("Thirty minutes", "Six weeks on a ship"), a vague word and a noun ("Good result",
-    "Small camera", "Own remote control"), a phrase with a person in it ("plans you're
-    developing") or that trails off ("financial element of that")."""
+    quantity or a decade ("Thirty minutes", "Six weeks on a ship", "1860s"), a vague word and a
+    noun ("Good result", "Small camera", "Own remote control"), a phrase with a person in it
+    ("plans you're developing") or that trails off ("financial element of that")."""
     found = words(text)
     if not found:
         return False
