@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
-from collections.abc import Coroutine, Sequence
+from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -14,12 +13,12 @@ from ciagent.budget import BudgetGuard, Cap, Ledger, SpendLedger
 from ciagent.cache import ResponseCache
 from ciagent.errors import ConfigError
 from ciagent.llm.call import ModelClient
-from ciagent.llm.models import ModelSpec, resolve_model
+from ciagent.llm.models import ModelSpec
 from ciagent.llm.reading import Reading, reading_for
 from ciagent.llm.routed import RoutedClient
 from ciagent.llm.usage import UsageMeter
+from ciagent.resolve import check_keys, model_specs, new_router, reading, routed
 from ciagent.routing.policy import Router
-from ciagent.routing.registry import Deployment
 from ciagent.settings import Settings
 from ciagent.shared import Shared
 from ciagent.state import Client, ProgressCallback, RunContext
@@ -49,39 +48,6 @@ def _check_fits(settings: Settings, reading: Reading, spec: ModelSpec, count: To
         )
 
 
-def routed(settings: Settings) -> tuple[Deployment, ...]:
-    """The deployments a router serves: all of them under `model = "auto"`; the one named, when
-    it has a `max_concurrency` to hold (across the episodes of a batch too); none otherwise."""
-    if settings.model == "auto":
-        return settings.deployments
-    named = [d for d in settings.deployments if d.name == settings.model]
-    return tuple(d for d in named if d.max_concurrency)
-
-
-def new_router(settings: Settings) -> Router:
-    """A router over the settings' routed deployments (see `routed`)."""
-    return Router(
-        routed(settings),
-        failures_to_cool=settings.failures_to_cool,
-        cooldown_s=settings.cooldown_s,
-        overflow=settings.overflow,
-    )
-
-
-def model_specs(settings: Settings) -> tuple[ModelSpec, ...]:
-    """The models that may answer: every deployment under 'auto', else the one named."""
-    if settings.model == "auto":
-        if not settings.deployments:
-            raise ConfigError("model", "model = 'auto' needs at least one [[deployments]] entry")
-        return tuple(ModelSpec.of(d) for d in settings.deployments)
-    return (resolve_model(settings.model, settings.embedded_context, settings.deployments),)
-
-
-def reading(settings: Settings) -> Reading:
-    """Transcript tokens per notes call and claims per judge call, for the settings' models."""
-    return reading_for(settings, model_specs(settings))
-
-
 def _client(
     settings: Settings,
     specs: tuple[ModelSpec, ...],
@@ -98,16 +64,6 @@ def _client(
         return RoutedClient(settings, router, UsageMeter(), cache, budget)
     (spec,) = specs
     return ModelClient(settings, spec, UsageMeter(), cache, budget)
-
-
-def check_keys(specs: Sequence[ModelSpec]) -> None:
-    """A ConfigError for the first deployment whose key's variable is not set."""
-    for spec in specs:
-        if spec.api_key_env and spec.api_key_env not in os.environ:
-            raise ConfigError(
-                f"deployment {spec.deployment}",
-                f"its key is read from ${spec.api_key_env}, which is not set",
-            )
 
 
 def _budget(settings: Settings, ledger: SpendLedger | None) -> BudgetGuard | None:

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from ciagent.errors import ModelCallError
 from ciagent.llm.models import ModelSpec
+from ciagent.resolve import check_keys, model_specs
+from ciagent.routing.registry import probe_base
 from ciagent.settings import Settings
 
 __all__ = ["preflight"]
@@ -20,9 +22,6 @@ __all__ = ["preflight"]
 
 def preflight(settings: Settings, timeout_s: float = 3.0) -> None:
     """Raise when the run cannot make a single model call; return quietly otherwise."""
-    from ciagent.api import check_keys, model_specs
-    from ciagent.routing.registry import probe_base
-
     specs = model_specs(settings)
     check_keys(specs)
     served = [spec for spec in specs if spec.api_base]

@@ -21,6 +21,7 @@ from ciagent.batch.tuning import batch_process
 from ciagent.cache import ResponseCache
 from ciagent.errors import BudgetExceeded
 from ciagent.preflight import preflight
+from ciagent.resolve import new_router, routed
 from ciagent.routing.policy import Router
 from ciagent.settings import Settings
 from ciagent.shared import Shared
@@ -87,7 +88,7 @@ def batch_settings(settings: Settings | None) -> Settings:
 
 
 async def _one(source: EpisodeSource, settings: Settings, shared: Shared) -> BatchItem:
-    from ciagent.api import aenrich
+    from ciagent.api import aenrich  # the model layer loads when an episode runs, not on import
 
     started = time.perf_counter()
     try:
@@ -100,8 +101,6 @@ async def _one(source: EpisodeSource, settings: Settings, shared: Shared) -> Bat
 def batch_router(settings: Settings) -> Router | None:
     """One router for the episodes of a batch (`model = "auto"`, or a named deployment with a
     `max_concurrency`; None otherwise)."""
-    from ciagent.api import new_router, routed
-
     return new_router(settings) if routed(settings) else None
 
 

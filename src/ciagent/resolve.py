@@ -1,0 +1,60 @@
+"""Which models a run's settings name, resolved once, at the edge: their specs, the reading they
+allow (chunk size, claims per judge call), the router over the deployments that are routed, and
+their keys checked. Below the API, the batch and the preflight, which all ask it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+from ciagent.errors import ConfigError
+from ciagent.llm.models import ModelSpec, resolve_model
+from ciagent.llm.reading import Reading, reading_for
+from ciagent.routing.policy import Router
+from ciagent.routing.registry import Deployment
+from ciagent.settings import Settings
+
+__all__ = ["check_keys", "model_specs", "new_router", "reading", "routed"]
+
+
+def routed(settings: Settings) -> tuple[Deployment, ...]:
+    """The deployments a router serves: all of them under `model = "auto"`; the one named, when
+    it has a `max_concurrency` to hold (across the episodes of a batch too); none otherwise."""
+    if settings.model == "auto":
+        return settings.deployments
+    named = [d for d in settings.deployments if d.name == settings.model]
+    return tuple(d for d in named if d.max_concurrency)
+
+
+def new_router(settings: Settings) -> Router:
+    """A router over the settings' routed deployments (see `routed`)."""
+    return Router(
+        routed(settings),
+        failures_to_cool=settings.failures_to_cool,
+        cooldown_s=settings.cooldown_s,
+        overflow=settings.overflow,
+    )
+
+
+def model_specs(settings: Settings) -> tuple[ModelSpec, ...]:
+    """The models that may answer: every deployment under 'auto', else the one named."""
+    if settings.model == "auto":
+        if not settings.deployments:
+            raise ConfigError("model", "model = 'auto' needs at least one [[deployments]] entry")
+        return tuple(ModelSpec.of(d) for d in settings.deployments)
+    return (resolve_model(settings.model, settings.embedded_context, settings.deployments),)
+
+
+def reading(settings: Settings) -> Reading:
+    """Transcript tokens per notes call and claims per judge call, for the settings' models."""
+    return reading_for(settings, model_specs(settings))
+
+
+def check_keys(specs: Sequence[ModelSpec]) -> None:
+    """A ConfigError for the first deployment whose key's variable is not set."""
+    for spec in specs:
+        if spec.api_key_env and spec.api_key_env not in os.environ:
+            raise ConfigError(
+                f"deployment {spec.deployment}",
+                f"its key is read from ${spec.api_key_env}, which is not set",
+            )
