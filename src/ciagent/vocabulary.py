@@ -123,7 +123,7 @@ _NUMBER_WORDS = frozenset(
         zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen
         fifteen sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty
         ninety hundred hundreds thousand thousands million millions billion billions trillion
-        half quarter and a of point
+        half quarter point
         """
     )
 )
@@ -213,7 +213,7 @@ def is_vague(text: str) -> bool:
     if not found:
         return False
     first = found[0]
-    if first in _NUMBER_WORDS - {"and", "a", "of", "point"} or _FIGURE.match(first):
+    if first in _NUMBER_WORDS - {"point"} or _FIGURE.match(first):
         return True
     named = all(w[:1].isupper() for w in text.split())  # "First World War", "Next Generation"
     if first in _VAGUE_MODIFIERS and len(found) <= 3 and not named:

@@ -39,7 +39,7 @@ from ciagent.vocabulary import (
 )
 from ciagent.vocabulary import words as vocabulary_words
 
-__all__ = ["PROMPT", "chapter_titles", "chapters", "keywords"]
+__all__ = ["PROMPT", "chapter_titles", "chapters", "keyword_title", "keywords"]
 
 PROMPT = "chapter_titles"
 _KEYWORDS = 6
@@ -179,8 +179,11 @@ def _fallback_title(
     """A title when the model gave none that holds: the chapter's best noun phrase, or its
     key words."""
     phrase = _phrase_title(analysis, span, words, speakers, used)
-    if phrase:
-        return phrase
+    return phrase or keyword_title(words)
+
+
+def keyword_title(words: list[str]) -> str:
+    """The last resort for a title: the chapter's first three key words."""
     return ", ".join(words[:3]).capitalize() if words else "Chapter"
 
 

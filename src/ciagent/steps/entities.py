@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 
 from ciagent.steps.entity_types import HONORIFIC, entity_type, roster
 from ciagent.steps.merge import entity_key
-from ciagent.steps.names import SENTENCE_END, uses_capitals
+from ciagent.steps.names import SENTENCE_END, merged_mentions, mid_sentence, uses_capitals
 from ciagent.types import Entity, EntityType, Mention, Transcript
 from ciagent.vocabulary import CONNECTORS, is_amount, is_role, listed
 
@@ -51,11 +51,6 @@ def _written_as_name(text: str) -> bool:
     return all(w[0].isupper() or w[0].isdigit() or w.casefold() in CONNECTORS for w in words)
 
 
-def _mid_sentence(transcript: Transcript, mention: Mention) -> bool:
-    before = transcript.segments[mention.segment_ids[0]].text[: mention.char_start]
-    return bool(before.strip()) and not SENTENCE_END.search(before)
-
-
 def _said_name(entity: Entity, transcript: Transcript) -> str | None:
     """The entity's name when a mention writes it as a name (a one-word name inside a sentence,
     where a capital marks a name), or when no mention holds it and it is written as one (the
@@ -76,7 +71,8 @@ def _said_name(entity: Entity, transcript: Transcript) -> str | None:
             return form
         for mention, text in said:
             if _written_as_name(text) and (
-                " " in form.strip() or _mid_sentence(transcript, mention)
+                " " in form.strip()
+                or mid_sentence(transcript, mention.segment_ids[0], mention.char_start)
             ):
                 return _LOWER_ARTICLE.sub("", text) or text  # as said: not "SemARNAT"
     return None
@@ -98,15 +94,12 @@ def _named(entity: Entity, transcript: Transcript) -> Entity | None:
 
 
 def _merged(target: Entity, other: Entity) -> Entity:
-    seen: dict[tuple[int, int], Mention] = {}
-    for mention in (*target.mentions, *other.mentions):
-        seen.setdefault((mention.segment_ids[0], mention.char_start), mention)
     aliases = {*target.aliases, *other.aliases, other.name} - {target.name}
     grounded = "grounded" in (target.verification, other.verification)
     return target.model_copy(
         update={
             "aliases": sorted(aliases, key=str.casefold),
-            "mentions": sorted(seen.values(), key=lambda m: (m.segment_ids[0], m.char_start)),
+            "mentions": merged_mentions(target.mentions, other.mentions),
             "verification": "grounded" if grounded else target.verification,
         }
     )

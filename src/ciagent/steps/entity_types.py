@@ -164,13 +164,13 @@ def entity_type(
 ) -> EntityType:
     """The entity's type by the rules of the module (`people`: `roster`; `places`: the keys of
     the entities typed as places, for "Cold Spring, New York")."""
-    cued = _cued(entity, transcript, places)
     name = entity.name
     key = entity_key(name)
     if key in people or any(
         HONORIFIC.match(n) and len(n.split()) > 1 for n in (name, *entity.aliases)
     ):
         return EntityType.PERSON
+    cued = _cued(entity, transcript, places)
     if cued is not None:
         return cued
     if entity.type is EntityType.PERSON and any(c.isdigit() for c in name):

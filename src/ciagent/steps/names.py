@@ -32,6 +32,8 @@ __all__ = [
     "LABEL_TYPES",
     "PRODUCER",
     "SENTENCE_END",
+    "merged_mentions",
+    "mid_sentence",
     "names",
     "recognized_entities",
     "uses_capitals",
@@ -142,9 +144,10 @@ def _name_like(text: str, cased: bool) -> bool:
     return not cased or all(w[0].isupper() or w[0].isdigit() or w in CONNECTORS for w in words)
 
 
-def _mid_sentence(transcript: Transcript, phrase: Phrase) -> bool:
-    """Said inside a sentence, where a capital marks a name, not at the start of one."""
-    before = transcript.segments[phrase.segment_id].text[: phrase.start]
+def mid_sentence(transcript: Transcript, segment_id: int, offset: int) -> bool:
+    """Whether what is said at `offset` of a segment's text is inside a sentence, where a
+    capital marks a name, not at the start of one."""
+    before = transcript.segments[segment_id].text[:offset]
     return bool(before.strip()) and not SENTENCE_END.search(before)
 
 
@@ -175,7 +178,7 @@ def recognized_entities(
         if not key or not _name_like(text, cased):
             continue
         found = groups.setdefault(key, _Found())
-        found.inside = found.inside or _mid_sentence(transcript, phrase)
+        found.inside = found.inside or mid_sentence(transcript, phrase.segment_id, phrase.start)
         found.names[text] += 1
         found.types[kind] += 1
         found.mentions.append(_mention(transcript, phrase, text))
@@ -185,7 +188,7 @@ def recognized_entities(
     return {k: g for k, g in groups.items() if g.inside or " " in k or not cased}
 
 
-def _merged_mentions(*lists: list[Mention]) -> list[Mention]:
+def merged_mentions(*lists: list[Mention]) -> list[Mention]:
     seen: dict[tuple[int, int], Mention] = {}
     for mention in (m for mentions in lists for m in mentions):
         seen.setdefault((mention.segment_ids[0], mention.char_start), mention)
@@ -252,7 +255,7 @@ def with_recognized(
             ),
             "type": kind,
             "aliases": names,
-            "mentions": _merged_mentions(entity.mentions, found.mentions),
+            "mentions": merged_mentions(entity.mentions, found.mentions),
         }
         joined.append(entity.model_copy(update=update))
     rest = [(key, g) for key, g in groups.items() if key not in used]
@@ -264,7 +267,7 @@ def with_recognized(
                 name=name,
                 type=found.type,
                 aliases=sorted(set(found.names) - {name}, key=str.casefold),
-                mentions=_merged_mentions(found.mentions),
+                mentions=merged_mentions(found.mentions),
                 produced_by=PRODUCER,
             )
         )

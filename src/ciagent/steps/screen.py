@@ -11,6 +11,7 @@ taken out is `verification.outputs_withheld`.
 from __future__ import annotations
 
 from ciagent.guard import looks_like_instructions
+from ciagent.steps.chapters import keyword_title
 from ciagent.textnorm import split_sentences
 from ciagent.types import Chapter, EpisodeEnrichment
 
@@ -22,7 +23,7 @@ def _chapter(chapter: Chapter) -> tuple[Chapter, int]:
     if chapter.summary and looks_like_instructions(chapter.summary):
         update["summary"] = ""
     if looks_like_instructions(chapter.title):
-        update["title"] = ", ".join(chapter.keywords[:3]).capitalize() or "Chapter"
+        update["title"] = keyword_title(chapter.keywords)
         update["titled_by"] = None
     return chapter.model_copy(update=update), len(update) - ("titled_by" in update)
 
@@ -42,15 +43,15 @@ def screen(result: EpisodeEnrichment) -> EpisodeEnrichment:
     entities = [e for e in result.entities if not looks_like_instructions(e.name)]
     topics = [t for t in result.topics if not looks_like_instructions(t.name)]
     screened = [_chapter(c) for c in result.chapters]
-    summary = " ".join(c.text for c in claims if c.in_summary) if out_of_summary else result.summary
     if result.verification.summary_stand_in:  # central lines: one may be a missed injection
-        summary = " ".join(
-            s for s in split_sentences(result.summary) if not looks_like_instructions(s)
-        )
+        sentences = split_sentences(result.summary)
+        kept = [s for s in sentences if not looks_like_instructions(s)]
+        summary, cut = " ".join(kept), len(sentences) - len(kept)
+    else:
+        summary = " ".join(c.text for c in claims if c.in_summary)
+        cut = out_of_summary
     withheld = (
-        out_of_summary
-        + (len(split_sentences(result.summary)) - len(split_sentences(summary)))
-        * result.verification.summary_stand_in
+        cut
         + len(result.quotes)
         - len(quotes)
         + len(result.entities)
