@@ -2,7 +2,21 @@
 
 from __future__ import annotations
 
+import itertools
+import sys
+
 from ciagent import Entity, EpisodeEnrichment, Segment, Transcript
+from ciagent.llm.backend import Backend
+
+_named = itertools.count()
+
+
+def reference(backend: Backend) -> str:
+    """A backend object as the command line and config files name one, `module:attribute`:
+    held here, under a name of its own."""
+    name = f"backend_{next(_named)}"
+    setattr(sys.modules[__name__], name, backend)
+    return f"{__name__}:{name}"
 
 
 def assert_grounded(result: EpisodeEnrichment, transcript: Transcript) -> None:

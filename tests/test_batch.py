@@ -29,6 +29,7 @@ from ciagent.batch import (
 from ciagent.batch.sources import file_name
 from ciagent.cli import app
 from ciagent.testing import FakeModel, FakeRequest, default_answer
+from tests.helpers import reference
 from tests.servers import serve
 from tests.test_servers import deployment
 
@@ -114,7 +115,7 @@ def test_enrich_many_yields_every_episode_and_errors_do_not_stop_it(tmp_path: Pa
     fake = FakeModel()
 
     async def collect() -> list[BatchItem]:
-        settings = Settings(model=fake.model_id, cache=False)
+        settings = Settings(model=fake, cache=False)
         return [
             item async for item in ciagent.enrich_many([*paths, empty], settings, concurrency=2)
         ]
@@ -137,7 +138,7 @@ def test_a_rerun_skips_finished_episodes_and_retries_failures_only_when_asked(
     broken.write_bytes(b"\x00\x01binary")
     sources = read_sources(tmp_path / "in")
     fake = FakeModel()
-    settings = Settings(model=fake.model_id, cache=False)
+    settings = Settings(model=fake, cache=False)
     out = tmp_path / "out"
 
     first = asyncio.run(run_batch(sources, out, settings, concurrency=2))
@@ -164,7 +165,7 @@ def test_the_run_budget_caps_the_whole_batch(tmp_path: Path) -> None:
     sources = [EpisodeSource.of(p) for p in write_episodes(tmp_path / "in", 12)]
     fake = FakeModel(input_usd_per_mtok=10.0, output_usd_per_mtok=10.0)
     cap = 0.1
-    settings = Settings(model=fake.model_id, cache=False, cache_dir=tmp_path, budget_usd=cap)
+    settings = Settings(model=fake, cache=False, cache_dir=tmp_path, budget_usd=cap)
     summary = asyncio.run(run_batch(sources, tmp_path / "out", settings, concurrency=2))
     assert summary.budget_reached
     assert 3 <= summary.done < 12
@@ -249,9 +250,7 @@ def test_sigkill_half_way_then_a_rerun_finishes_all_without_redoing_any(tmp_path
 def test_an_episode_cap_stops_that_episode_only(tmp_path: Path) -> None:
     sources = [EpisodeSource.of(p) for p in write_episodes(tmp_path / "in", 4)]
     fake = FakeModel(input_usd_per_mtok=10.0, output_usd_per_mtok=10.0)
-    settings = Settings(
-        model=fake.model_id, cache=False, cache_dir=tmp_path, episode_budget_usd=0.0001
-    )
+    settings = Settings(model=fake, cache=False, cache_dir=tmp_path, episode_budget_usd=0.0001)
     summary = asyncio.run(run_batch(sources, tmp_path / "out", settings, concurrency=2))
     assert not summary.budget_reached
     assert (summary.failed, summary.not_started) == (4, 0)  # every episode was tried
@@ -278,7 +277,7 @@ def test_batch_command_exit_codes_and_resume(tmp_path: Path) -> None:
     (tmp_path / "in" / "broken.txt").write_bytes(b"\x00\x01binary")
     fake = FakeModel()
     command = ["batch", str(tmp_path / "in"), "--out", str(tmp_path / "out")]
-    command += ["--model", fake.model_id, "--no-cache"]
+    command += ["--model", reference(fake), "--no-cache"]
 
     first = cli.invoke(app, command)
     assert first.exit_code == 1, first.output  # one episode failed
@@ -317,7 +316,7 @@ def test_batch_command_exits_3_when_the_run_budget_stops_it(tmp_path: Path) -> N
             "--out",
             str(tmp_path / "out"),
             "--model",
-            fake.model_id,
+            reference(fake),
             "--no-cache",
             "--cache-dir",
             str(tmp_path / "cache"),
@@ -353,7 +352,7 @@ def test_a_partial_episode_is_a_failure_kept_aside_and_finished_by_a_retry(tmp_p
     fake = FakeModel(respond=flaky)
     config = tmp_path / "ciagent.toml"
     config.write_text(
-        f'model = "{fake.model_id}"\ncache_dir = "{tmp_path / "cache"}"\n'
+        f'model = "{reference(fake)}"\ncache_dir = "{tmp_path / "cache"}"\n'
         "chunk_tokens = 200\nchunk_overlap_tokens = 0\nmax_retries = 0\nmax_reasks = 0\n",
         encoding="utf-8",
     )

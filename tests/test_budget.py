@@ -64,7 +64,7 @@ def _process(ledger: str, run_id: str, cap: float, episodes: int) -> list[str]:
     """One process enriching episodes concurrently under the shared run cap."""
     fake = FakeModel(name=f"budget-{run_id}", **PRICE)
     settings = Settings(
-        model=fake.model_id,
+        model=fake,
         cache=False,
         budget_usd=cap,
         run_id=run_id,
@@ -223,7 +223,7 @@ def test_episodes_gathered_under_one_cap_complete_as_many_as_one_at_a_time(
 
     def settings(run: str) -> Settings:
         return Settings(
-            model=fake.model_id,
+            model=fake,
             cache=False,
             budget_usd=cap,
             run_id=run,

@@ -20,9 +20,7 @@ EPISODE = Path(__file__).resolve().parents[1] / "examples" / "harvest-notes-ep7.
 
 def test_second_run_is_served_from_the_cache(tmp_path: Path) -> None:
     fake = FakeModel()
-    settings = Settings(
-        model=fake.model_id, cache_dir=tmp_path, chunk_tokens=200, chunk_overlap_tokens=0
-    )
+    settings = Settings(model=fake, cache_dir=tmp_path, chunk_tokens=200, chunk_overlap_tokens=0)
     first = ciagent.enrich(EPISODE, settings)
     requests = len(fake.requests)
     second = ciagent.enrich(EPISODE, settings)
@@ -37,7 +35,7 @@ def test_second_run_is_served_from_the_cache(tmp_path: Path) -> None:
 
 def test_a_new_prompt_version_misses_the_cache(tmp_path: Path) -> None:
     fake = FakeModel()
-    settings = Settings(model=fake.model_id, cache_dir=tmp_path / "cache")
+    settings = Settings(model=fake, cache_dir=tmp_path / "cache")
     ciagent.enrich(EPISODE, settings)
     asked = len(fake.requests)
 
@@ -79,10 +77,10 @@ def test_key_covers_everything_that_changes_the_answer() -> None:
 
 def test_no_cache_writes_nothing_and_values_are_json_text(tmp_path: Path) -> None:
     fake = FakeModel()
-    ciagent.enrich(EPISODE, Settings(model=fake.model_id, cache_dir=tmp_path / "off", cache=False))
+    ciagent.enrich(EPISODE, Settings(model=fake, cache_dir=tmp_path / "off", cache=False))
     assert not (tmp_path / "off" / "responses").exists()
 
-    result = ciagent.enrich(EPISODE, Settings(model=fake.model_id, cache_dir=tmp_path / "on"))
+    result = ciagent.enrich(EPISODE, Settings(model=fake, cache_dir=tmp_path / "on"))
     cache = ResponseCache(tmp_path / "on" / "responses")
     try:
         assert cache.stats().entries == result.cost.calls >= 2  # chunk notes, then judge calls
@@ -102,7 +100,7 @@ def test_secrets_never_reach_cache_output_or_logs(
     monkeypatch.setenv("ANTHROPIC_API_KEY", secret)
     caplog.set_level(logging.DEBUG)
     fake = FakeModel()
-    result = ciagent.enrich(EPISODE, Settings(model=fake.model_id, cache_dir=tmp_path))
+    result = ciagent.enrich(EPISODE, Settings(model=fake, cache_dir=tmp_path))
     stored = b"".join(p.read_bytes() for p in tmp_path.rglob("*") if p.is_file())
     assert secret.encode() not in stored
     assert secret not in result.to_json()
@@ -126,7 +124,7 @@ def test_a_planted_pickle_is_never_run_and_the_answer_is_recomputed(tmp_path: Pa
     import sqlite3
 
     fake = FakeModel()
-    settings = Settings(model=fake.model_id, cache_dir=tmp_path / "cache")
+    settings = Settings(model=fake, cache_dir=tmp_path / "cache")
     first = ciagent.enrich(EPISODE, settings)
     asked = len(fake.requests)
     marker = tmp_path / "pwned"
@@ -167,7 +165,7 @@ def test_a_damaged_cache_is_moved_aside_and_rebuilt(
     from ciagent.cli import app
 
     fake = FakeModel()
-    settings = Settings(model=fake.model_id, cache_dir=tmp_path)
+    settings = Settings(model=fake, cache_dir=tmp_path)
     ciagent.enrich(EPISODE, settings)
     database = tmp_path / "responses" / "cache.db"
     if damage == "random bytes":

@@ -74,7 +74,7 @@ def test_a_chapter_longer_than_the_maximum_is_split() -> None:
 def test_chapter_times_are_their_segments_times(examples_dir: Path) -> None:
     fake = FakeModel()
     path = examples_dir / "long-tide-ep41.vtt"
-    result = ciagent.enrich(path, Settings(model=fake.model_id, min_chapter_s=60))
+    result = ciagent.enrich(path, Settings(model=fake, min_chapter_s=60))
     transcript = ciagent.load_transcript(path)
     assert len(result.chapters) >= 2
     covered = [sid for chapter in result.chapters for sid in chapter.segment_ids]
@@ -112,7 +112,7 @@ def test_a_title_not_about_its_chapter_falls_back_to_its_key_words() -> None:
         return ciagent.testing.default_answer(request)
 
     fake = FakeModel(respond=invented)  # type: ignore[arg-type]
-    result = ciagent.enrich(two_subjects(), Settings(model=fake.model_id, min_chapter_s=30))
+    result = ciagent.enrich(two_subjects(), Settings(model=fake, min_chapter_s=30))
     first, second = result.chapters
     assert first.titled_by is None
     assert first.summary == ""
@@ -142,7 +142,7 @@ def test_a_title_given_to_an_earlier_chapter_falls_back() -> None:
 
     fake = FakeModel(respond=repeated)  # type: ignore[arg-type]
     transcript = island_farmers()
-    result = ciagent.enrich(transcript, Settings(model=fake.model_id, min_chapter_s=30))
+    result = ciagent.enrich(transcript, Settings(model=fake, min_chapter_s=30))
     first, second = result.chapters
     assert (first.title, first.titled_by) == ("Island farmers", fake.model_id)
     assert second.titled_by is None
@@ -162,9 +162,7 @@ def test_a_list_of_key_words_or_a_near_repeat_is_no_title() -> None:
 
     transcript = island_farmers()
     fake = FakeModel(respond=listed)  # type: ignore[arg-type]
-    first, second = ciagent.enrich(
-        transcript, Settings(model=fake.model_id, min_chapter_s=30)
-    ).chapters
+    first, second = ciagent.enrich(transcript, Settings(model=fake, min_chapter_s=30)).chapters
     assert first.titled_by == fake.model_id
     assert second.titled_by is None  # nearly the first one's title
 
@@ -175,7 +173,7 @@ def test_a_list_of_key_words_or_a_near_repeat_is_no_title() -> None:
         return ciagent.testing.default_answer(request)
 
     fake = FakeModel(respond=keywords)  # type: ignore[arg-type]
-    first, _ = ciagent.enrich(transcript, Settings(model=fake.model_id, min_chapter_s=30)).chapters
+    first, _ = ciagent.enrich(transcript, Settings(model=fake, min_chapter_s=30)).chapters
     assert first.titled_by is None
     assert first.title != "Sharks, island, farmers, weeks"
 
@@ -192,7 +190,7 @@ def test_a_title_loses_the_fillers_it_opens_with() -> None:
         return ciagent.testing.default_answer(request)
 
     fake = FakeModel(respond=hesitant)  # type: ignore[arg-type]
-    result = ciagent.enrich(two_subjects(), Settings(model=fake.model_id, min_chapter_s=30))
+    result = ciagent.enrich(two_subjects(), Settings(model=fake, min_chapter_s=30))
     assert [c.title for c in result.chapters] == ["White shark tagging", "Coffee prices"]
     assert all(c.titled_by == fake.model_id for c in result.chapters)
 

@@ -144,9 +144,7 @@ def test_the_judge_loop_on_a_scripted_fake_model(claims: list[LabelledClaim]) ->
         return {"lines": [1], "verdict": labels[claim]}
 
     fake = FakeModel(respond=respond)
-    settings = Settings(
-        model=fake.model_id, cache=False, max_reasks=0, max_retries=0, lexical_checks=False
-    )
+    settings = Settings(model=fake, cache=False, max_reasks=0, max_retries=0, lexical_checks=False)
     evidence = evidence_for(chosen, PATHS, settings.claim_evidence)
     assert all(e.segment_ids for e in evidence)
     row = asyncio.run(judge_all("model", chosen, evidence, context_for(settings)))

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from ciagent.cli import app
 from ciagent.testing import FakeModel
 from ciagent.types import EpisodeEnrichment
+from tests.helpers import reference
 
 runner = CliRunner()
 
@@ -113,7 +114,7 @@ def test_enrich_writes_result_and_summary_line(tmp_path: Path, examples_dir: Pat
             "--out",
             str(out),
             "--model",
-            fake.model_id,
+            reference(fake),
         ],
     )
     assert result.exit_code == 0, result.output
@@ -128,24 +129,32 @@ def test_enrich_writes_result_and_summary_line(tmp_path: Path, examples_dir: Pat
 def test_enrich_to_stdout(examples_dir: Path) -> None:
     fake = FakeModel()
     result = runner.invoke(
-        app, ["enrich", str(examples_dir / "harvest-notes-ep7.txt"), "--model", fake.model_id]
+        app, ["enrich", str(examples_dir / "harvest-notes-ep7.txt"), "--model", reference(fake)]
     )
     assert result.exit_code == 0
     assert EpisodeEnrichment.model_validate_json(result.stdout).summary
 
 
 def test_unknown_model_is_a_config_error(examples_dir: Path) -> None:
-    result = runner.invoke(
-        app, ["enrich", str(examples_dir / "harvest-notes-ep7.txt"), "--model", "fake/nobody"]
-    )
+    episode = str(examples_dir / "harvest-notes-ep7.txt")
+    result = runner.invoke(app, ["enrich", episode, "--model", "fake/nobody"])
     assert result.exit_code == 2
-    assert "no FakeModel named 'nobody'" in result.stderr
+    assert "no price known for 'fake/nobody'" in result.stderr
+    missing = runner.invoke(app, ["enrich", episode, "--model", "tests.helpers:nobody"])
+    assert missing.exit_code == 2
+    assert "cannot load 'tests.helpers:nobody'" in missing.stderr
+    failing = runner.invoke(app, ["enrich", episode, "--model", "tests.helpers:reference"])
+    assert failing.exit_code == 2
+    assert "cannot make a backend of 'tests.helpers:reference'" in failing.stderr
+    wrong = runner.invoke(app, ["enrich", episode, "--model", "tests.helpers:__name__"])
+    assert wrong.exit_code == 2
+    assert "is not a backend" in wrong.stderr
 
 
 def test_cache_options_and_commands(tmp_path: Path, examples_dir: Path) -> None:
     fake = FakeModel()
     episode = str(examples_dir / "harvest-notes-ep7.txt")
-    base = ["--model", fake.model_id, "--cache-dir", str(tmp_path), "--out", str(tmp_path / "r")]
+    base = ["--model", reference(fake), "--cache-dir", str(tmp_path), "--out", str(tmp_path / "r")]
     assert runner.invoke(app, ["enrich", episode, *base, "--no-cache"]).exit_code == 0
     stats = runner.invoke(app, ["cache", "stats", "--cache-dir", str(tmp_path)])
     assert stats.exit_code == 0

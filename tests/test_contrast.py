@@ -14,8 +14,8 @@ import pytest
 from ciagent import Settings
 from ciagent.api import reading
 from ciagent.cache import ResponseCache
+from ciagent.llm.backend import CallTag
 from ciagent.llm.call import ModelClient
-from ciagent.llm.models import ModelSpec
 from ciagent.llm.plain import FLOOR, Ranked
 from ciagent.llm.reading import Reading
 from ciagent.llm.usage import UsageMeter
@@ -27,6 +27,7 @@ from ciagent.testing import FakeModel, FakeRequest
 from ciagent.tokens import token_counter
 from tests.helpers import transcript_of
 
+JUDGE0 = CallTag("judge", part="0")
 EPISODE = transcript_of(
     """Maya: So where did the team land on the price of the remote?
 Sarah: We agreed on twenty-five euros for the remote, after a long back and forth.
@@ -37,17 +38,11 @@ CLAIM = "The team agreed on a price for the remote."
 
 
 def _context(fake: FakeModel, tmp_path: Path | None = None) -> RunContext:
-    settings = Settings(model=fake.model_id, cache_dir=tmp_path or Path("."), max_retries=0)
-    spec = ModelSpec(
-        model_id=fake.model_id,
-        context_window=32768,
-        input_usd_per_mtok=0.0,
-        output_usd_per_mtok=0.0,
-    )
+    settings = Settings(model=fake, cache_dir=tmp_path or Path("."), max_retries=0)
     cache = ResponseCache(tmp_path / "responses") if tmp_path else None
     return RunContext(
         settings=settings,
-        client=ModelClient(settings, spec, UsageMeter(), cache),
+        client=ModelClient(settings, fake, UsageMeter(), cache),
         count_tokens=token_counter(),
         reading=Reading(1500, 1, judge="contrast"),
     )
@@ -82,7 +77,7 @@ def test_a_claim_is_weighed_against_its_negation_in_both_orders(
 ) -> None:
     fake = FakeModel(respond=prefers(negated))
     ctx = _context(fake)
-    claim = asyncio.run(judge(ctx, "judge[0]", CLAIM, _evidence()))
+    claim = asyncio.run(judge(ctx, JUDGE0, CLAIM, _evidence()))
     assert claim.verdict == verdict
     assert claim.judged_by == ctx.client.spec.name
     assert claim.evidence_segment_ids == [0, 1, 2, 3]
@@ -100,14 +95,14 @@ def test_a_claim_is_weighed_against_its_negation_in_both_orders(
 
 def test_a_leaning_to_the_first_option_alone_decides_nothing() -> None:
     fake = FakeModel()  # "A" likelier by the same amount wherever the claim stands
-    claim = asyncio.run(judge(_context(fake), "judge[0]", CLAIM, _evidence()))
+    claim = asyncio.run(judge(_context(fake), JUDGE0, CLAIM, _evidence()))
     assert claim.verdict == "supported"  # a tie goes to the claim
 
 
 def test_a_claim_with_nothing_to_negate_is_left_unchecked_without_a_call() -> None:
     fake = FakeModel(respond=prefers(True))
     text = "A price for the remote, and a rubber case for children."
-    claim = asyncio.run(judge(_context(fake), "judge[0]", text, _evidence()))
+    claim = asyncio.run(judge(_context(fake), JUDGE0, text, _evidence()))
     assert claim.verdict == "unchecked"
     assert claim.judged_by is None
     assert fake.requests == []
@@ -117,7 +112,7 @@ def test_a_failed_choice_call_leaves_the_claim_unchecked() -> None:
     def down(request: FakeRequest) -> dict[str, float]:
         raise RuntimeError("judge server down")
 
-    claim = asyncio.run(judge(_context(FakeModel(respond=down)), "judge[0]", CLAIM, _evidence()))
+    claim = asyncio.run(judge(_context(FakeModel(respond=down)), JUDGE0, CLAIM, _evidence()))
     assert claim.verdict == "unchecked"
     assert claim.evidence_segment_ids == [0, 1, 2, 3]
 
@@ -129,8 +124,8 @@ def test_a_choice_call_reads_the_likeliest_first_tokens_and_is_cached(tmp_path: 
     values = {"evidence": "[1] Sarah: We agreed.", "first": "They agreed.", "second": "No."}
 
     async def twice() -> tuple[dict[str, float], dict[str, float]]:
-        one = await ctx.client.choice("judge[0]", prompt, ("A", "B", "C"), **values)
-        two = await ctx.client.choice("judge[0]", prompt, ("A", "B", "C"), **values)
+        one = await ctx.client.choice(JUDGE0, prompt, ("A", "B", "C"), **values)
+        two = await ctx.client.choice(JUDGE0, prompt, ("A", "B", "C"), **values)
         return one.value, two.value
 
     first, again = asyncio.run(twice())
@@ -191,11 +186,11 @@ def test_a_small_models_claims_the_checks_leave_stay_unchecked_without_a_call() 
     fake = FakeModel(respond=prefers(True))
     ctx = _context(fake)
     ctx.reading = Reading(1500, 1, judge="lexical")
-    left = asyncio.run(judge(ctx, "judge[0]", CLAIM, _evidence()))
+    left = asyncio.run(judge(ctx, JUDGE0, CLAIM, _evidence()))
     assert (left.verdict, left.judged_by) == ("unchecked", None)
     assert left.evidence_segment_ids == [0, 1, 2, 3]
     opposite = "They did not agree on twenty-five euros for the remote after a long back and forth."
-    settled = asyncio.run(judge(ctx, "judge[1]", opposite, _evidence()))
+    settled = asyncio.run(judge(ctx, CallTag("judge", part="1"), opposite, _evidence()))
     assert (settled.verdict, settled.judged_by) == ("contradicted", "transcript (lexical checks)")
     assert fake.requests == []
     assert reading(Settings()).judge == "lexical"  # the embedded default

@@ -12,20 +12,22 @@ import pytest
 
 import ciagent
 from ciagent import Settings
-from ciagent.api import model_specs
 from ciagent.budget import Ledger
+from ciagent.errors import ModelCallError
+from ciagent.llm.backend import CallTag, ChatRequest
 from ciagent.llm.call import ModelClient
 from ciagent.llm.embedded import EmbeddedOptions, LocalLlama
 from ciagent.llm.generation import GenerationRequest
-from ciagent.llm.providers import litellm_module
 from ciagent.llm.retry import is_transient
 from ciagent.llm.usage import UsageMeter
 from ciagent.prompts import load_prompt
+from ciagent.resolve import backend
 from ciagent.settings import DEFAULT_MODEL
 from ciagent.steps.contrast import PROMPT
 
 pytestmark = pytest.mark.slow
 
+JUDGE0 = CallTag("judge", part="0")
 LONG_ANSWER = [{"role": "user", "content": "Count from 1 to 2000, one number per line."}]
 
 
@@ -43,17 +45,14 @@ def _idle(llama: LocalLlama, within_s: float) -> bool:
 def test_a_generation_past_its_time_limit_is_stopped(models_dir: Path) -> None:
     """One second of a generation asked for 3,000 tokens: stopped at the limit, reported as the
     embedded model's own timeout (not retried), and the model answers the next request."""
-    litellm = litellm_module()
     llama = _model(models_dir)  # loaded before the clock starts
+    local = backend(Settings(model=DEFAULT_MODEL, models_dir=models_dir))
+    asked = ChatRequest(
+        messages=tuple(LONG_ANSWER), tag=CallTag("count"), max_tokens=3000, timeout_s=1.0
+    )
     started = time.monotonic()
-    with pytest.raises(litellm.Timeout) as stopped:
-        litellm.completion(
-            model=DEFAULT_MODEL,
-            messages=LONG_ANSWER,
-            max_tokens=3000,
-            timeout=1.0,
-            extra_body={"ciagent_embedded": {"models_dir": str(models_dir)}},
-        )
+    with pytest.raises(ModelCallError, match="GenerationTimeout") as stopped:
+        asyncio.run(local.complete(asked))
     assert time.monotonic() - started < 10  # 3,000 tokens take minutes here
     assert not is_transient(stopped.value)
     assert _idle(llama, 2)
@@ -129,17 +128,16 @@ def test_requests_in_flight_are_decoded_together_and_share_their_prefix(
 def test_a_one_letter_choice_reports_its_likeliest_first_tokens(
     models_dir: Path, tmp_path: Path
 ) -> None:
-    """`logprobs` through litellm on the embedded model: what the small models' claim judge
-    reads (`ciagent.steps.contrast`), and the engine's own list behind it."""
+    """`logprobs` from the embedded backend: what the small models' claim judge reads
+    (`ciagent.steps.contrast`), and the engine's own list behind it."""
     settings = Settings(models_dir=models_dir, cache_dir=tmp_path)
-    spec = model_specs(settings)[0]
-    client = ModelClient(settings, spec, UsageMeter())
+    client = ModelClient(settings, backend(settings), UsageMeter())
     values = {
         "evidence": "[1] Sarah: We agreed on twenty-five euros for the remote.",
         "first": "The team agreed on a price for the remote.",
         "second": "The team did not agree on a price for the remote.",
     }
-    answer = asyncio.run(client.choice("judge[0]", load_prompt(PROMPT), ("A", "B"), **values))
+    answer = asyncio.run(client.choice(JUDGE0, load_prompt(PROMPT), ("A", "B"), **values))
     chances = {option: math.exp(logprob) for option, logprob in answer.value.items()}
     assert all(0 < chance < 1 for chance in chances.values()), answer.value
     assert sum(chances.values()) > 0.5  # it answers with one of the letters

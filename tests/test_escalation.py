@@ -94,6 +94,7 @@ def cascade(**overrides: Any) -> tuple[Settings, FakeModel, FakeModel]:
         Deployment(
             name="small",
             model=small.model_id,
+            backend=small,
             tier=Tier.SMALL,
             context_window=32768,
             price=TokenPrice(input_usd_per_mtok=0.1, output_usd_per_mtok=0.2),
@@ -101,6 +102,7 @@ def cascade(**overrides: Any) -> tuple[Settings, FakeModel, FakeModel]:
         Deployment(
             name="frontier",
             model=frontier.model_id,
+            backend=frontier,
             tier=Tier.FRONTIER,
             context_window=32768,
             price=TokenPrice(input_usd_per_mtok=10.0, output_usd_per_mtok=30.0),

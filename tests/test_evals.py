@@ -14,6 +14,7 @@ from ciagent.evals import boundary_prf, entity_prf, pk, read_dataset, rouge, win
 from ciagent.evals.metrics import typed_share
 from ciagent.evals.runner import junk_share
 from ciagent.testing import FakeModel
+from tests.helpers import reference
 
 QMSUM = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "qmsum"
 
@@ -124,7 +125,7 @@ def test_eval_command_prints_tables_and_writes_scores(tmp_path: Path) -> None:
             "eval",
             str(QMSUM / "TS3010a.json"),
             "--model",
-            fake.model_id,
+            reference(fake),
             "--config",
             str(other),
             "--out",

@@ -25,7 +25,7 @@ def slow(request):
         time.sleep(60)
     return default_answer(request)
 fake = FakeModel(respond=slow)
-sys.argv = ["ciagent", "enrich", sys.argv[1], "--model", fake.model_id, "--no-cache"]
+sys.argv = ["ciagent", "enrich", sys.argv[1], "--model", "__main__:fake", "--no-cache"]
 from ciagent.cli import main
 main()
 """

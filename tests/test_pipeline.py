@@ -20,7 +20,7 @@ from tests.helpers import assert_grounded, transcript_of
 def test_sample_episode_on_fake_model(examples_dir: Path) -> None:
     fake = FakeModel()
     path = examples_dir / "long-tide-ep41.vtt"
-    result = ciagent.enrich(path, Settings(model=fake.model_id, chunk_tokens=600))
+    result = ciagent.enrich(path, Settings(model=fake, chunk_tokens=600))
     transcript = ciagent.load_transcript(path)
 
     assert result.status == "complete"
@@ -121,7 +121,7 @@ def test_verification_corrects_lines_and_drops_inventions() -> None:
         ],
     )
     fake = FakeModel(respond=notes_else_default(answer))
-    result = ciagent.enrich(EPISODE, Settings(model=fake.model_id))
+    result = ciagent.enrich(EPISODE, Settings(model=fake))
 
     by_name = {e.name: e for e in result.entities}
     assert "Jacques Cousteau" not in by_name  # invented: dropped
@@ -153,7 +153,7 @@ def test_invalid_output_is_reasked_and_every_attempt_counted() -> None:
         return next(answers) if request.schema_name == "ChunkNotes" else default_answer(request)
 
     fake = FakeModel(respond=respond)
-    result = ciagent.enrich(EPISODE, Settings(model=fake.model_id, max_reasks=2))
+    result = ciagent.enrich(EPISODE, Settings(model=fake, max_reasks=2))
     assert result.status == "complete"
     assert result.cost.by_step["notes"].calls == 3
     assert result.cost.by_step["notes"].retries == 2
@@ -174,7 +174,7 @@ def test_a_failing_chunk_gives_a_partial_result_with_the_rest_kept() -> None:
 
     fake = FakeModel(respond=respond)
     transcript = transcript_of("\n".join(f"S: Line {n} names Guadalupe Island." for n in range(40)))
-    settings = Settings(model=fake.model_id, chunk_tokens=100, chunk_overlap_tokens=0, max_reasks=1)
+    settings = Settings(model=fake, chunk_tokens=100, chunk_overlap_tokens=0, max_reasks=1)
     result = ciagent.enrich(transcript, settings)
     assert result.status == "partial"
     assert [f.chunk_id for f in result.failures] == [0]
@@ -186,7 +186,7 @@ def test_a_failing_chunk_gives_a_partial_result_with_the_rest_kept() -> None:
 def test_every_chunk_failing_is_an_error() -> None:
     fake = FakeModel(respond=lambda request: "nope")
     with pytest.raises(ModelCallError, match="every chunk failed"):
-        ciagent.enrich(EPISODE, Settings(model=fake.model_id, max_reasks=0))
+        ciagent.enrich(EPISODE, Settings(model=fake, max_reasks=0))
 
 
 def test_hierarchical_summary_when_notes_do_not_fit() -> None:
@@ -212,7 +212,7 @@ def test_hierarchical_summary_when_notes_do_not_fit() -> None:
     fake = FakeModel(respond=respond, context_window=2600)
     transcript = transcript_of("\n".join(f"S: Line {n} is about the reef." for n in range(400)))
     settings = Settings(
-        model=fake.model_id,
+        model=fake,
         chunk_tokens=150,
         chunk_overlap_tokens=0,
         max_output_tokens=256,
@@ -228,7 +228,7 @@ def test_hierarchical_summary_when_notes_do_not_fit() -> None:
 def test_chunks_too_big_for_the_context_are_refused_before_any_call() -> None:
     fake = FakeModel(context_window=1000)
     with pytest.raises(ciagent.ConfigError, match="lower chunk_tokens"):
-        ciagent.enrich(EPISODE, Settings(model=fake.model_id, chunk_tokens=900))
+        ciagent.enrich(EPISODE, Settings(model=fake, chunk_tokens=900))
     assert fake.requests == []
 
 
@@ -236,9 +236,9 @@ def test_async_api_and_sync_api_inside_a_running_loop() -> None:
     fake = FakeModel()
 
     async def main() -> tuple[EpisodeEnrichment, EpisodeEnrichment]:
-        first = await ciagent.aenrich(EPISODE, Settings(model=fake.model_id))
+        first = await ciagent.aenrich(EPISODE, Settings(model=fake))
         # The sync API also works while an event loop is running (as in a notebook).
-        second = ciagent.enrich(EPISODE, Settings(model=fake.model_id))
+        second = ciagent.enrich(EPISODE, Settings(model=fake))
         return first, second
 
     first, second = asyncio.run(main())
@@ -250,7 +250,7 @@ def test_a_summary_about_something_else_is_dropped_and_flagged() -> None:
     answer = notes([])
     answer["summary"] = "Jacques Cousteau filmed the Calypso near Marseille."
     fake = FakeModel(respond=notes_else_default(answer))
-    result = ciagent.enrich(EPISODE, Settings(model=fake.model_id))
+    result = ciagent.enrich(EPISODE, Settings(model=fake))
     assert "Cousteau" not in result.summary
     # The lines that say the chunk's topics stand in, verbatim, and the report says so.
     said = " ".join(segment.text for segment in EPISODE.segments)
@@ -285,7 +285,7 @@ Sara: We tagged sharks near Guadalupe Island."""
         ]
     )
     fake = FakeModel(respond=notes_else_default(answer))
-    result = ciagent.enrich(noisy, Settings(model=fake.model_id, cache=False))
+    result = ciagent.enrich(noisy, Settings(model=fake, cache=False))
     found = {e.name: [m.text for m in e.mentions] for e in result.entities}
     assert found == {
         "Sarah Chen": ["Sara Chen"],
@@ -304,7 +304,7 @@ def test_chapter_titles_are_asked_beside_the_notes_not_after_them(examples_dir: 
     before the episode summary is asked), and its titles still pass the chapters' checks."""
     fake = FakeModel()
     path = examples_dir / "long-tide-ep41.vtt"
-    result = ciagent.enrich(path, Settings(model=fake.model_id, chunk_tokens=600))
+    result = ciagent.enrich(path, Settings(model=fake, chunk_tokens=600))
     order = [r.schema_name for r in fake.requests]
     assert order.index("ChapterTitles") < order.index("EpisodeSummary")
     edges = build_graph().get_graph().edges
@@ -328,7 +328,7 @@ def test_a_summary_whose_every_claim_fails_gives_way_to_central_lines() -> None:
         return default_answer(request)
 
     fake = FakeModel(respond=respond)
-    result = ciagent.enrich(EPISODE, Settings(model=fake.model_id, claim_judge="verdict"))
+    result = ciagent.enrich(EPISODE, Settings(model=fake, claim_judge="verdict"))
     assert [c.verdict for c in result.claims] == ["contradicted"]
     assert "forty" not in result.summary
     said = " ".join(segment.text for segment in EPISODE.segments)
@@ -345,7 +345,7 @@ def test_an_article_said_before_a_name_is_not_part_of_it() -> None:
     mention = {"segment_id": 2, "text": "Guadalupe Island"}
     answer = notes([{"name": "the Guadalupe Island", "type": "place", "mentions": [mention]}])
     fake = FakeModel(respond=notes_else_default(answer))
-    result = ciagent.enrich(EPISODE, Settings(model=fake.model_id, ner="off"))
+    result = ciagent.enrich(EPISODE, Settings(model=fake, ner="off"))
     names = {e.name for e in result.entities}
     assert "Guadalupe Island" in names
     assert "the Guadalupe Island" not in names
@@ -367,7 +367,7 @@ def test_a_sentence_giving_the_guest_role_to_the_host_is_written_again_with_the_
 
     fake = FakeModel(respond=respond)
     path = examples_dir / "long-tide-ep41.vtt"
-    settings = Settings(model=fake.model_id, claim_judge="lexical", chunk_tokens=600)
+    settings = Settings(model=fake, claim_judge="lexical", chunk_tokens=600)
     result = ciagent.enrich(path, settings)
     by_text = {c.text: c for c in result.claims}
     assert (by_text[wrong].verdict, by_text[wrong].in_summary) == ("contradicted", False)

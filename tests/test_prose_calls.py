@@ -12,8 +12,8 @@ from ciagent import Settings
 from ciagent.budget import BudgetGuard, Cap, Ledger
 from ciagent.cache import ResponseCache
 from ciagent.errors import BudgetExceeded, StructuredOutputError
+from ciagent.llm.backend import CallTag
 from ciagent.llm.call import ModelClient
-from ciagent.llm.models import ModelSpec
 from ciagent.llm.usage import UsageMeter
 from ciagent.prompts import load_prompt
 from ciagent.steps.notes import notes_request
@@ -25,15 +25,9 @@ VALUES = {"transcript": LINES, "quotes": "two", "summary": ""}
 
 
 def _client(fake: FakeModel, tmp_path: Path, budget: BudgetGuard | None = None) -> ModelClient:
-    settings = Settings(model=fake.model_id, cache_dir=tmp_path, max_retries=0)
-    spec = ModelSpec(
-        model_id=fake.model_id,
-        context_window=32768,
-        input_usd_per_mtok=1.0,
-        output_usd_per_mtok=2.0,
-    )
+    settings = Settings(model=fake, cache_dir=tmp_path, max_retries=0)
     cache = ResponseCache(tmp_path / "responses")
-    return ModelClient(settings, spec, UsageMeter(), cache, budget)
+    return ModelClient(settings, fake, UsageMeter(), cache, budget)
 
 
 def test_a_prose_call_is_sent_without_a_schema_recorded_and_cached(tmp_path: Path) -> None:
@@ -42,8 +36,8 @@ def test_a_prose_call_is_sent_without_a_schema_recorded_and_cached(tmp_path: Pat
     prompt = load_prompt("chunk_summary")
 
     async def twice() -> tuple[str, str]:
-        first = await client.text("chunk_summary[0]", prompt, max_tokens=50, **VALUES)
-        again = await client.text("chunk_summary[0]", prompt, max_tokens=50, **VALUES)
+        first = await client.text(CallTag("chunk_summary", 0), prompt, max_tokens=50, **VALUES)
+        again = await client.text(CallTag("chunk_summary", 0), prompt, max_tokens=50, **VALUES)
         return first, again
 
     first, again = asyncio.run(twice())
@@ -59,7 +53,7 @@ def test_a_prose_call_is_sent_without_a_schema_recorded_and_cached(tmp_path: Pat
     assert record.usd == client.spec.cost(record.prompt_tokens, record.completion_tokens)
     assert client.meter.cache_hits == 1
     # Another completion cap is another request.
-    asyncio.run(client.text("chunk_summary[0]", prompt, max_tokens=60, **VALUES))
+    asyncio.run(client.text(CallTag("chunk_summary", 0), prompt, max_tokens=60, **VALUES))
     assert len(fake.requests) == 2
 
 
@@ -68,7 +62,7 @@ def test_an_empty_prose_answer_is_invalid_output(tmp_path: Path) -> None:
     client = _client(fake, tmp_path)
     prompt = load_prompt("chunk_summary")
     with pytest.raises(StructuredOutputError, match="empty answer"):
-        asyncio.run(client.text("chunk_summary[0]", prompt, max_tokens=50, **VALUES))
+        asyncio.run(client.text(CallTag("chunk_summary", 0), prompt, max_tokens=50, **VALUES))
     assert [r.outcome for r in client.meter.records] == ["invalid"]
 
 
@@ -79,7 +73,7 @@ def test_a_prose_call_holds_its_worst_case_against_the_budget(tmp_path: Path) ->
     client = _client(fake, tmp_path, guard)
     prompt = load_prompt("chunk_summary")
     with pytest.raises(BudgetExceeded):
-        asyncio.run(client.text("chunk_summary[0]", prompt, max_tokens=100, **VALUES))
+        asyncio.run(client.text(CallTag("chunk_summary", 0), prompt, max_tokens=100, **VALUES))
     assert fake.requests == []
     assert ledger.held("episode:e").usd == 0
 
@@ -98,7 +92,7 @@ def test_a_failed_summary_call_leaves_the_notes_and_a_stand_in() -> None:
     transcript = transcript_of(
         "Maya: Sarah Chen tagged sharks near Guadalupe Island.\nSarah: Twenty-two of them."
     )
-    settings = Settings(model=fake.model_id, cache=False, max_retries=0, chunk_summaries="apart")
+    settings = Settings(model=fake, cache=False, max_retries=0, chunk_summaries="apart")
     result = ciagent.enrich(transcript, settings)
     assert result.status == "complete"
     assert result.topics  # the notes were kept
@@ -123,7 +117,7 @@ def test_a_chunk_summary_comes_from_its_own_call_or_from_the_notes(chunk_summari
     )
     # The default answer writes the chunk's first line as its summary.
     fake = FakeModel(respond=_notes_and_prose) if chunk_summaries == "apart" else FakeModel()
-    settings = Settings(model=fake.model_id, cache=False, chunk_summaries=chunk_summaries)
+    settings = Settings(model=fake, cache=False, chunk_summaries=chunk_summaries)
     result = ciagent.enrich(transcript, settings)
     steps = result.cost.by_step
     if chunk_summaries == "apart":

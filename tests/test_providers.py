@@ -1,12 +1,14 @@
-"""The custom litellm providers and the embedded model's request translation (no model loaded)."""
+"""Backends' requests as their servers take them, and prices (no model loaded, no network)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 
+from ciagent.llm.backend import Backend, CallTag, ChatRequest
+from ciagent.llm.backends.hosted import HostedBackend
 from ciagent.llm.embedded import grammar_for
-from ciagent.llm.models import EMBEDDED_PRICING, resolve_model
-from ciagent.llm.providers import litellm_module
+from ciagent.llm.models import EMBEDDED_PRICING, ModelSpec, resolve_model
 from ciagent.schemas import EpisodeSummary
 from ciagent.testing import FakeModel
 
@@ -28,20 +30,44 @@ def test_json_schema_becomes_a_grammar_and_json_object_any_json() -> None:
     assert grammar_for({"type": "text"}) is None
 
 
-def test_fake_provider_answers_through_litellm() -> None:
-    litellm = litellm_module()
+def test_a_fake_model_is_a_backend_answering_with_usage() -> None:
     fake = FakeModel(respond=lambda request: {"summary": f"seen {request.schema_name}"})
-    response = litellm.completion(
-        model=fake.model_id,
-        messages=[{"role": "user", "content": "hello"}],
-        response_format={
-            "type": "json_schema",
-            "json_schema": {"name": "x", "schema": EpisodeSummary.model_json_schema()},
-        },
+    assert isinstance(fake, Backend)
+    request = ChatRequest(
+        messages=({"role": "user", "content": "hello"},),
+        tag=CallTag("summary"),
+        response_schema=EpisodeSummary.model_json_schema(),
+        max_tokens=50,
     )
-    assert json.loads(response.choices[0].message.content) == {"summary": "seen EpisodeSummary"}
-    assert response.usage.prompt_tokens > 0
+    response = asyncio.run(fake.complete(request))
+    assert json.loads(response.text) == {"summary": "seen EpisodeSummary"}
+    assert response.prompt_tokens > 0
+    assert response.model == fake.model_id
     assert fake.requests[0].messages == [{"role": "user", "content": "hello"}]
+
+
+def test_the_hosted_backend_sends_a_schema_as_its_server_takes_it() -> None:
+    schema = EpisodeSummary.model_json_schema()
+    request = ChatRequest(
+        messages=({"role": "user", "content": "hi"},),
+        tag=CallTag("summary"),
+        response_schema=schema,
+        schema_name="EpisodeSummary",
+        max_tokens=50,
+        seed=7,
+        timeout_s=30.0,
+    )
+    priced = {"context_window": 8192, "input_usd_per_mtok": 1.0, "output_usd_per_mtok": 1.0}
+    openai_style = HostedBackend(ModelSpec(model_id="hosted_vllm/q", **priced))
+    sent = openai_style._kwargs(request)
+    assert sent["response_format"]["json_schema"] == {"name": "EpisodeSummary", "schema": schema}
+    assert (sent["num_retries"], sent["seed"], sent["timeout"]) == (0, 7, 30.0)
+    json_object = HostedBackend(
+        ModelSpec(model_id="hosted_vllm/q", structured_output="json_object_schema", **priced)
+    )
+    wire = json_object._kwargs(request)["response_format"]
+    assert wire["type"] == "json_object"
+    assert "maxLength" not in json.dumps(wire["schema"])  # bounds its converter cannot build
 
 
 def test_every_model_has_a_price() -> None:

@@ -12,6 +12,7 @@ import pytest
 import ciagent
 from ciagent import Settings
 from ciagent.api import reading
+from ciagent.llm.backend import CallTag
 from ciagent.llm.call import ModelClient
 from ciagent.llm.models import ModelSpec
 from ciagent.llm.reading import Reading, reading_for
@@ -136,7 +137,7 @@ def notes_with_summary(request: FakeRequest) -> dict[str, Any] | str:
 
 def test_claims_are_judged_together_on_a_served_model() -> None:
     fake = FakeModel(respond=notes_with_summary)
-    settings = Settings(model=fake.model_id, claims_per_judge_call=3, lexical_checks=False)
+    settings = Settings(model=fake, claims_per_judge_call=3, lexical_checks=False)
     result = ciagent.enrich(EPISODE, settings)
 
     asked = [r.schema_name for r in fake.requests]
@@ -158,11 +159,8 @@ def test_claims_are_judged_together_on_a_served_model() -> None:
 
 
 def _context(fake: FakeModel, claims_per_call: int = 8, chunk_tokens: int = 4000) -> RunContext:
-    settings = Settings(
-        model=fake.model_id, cache=False, max_reasks=0, max_retries=0, lexical_checks=False
-    )
-    spec = ModelSpec(model_id=fake.model_id, context_window=32768, **_free())
-    client = ModelClient(settings, spec, UsageMeter())
+    settings = Settings(model=fake, cache=False, max_reasks=0, max_retries=0, lexical_checks=False)
+    client = ModelClient(settings, fake, UsageMeter())
     return RunContext(
         settings=settings,
         client=client,
@@ -190,7 +188,9 @@ def test_a_claim_left_out_of_the_answer_is_judged_on_its_own() -> None:
         return {"lines": [], "verdict": "contradicted"}
 
     fake = FakeModel(respond=first_only)
-    judged = asyncio.run(judge_together(_context(fake), "judge[0-1]", _group(CLAIMS)))
+    judged = asyncio.run(
+        judge_together(_context(fake), CallTag("judge", part="0-1"), _group(CLAIMS))
+    )
     assert [c.verdict for c in judged] == ["supported", "contradicted"]
     assert [r.schema_name for r in fake.requests] == ["ClaimJudgements", "ClaimJudgement"]
     # The cited line is the first of its evidence; the rest of the claim's own evidence follows.
@@ -203,7 +203,9 @@ def test_a_failed_group_call_leaves_its_claims_unchecked() -> None:
         return "not json at all"
 
     fake = FakeModel(respond=broken)
-    judged = asyncio.run(judge_together(_context(fake), "judge[0-1]", _group(CLAIMS)))
+    judged = asyncio.run(
+        judge_together(_context(fake), CallTag("judge", part="0-1"), _group(CLAIMS))
+    )
     assert [c.verdict for c in judged] == ["unchecked", "unchecked"]
     assert all(c.evidence_segment_ids for c in judged)
 
@@ -212,17 +214,16 @@ def test_a_failed_group_call_leaves_its_claims_unchecked() -> None:
 def test_the_embedded_model_judges_claims_together(models_dir: Path, tmp_path: Path) -> None:
     """The grouped judge schema through the real path: llama.cpp, litellm, instructor."""
     settings = Settings(models_dir=models_dir, cache_dir=tmp_path, max_output_tokens=256)
-    spec = ciagent.api.model_specs(settings)[0]
-    client = ModelClient(settings, spec, UsageMeter())
+    client = ModelClient(settings, ciagent.resolve.backend(settings), UsageMeter())
     context = RunContext(
         settings=settings,
         client=client,
         count_tokens=token_counter(),
         reading=Reading(1500, 2, judge="verdict"),
     )
-    judged = asyncio.run(judge_together(context, "judge[0-1]", _group(CLAIMS)))
+    judged = asyncio.run(judge_together(context, CallTag("judge", part="0-1"), _group(CLAIMS)))
     assert len(judged) == 2
-    assert all(c.judged_by == spec.model_id for c in judged)
+    assert all(c.judged_by == client.spec.model_id for c in judged)
     assert all(c.verdict in ("supported", "contradicted", "not_found") for c in judged)
     grouped = [r for r in client.meter.records if r.step == "judge[0-1]"]
     assert grouped

@@ -18,7 +18,9 @@ import ciagent
 from ciagent.errors import ModelCallError
 from ciagent.evals.datasets import EvalEpisode, read_dataset
 from ciagent.evals.runner import junk_share
-from ciagent.llm.call import ModelClient
+from ciagent.llm.backend import ChatRequest, ChatResponse
+from ciagent.llm.models import ModelSpec
+from ciagent.resolve import backend
 from ciagent.settings import Settings
 from ciagent.transcripts import load_transcript
 from ciagent.types import EpisodeEnrichment
@@ -37,25 +39,30 @@ def _episodes() -> list[EvalEpisode]:
 def replayed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     cache_dir = tmp_path_factory.mktemp("replay")
     assert load_recording(RECORDING, cache_dir / "responses") > 0
-    misses: list[str] = []
+    recorded = NotRecorded(backend(Settings(cache_dir=cache_dir)).spec)
+    settings = Settings(cache_dir=cache_dir, model=recorded)
+    outputs: dict[str, tuple[EpisodeEnrichment, list[str]]] = {}
+    for episode in _episodes():
+        transcript = load_transcript(Path(episode.transcript))
+        speakers = sorted({s.speaker for s in transcript.segments if s.speaker})
+        outputs[episode.id] = (ciagent.enrich(transcript, settings), speakers)
+    return {"outputs": outputs, "misses": recorded.misses}
 
-    async def not_recorded(self: ModelClient, step: str, *args: object) -> object:
-        misses.append(step)
+
+class NotRecorded:
+    """The default embedded model as the recording knows it (its spec, so the same cache keys):
+    a request that reaches it was not recorded."""
+
+    def __init__(self, spec: ModelSpec) -> None:
+        self.spec = spec
+        self.misses: list[str] = []
+
+    async def complete(self, request: ChatRequest) -> ChatResponse:
+        self.misses.append(request.tag.label)
         raise ModelCallError(self.spec.model_id, "not in the recording")
 
-    patch = pytest.MonkeyPatch()
-    patch.setattr(ModelClient, "_ask", not_recorded)
-    patch.setattr(ModelClient, "_ask_plain", not_recorded)
-    settings = Settings(cache_dir=cache_dir)
-    outputs: dict[str, tuple[EpisodeEnrichment, list[str]]] = {}
-    try:
-        for episode in _episodes():
-            transcript = load_transcript(Path(episode.transcript))
-            speakers = sorted({s.speaker for s in transcript.segments if s.speaker})
-            outputs[episode.id] = (ciagent.enrich(transcript, settings), speakers)
-    finally:
-        patch.undo()
-    return {"outputs": outputs, "misses": misses}
+    async def probe(self) -> bool:
+        return False
 
 
 def test_the_recording_answers_every_request(replayed: dict[str, Any]) -> None:

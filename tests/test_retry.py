@@ -12,8 +12,9 @@ import pytest
 import ciagent
 from ciagent import ModelCallError, Settings
 from ciagent.budget import Ledger
+from ciagent.llm.backend import TransientModelError
 from ciagent.llm.providers import litellm_module
-from ciagent.llm.retry import is_transient, retry_after
+from ciagent.llm.retry import as_model_error, is_transient, retry_after
 from ciagent.testing import FakeModel, FakeRequest, default_answer
 
 EPISODE = Path(__file__).resolve().parents[1] / "examples" / "harvest-notes-ep7.txt"
@@ -51,7 +52,7 @@ def test_rate_limits_are_retried_after_the_time_asked(tmp_path: Path) -> None:
     ]
     fake = FakeModel(respond=flaky(errors), input_usd_per_mtok=1.0, output_usd_per_mtok=2.0)
     settings = Settings(
-        model=fake.model_id,
+        model=fake,
         cache=False,
         budget_usd=1.0,
         ledger_path=tmp_path / "ledger.sqlite",
@@ -71,7 +72,7 @@ def test_rate_limits_are_retried_after_the_time_asked(tmp_path: Path) -> None:
 def test_client_errors_are_not_retried() -> None:
     fake = FakeModel(respond=flaky([http_error(litellm.BadRequestError, 400)] * 5))
     with pytest.raises(ModelCallError, match="BadRequestError"):
-        ciagent.enrich(EPISODE, Settings(model=fake.model_id, cache=False))
+        ciagent.enrich(EPISODE, Settings(model=fake, cache=False))
     assert len(notes_requests(fake)) == 1
 
 
@@ -79,20 +80,24 @@ def test_retries_stop_at_the_attempt_limit() -> None:
     errors = [http_error(litellm.InternalServerError, 500, {"retry-after": "0"})] * 10
     fake = FakeModel(respond=flaky(errors))
     with pytest.raises(ModelCallError, match="InternalServerError"):
-        ciagent.enrich(EPISODE, Settings(model=fake.model_id, cache=False, max_retries=2))
+        ciagent.enrich(EPISODE, Settings(model=fake, cache=False, max_retries=2))
     assert len(notes_requests(fake)) == 3  # one try and two retries, in one loop, not multiplied
 
 
 def test_classification_and_retry_after_forms() -> None:
-    assert is_transient(http_error(litellm.RateLimitError, 429))
-    assert is_transient(http_error(litellm.InternalServerError, 500))
-    assert not is_transient(http_error(litellm.BadRequestError, 400))
+    def typed(error: Exception) -> ModelCallError:
+        return as_model_error("m", error)
+
+    assert is_transient(typed(http_error(litellm.RateLimitError, 429)))
+    assert is_transient(typed(http_error(litellm.InternalServerError, 500)))
+    assert not is_transient(typed(http_error(litellm.BadRequestError, 400)))
+    assert not is_transient(typed(ValueError("bug")))
     assert not is_transient(ValueError("bug"))
     hosted = litellm.Timeout(message="slow", model="gpt-4o-mini", llm_provider="openai")
-    assert is_transient(hosted)
-    # The embedded model stopped its own generation at the time limit: it would run as long again.
-    local = litellm.Timeout(message="stopped", model="embedded/m", llm_provider="embedded")
-    assert not is_transient(local)
+    assert is_transient(typed(hosted))
+    asked = typed(http_error(litellm.RateLimitError, 429, {"retry-after": "2"}))
+    assert isinstance(asked, TransientModelError)
+    assert asked.retry_after == 2.0
     assert retry_after(http_error(litellm.RateLimitError, 429, {"retry-after": "2"})) == 2.0
     assert retry_after(http_error(litellm.RateLimitError, 429, {"retry-after-ms": "250"})) == 0.25
     dated = retry_after(

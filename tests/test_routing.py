@@ -8,6 +8,7 @@ import pytest
 
 import ciagent
 from ciagent import ConfigError, Settings
+from ciagent.llm.backend import CallTag
 from ciagent.routing.policy import Router
 from ciagent.routing.registry import Deployment, GpuPrice, Tier, TokenPrice
 from tests.servers import fault_proxy
@@ -106,15 +107,19 @@ def test_escalation_asks_for_a_stronger_tier() -> None:
     small = FakeModel(respond=lambda request: {"summary": "From the small tier."})
     frontier = FakeModel(respond=lambda request: {"summary": "From the frontier tier."})
     deployments = (
-        deployment("small", 0.1, 0.1, model=small.model_id),
-        deployment("frontier", 5.0, 15.0, model=frontier.model_id, tier=Tier.FRONTIER),
+        deployment("small", 0.1, 0.1, model=small.model_id, backend=small),
+        deployment(
+            "frontier", 5.0, 15.0, model=frontier.model_id, backend=frontier, tier=Tier.FRONTIER
+        ),
     )
     settings = Settings(model="auto", deployments=deployments, cache=False)
     client = RoutedClient(settings, Router(deployments), UsageMeter())
     prompt = load_prompt("episode_summary")
 
     async def ask(tier: Tier) -> str:
-        answer = await client.structured("s", prompt, EpisodeSummary, min_tier=tier, notes="x")
+        answer = await client.structured(
+            CallTag("s"), prompt, EpisodeSummary, min_tier=tier, notes="x"
+        )
         return answer.summary
 
     import asyncio
@@ -140,15 +145,15 @@ def test_near_the_cap_a_cheaper_deployment_takes_the_call(tmp_path: Path) -> Non
     cheap = FakeModel(respond=lambda request: {"summary": "Cheap answer."})
     dear = FakeModel(respond=lambda request: {"summary": "Dear answer."})
     deployments = (
-        deployment("cheap", 0.01, 0.01, model=cheap.model_id),
-        deployment("dear", 50.0, 150.0, model=dear.model_id, tier=Tier.FRONTIER),
+        deployment("cheap", 0.01, 0.01, model=cheap.model_id, backend=cheap),
+        deployment("dear", 50.0, 150.0, model=dear.model_id, backend=dear, tier=Tier.FRONTIER),
     )
     budget = BudgetGuard(Ledger(tmp_path / "ledger.sqlite"), [Cap("run:x", usd=0.01)])
     settings = Settings(model="auto", deployments=deployments, cache=False)
     client = RoutedClient(settings, Router(deployments), UsageMeter(), budget=budget)
     prompt = load_prompt("episode_summary")
     answer = asyncio.run(
-        client.structured("s", prompt, EpisodeSummary, min_tier=Tier.FRONTIER, notes="x")
+        client.structured(CallTag("s"), prompt, EpisodeSummary, min_tier=Tier.FRONTIER, notes="x")
     )
     assert answer.summary == "Cheap answer."  # the frontier call would cross the cap
     reasons = [(d.deployment, d.outcome, d.reason) for d in client.router.decisions]
@@ -168,8 +173,8 @@ def test_spill_goes_to_the_next_deployment_when_one_is_full() -> None:
 
     busy, spare = FakeModel(), FakeModel()
     deployments = (
-        deployment("busy", 0.1, 0.1, model=busy.model_id, max_concurrency=1),
-        deployment("spare", 1.0, 1.0, model=spare.model_id),
+        deployment("busy", 0.1, 0.1, model=busy.model_id, backend=busy, max_concurrency=1),
+        deployment("spare", 1.0, 1.0, model=spare.model_id, backend=spare),
     )
     settings = Settings(model="auto", deployments=deployments, cache=False)
     router = Router(deployments, overflow="spill")
@@ -178,8 +183,8 @@ def test_spill_goes_to_the_next_deployment_when_one_is_full() -> None:
 
     async def both() -> None:
         async with router.slot("busy"):  # the cheap deployment is at its limit
-            await client.structured("s", prompt, EpisodeSummary, notes="Part 1: x")
-        await client.structured("s", prompt, EpisodeSummary, notes="Part 1: y")
+            await client.structured(CallTag("s"), prompt, EpisodeSummary, notes="Part 1: x")
+        await client.structured(CallTag("s"), prompt, EpisodeSummary, notes="Part 1: y")
 
     asyncio.run(both())
     assert len(spare.requests) == 1
@@ -193,8 +198,10 @@ def test_step_tiers_start_a_step_on_a_stronger_tier_when_one_is_deployed() -> No
 
     small, frontier = FakeModel(), FakeModel()
     deployments = (
-        deployment("small", 0.1, 0.1, model=small.model_id),
-        deployment("frontier", 5.0, 15.0, model=frontier.model_id, tier=Tier.FRONTIER),
+        deployment("small", 0.1, 0.1, model=small.model_id, backend=small),
+        deployment(
+            "frontier", 5.0, 15.0, model=frontier.model_id, backend=frontier, tier=Tier.FRONTIER
+        ),
     )
     settings = Settings(
         model="auto",
@@ -211,7 +218,7 @@ def test_step_tiers_start_a_step_on_a_stronger_tier_when_one_is_deployed() -> No
     assert floor_tier(deployments, Tier.MEDIUM) == Tier.MEDIUM
     assert floor_tier(deployments[:1], Tier.MEDIUM) == Tier.SMALL
     assert step_tier_lines(settings) == ["step chapters: tier medium and up, first frontier"]
-    one = Settings(model=small.model_id, step_tiers={"summary": "medium"})  # type: ignore[dict-item]
+    one = Settings(model=small, step_tiers={"summary": "medium"})  # type: ignore[dict-item]
     assert "one model" in step_tier_lines(one)[0]
     with pytest.raises(ConfigError):
         Settings.load(None, {}, step_tiers={"notes": "medium"})

@@ -30,7 +30,7 @@ def test_the_shipped_podcast_taxonomy(topic: str, category: str | None) -> None:
 def test_topics_carry_evidence_and_a_category(examples_dir: Path) -> None:
     fake = FakeModel()
     path = examples_dir / "long-tide-ep41.vtt"
-    result = ciagent.enrich(path, Settings(model=fake.model_id, taxonomy="podcast"))
+    result = ciagent.enrich(path, Settings(model=fake, taxonomy="podcast"))
     transcript = ciagent.load_transcript(path)
     assert result.topics
     scores = [t.score for t in result.topics]

@@ -50,7 +50,7 @@ before = state()
 import ciagent
 from ciagent.testing import FakeModel
 fake = FakeModel()
-settings = ciagent.Settings(model=fake.model_id, cache=False)
+settings = ciagent.Settings(model=fake, cache=False)
 ciagent.enrich({str(tmp_path / "a.txt")!r}, settings)
 import asyncio
 async def batch():

@@ -51,7 +51,7 @@ class Ask:
 def notes_requests(count: int) -> list[Ask]:
     """The first `count` chunk-notes requests ciagent sends for the meeting."""
     fake = FakeModel()
-    settings = Settings(model=fake.model_id, cache=False, chunk_tokens=1500, escalate=False)
+    settings = Settings(model=fake, cache=False, chunk_tokens=1500, escalate=False)
     asyncio.run(aenrich(MEETING, settings))
     asks = [
         Ask(list(r.messages), r.schema)

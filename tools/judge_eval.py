@@ -58,9 +58,11 @@ from ciagent.evals.claimset import (
     spread,
 )
 from ciagent.evals.datasets import read_dataset
+from ciagent.llm.backend import CallTag
 from ciagent.llm.call import ModelClient
 from ciagent.llm.reading import reading_for
 from ciagent.llm.usage import UsageMeter
+from ciagent.resolve import backend, resolved
 from ciagent.retrieval import SegmentIndex
 from ciagent.settings import DEFAULT_MODEL, Settings
 from ciagent.state import RunContext
@@ -99,11 +101,12 @@ def evidence_for(claims: list[LabelledClaim], paths: list[Path], k: int) -> list
 
 def context_for(settings: Settings, cache: bool = False) -> RunContext:
     """A run context on `settings.model` alone, read as `ciagent.api.aenrich` reads it."""
+    settings = resolved(settings)
     (spec,) = model_specs(settings)
     reading = reading_for(settings, (spec,))
     settings = settings.model_copy(update={"max_output_tokens": reading.output_tokens})
     responses = ResponseCache(settings.cache_dir / "responses") if cache else None
-    client = ModelClient(settings, spec, UsageMeter(), responses)
+    client = ModelClient(settings, backend(settings), UsageMeter(), responses)
     return RunContext(
         settings=settings, client=client, count_tokens=token_counter(), reading=reading
     )
@@ -145,7 +148,7 @@ async def judge_all(
 
         async def one(number: int, claim: LabelledClaim, found: Evidence) -> str:
             async with gate:
-                step = f"judge[{number}]"
+                step = CallTag("judge", part=str(number))
                 if read is None:
                     return (await judge(ctx, step, claim.text, found)).verdict
                 done = settled[number]

@@ -12,12 +12,13 @@ from typing import Any, TypeVar
 from ciagent.budget import BudgetGuard, Cap, Ledger, SpendLedger
 from ciagent.cache import ResponseCache
 from ciagent.errors import ConfigError
+from ciagent.llm.backend import Backend
 from ciagent.llm.call import ModelClient
 from ciagent.llm.models import ModelSpec
 from ciagent.llm.reading import Reading, reading_for
 from ciagent.llm.routed import RoutedClient
 from ciagent.llm.usage import UsageMeter
-from ciagent.resolve import check_keys, model_specs, new_router, reading, routed
+from ciagent.resolve import backend, check_keys, model_specs, new_router, reading, resolved, routed
 from ciagent.routing.policy import Router
 from ciagent.settings import Settings
 from ciagent.shared import Shared
@@ -62,8 +63,7 @@ def _client(
     if routed(settings):
         router = shared.for_episode() if shared is not None else new_router(settings)
         return RoutedClient(settings, router, UsageMeter(), cache, budget)
-    (spec,) = specs
-    return ModelClient(settings, spec, UsageMeter(), cache, budget)
+    return ModelClient(settings, backend(settings), UsageMeter(), cache, budget)
 
 
 def _budget(settings: Settings, ledger: SpendLedger | None) -> BudgetGuard | None:
@@ -89,8 +89,12 @@ async def aenrich(
     *,
     progress: ProgressCallback | None = None,
     shared: Shared | None = None,
+    model: str | Backend | None = None,
 ) -> EpisodeEnrichment:
     """Enrich one episode: a transcript file path or a loaded `Transcript`.
+
+    `model`, when given, replaces `settings.model`: a name, or a backend object (a
+    `FakeModel`, or any `ciagent.llm.backend.Backend`).
 
     `progress(stage, done, total)` is called as chunks and steps finish. When a budget cap would
     be crossed, no further call is made and the result comes back with what was finished and
@@ -100,6 +104,9 @@ async def aenrich(
     from ciagent.graph import build_graph
 
     settings = settings or Settings()
+    if model is not None:
+        settings = settings.model_copy(update={"model": model})
+    settings = resolved(settings)
     shared = shared or Shared()
     transcript = (
         source
@@ -138,9 +145,10 @@ def enrich(
     settings: Settings | None = None,
     *,
     progress: ProgressCallback | None = None,
+    model: str | Backend | None = None,
 ) -> EpisodeEnrichment:
     """Synchronous `aenrich`; works inside a running event loop too (as in a notebook)."""
-    return _run_sync(aenrich(source, settings, progress=progress))
+    return _run_sync(aenrich(source, settings, progress=progress, model=model))
 
 
 def _run_sync(coro: Coroutine[Any, Any, T]) -> T:

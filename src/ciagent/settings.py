@@ -18,6 +18,7 @@ import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ciagent.errors import ConfigError
+from ciagent.llm.backend import Backend
 from ciagent.routing.registry import Deployment, Tier
 
 __all__ = ["DEFAULT_MODEL", "ENV_PREFIX", "SMALL_CHUNK_TOKENS", "Settings"]
@@ -40,11 +41,13 @@ StepName = Literal["chunk_summary", "summary", "chapters"]
 class Settings(BaseModel):
     """Everything that shapes a run. Immutable: derive variants with `model_copy(update=...)`."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
 
-    model: str = Field(
+    model: str | Backend = Field(
         default=DEFAULT_MODEL,
-        description="A deployment name, a litellm model id, or 'auto' to route over deployments.",
+        description="A deployment name, a litellm model id, 'auto' to route over deployments, "
+        "'module:attribute' naming a backend object (or a factory of one), or, in code, a "
+        "backend object itself (`ciagent.llm.backend.Backend`, such as a FakeModel).",
     )
     chunk_tokens: int | None = Field(
         default=None,
@@ -196,6 +199,11 @@ class Settings(BaseModel):
         le=16,
         description="Requests the embedded model decodes together (one batch per token step).",
     )
+
+    @property
+    def model_name(self) -> str:
+        """The model as a name: the string given, or the backend object's model id."""
+        return self.model if isinstance(self.model, str) else self.model.spec.model_id
 
     @property
     def model_files_dir(self) -> Path:

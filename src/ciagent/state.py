@@ -12,6 +12,7 @@ from typing import Annotated, Any, Protocol, TypedDict, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from ciagent.budget import BudgetGuard
+from ciagent.llm.backend import CallTag
 from ciagent.llm.models import ModelSpec, Served
 from ciagent.llm.reading import Reading
 from ciagent.llm.usage import UsageMeter
@@ -64,7 +65,7 @@ class Client(Protocol):
 
     async def structured(
         self,
-        step: str,
+        tag: CallTag,
         prompt: Prompt,
         response_model: type[T],
         *,
@@ -74,7 +75,7 @@ class Client(Protocol):
 
     async def served(
         self,
-        step: str,
+        tag: CallTag,
         prompt: Prompt,
         response_model: type[T],
         *,
@@ -84,7 +85,7 @@ class Client(Protocol):
 
     async def text(
         self,
-        step: str,
+        tag: CallTag,
         prompt: Prompt,
         *,
         max_tokens: int,
@@ -94,7 +95,7 @@ class Client(Protocol):
 
     async def choice(
         self,
-        step: str,
+        tag: CallTag,
         prompt: Prompt,
         options: Sequence[str],
         *,

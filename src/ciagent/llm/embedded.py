@@ -1,9 +1,9 @@
-"""The embedded model: llama.cpp in this process, as the litellm provider `embedded/`.
+"""The embedded model: llama.cpp in this process, one loaded model shared by every call.
 
-No server, no key, no network. Calls take the same litellm path as any hosted model; this module
-turns an OpenAI-style chat request (with `response_format` as a JSON schema, enforced by a
-llama.cpp grammar) into a generation on the model's batching engine
-(`ciagent.llm.llama_engine`), which decodes the requests in flight together.
+No server, no key, no network. This module turns a chat request (a response schema enforced by
+a llama.cpp grammar) into a generation on the model's batching engine
+(`ciagent.llm.llama_engine`), which decodes the requests in flight together; the embedded
+backend (`ciagent.llm.backends.local`) calls it directly.
 """
 
 from __future__ import annotations
@@ -185,15 +185,12 @@ class LocalLlama:
             request.cancel()
             raise
 
-    async def achat(
-        self, messages: list[dict[str, Any]], params: dict[str, Any], timeout: Any = None
-    ) -> dict[str, Any]:
-        """A chat completion as an OpenAI-shaped dict; cancelling the awaiting task stops the
-        generation at the engine's next step."""
-        request = await asyncio.to_thread(self.request, messages, params, timeout)
+    async def generate(self, request: GenerationRequest) -> Generation:
+        """The generation for a request; cancelling the awaiting task stops it at the engine's
+        next step."""
         future = self.engine.submit(request)
         try:
-            return _answer(await asyncio.wrap_future(future))
+            return await asyncio.wrap_future(future)
         except BaseException:
             request.cancel()
             raise

@@ -1,4 +1,4 @@
-"""Deterministic fake models for tests of orchestration, behind the same litellm call path.
+"""Deterministic fake models for tests of orchestration: backends passed in as objects.
 
 `FakeModel()` answers every structured call with schema-valid JSON drawn from the prompt itself
 (a prose call with the first transcript line it is given, a one-letter choice with "A" a little
@@ -6,7 +6,8 @@ likelier than "B"):
 for chunk notes it reads the numbered transcript lines and returns capitalised names as entities
 with the lines they are on, so the whole graph (merge, summary, verification) runs for real.
 `FakeModel(respond=fn)` lets a test script the answers (a dict, a JSON string, or an exception).
-Each instance registers under its own model id, `fake/<name>`; pass that as `Settings.model`.
+Pass the object itself: `Settings(model=FakeModel())` or `ciagent.enrich(path, model=fake)`; its
+calls take the same layers (cache, budget, retries, re-asks, usage) as a real model's.
 """
 
 from __future__ import annotations
@@ -14,22 +15,23 @@ from __future__ import annotations
 import itertools
 import json
 import re
-import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["FakeModel", "FakeRequest", "fake_model", "prompt_tokens"]
+from ciagent.llm.backend import ChatRequest, ChatResponse
+from ciagent.llm.models import ModelSpec
+from ciagent.tokens import token_counter
+
+__all__ = ["FakeModel", "FakeRequest", "prompt_tokens"]
 
 _LINE = re.compile(r"^\[(\d+)\]\s+(?:([^:\n]{1,40}):\s+)?(.*)$", re.MULTILINE)
 _NAME = re.compile(r"\b[A-Z][a-z]+(?:\s+(?:of\s+)?[A-Z][a-z]+)+\b")
 _WORD = re.compile(r"[A-Za-z]{5,}")
 _REASK = "Correct your JSON"  # how instructor's re-ask message starts
 _counter = itertools.count(1)
-_registry: dict[str, FakeModel] = {}
-_registry_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -60,9 +62,10 @@ class FakeRequest:
 Responder = Callable[[FakeRequest], dict[str, Any] | str]
 
 
-@dataclass
+@dataclass(eq=False)
 class FakeModel:
-    """A scripted, deterministic model. Price is explicit (default 0) so costs stay visible."""
+    """A scripted, deterministic model: a `Backend`. Price is explicit (default 0) so costs
+    stay visible; `parameters_b` (None: unknown) is the size it says it has."""
 
     respond: Responder | None = None
     # A letter after the dash: a random part like "-3b07..." would read as a 3B model's size
@@ -71,31 +74,54 @@ class FakeModel:
     input_usd_per_mtok: float = 0.0
     output_usd_per_mtok: float = 0.0
     context_window: int = 32768
+    parameters_b: float | None = None
     requests: list[FakeRequest] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        with _registry_lock:
-            _registry[self.name] = self
 
     @property
     def model_id(self) -> str:
         return f"fake/{self.name}"
 
-    def complete(self, request: FakeRequest) -> str:
+    @property
+    def spec(self) -> ModelSpec:
+        return ModelSpec(
+            model_id=self.model_id,
+            context_window=self.context_window,
+            input_usd_per_mtok=self.input_usd_per_mtok,
+            output_usd_per_mtok=self.output_usd_per_mtok,
+            parameters_b=self.parameters_b,
+        )
+
+    async def probe(self) -> bool:
+        return True
+
+    def answer(self, request: FakeRequest) -> str:
         """The answer text for a request (raises whatever the responder raises)."""
         self.requests.append(request)
         answer = (self.respond or default_answer)(request)
         return answer if isinstance(answer, str) else json.dumps(answer)
 
+    async def complete(self, request: ChatRequest) -> ChatResponse:
+        messages = list(request.messages)
+        ranked = request.top_logprobs > 0
+        content = self.answer(FakeRequest(self.model_id, messages, request.response_schema, ranked))
+        likeliest: tuple[tuple[str, float], ...] = ()
+        if ranked:  # the answer maps first tokens to log-probabilities
+            found = sorted(json.loads(content).items(), key=lambda item: -item[1])
+            likeliest = tuple((token, float(p)) for token, p in found)
+            content = likeliest[0][0]
+        count = token_counter()
+        return ChatResponse(
+            text=content,
+            model=self.model_id,
+            prompt_tokens=prompt_tokens(messages, count),
+            completion_tokens=count(content),
+            top_logprobs=likeliest,
+        )
+
 
 def prompt_tokens(messages: list[dict[str, Any]], count: Callable[[str], int]) -> int:
     """The prompt tokens a fake model reports: each message's content plus a little framing."""
     return sum(count(str(m.get("content", ""))) + 4 for m in messages)
-
-
-def fake_model(name: str) -> FakeModel | None:
-    with _registry_lock:
-        return _registry.get(name)
 
 
 def default_answer(request: FakeRequest) -> dict[str, Any] | str:

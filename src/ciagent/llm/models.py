@@ -16,7 +16,6 @@ from typing import Generic, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from ciagent.errors import ConfigError
-from ciagent.llm.fake import fake_model
 from ciagent.routing.registry import Deployment, Tier, embedded_price
 
 __all__ = ["EMBEDDED_PRICING", "ModelSpec", "Served", "resolve_model"]
@@ -47,6 +46,7 @@ class ModelSpec(BaseModel):
     structured_output: str = "json_schema"
     tier: Tier = Tier.SMALL
     chunk_tokens: int | None = None
+    parameters_b: float | None = Field(default=None, gt=0)  # None: read from the name if it says
 
     @classmethod
     def of(cls, deployment: Deployment) -> ModelSpec:
@@ -87,8 +87,8 @@ class Served(Generic[T]):
 def resolve_model(
     model_id: str, embedded_context: int, deployments: Sequence[Deployment] = ()
 ) -> ModelSpec:
-    """The spec for a deployment name, or a litellm model id: embedded/, fake/, or any model
-    litellm knows a price for."""
+    """The spec for a deployment name, or a litellm model id: embedded/, or any model litellm
+    knows a price for."""
     for deployment in deployments:
         if deployment.name == model_id:
             return ModelSpec.of(deployment)
@@ -102,16 +102,6 @@ def resolve_model(
             context_window=embedded_context,
             input_usd_per_mtok=price.input_usd_per_mtok,
             output_usd_per_mtok=price.output_usd_per_mtok,
-        )
-    if provider == "fake":
-        fake = fake_model(name)
-        if fake is None:
-            raise ConfigError("model", f"no FakeModel named {name!r} exists in this process")
-        return ModelSpec(
-            model_id=model_id,
-            context_window=fake.context_window,
-            input_usd_per_mtok=fake.input_usd_per_mtok,
-            output_usd_per_mtok=fake.output_usd_per_mtok,
         )
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     import litellm

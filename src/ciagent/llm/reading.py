@@ -66,9 +66,12 @@ SMALL_BELOW_BILLIONS = 3.0
 
 
 def _small(spec: ModelSpec) -> bool:
-    """An embedded model, or a served one whose name gives fewer than 3B parameters."""
+    """An embedded model, or one of fewer than 3B parameters (as its backend says, or else as
+    its name gives)."""
     if spec.model_id.startswith("embedded/"):
         return True
+    if spec.parameters_b is not None:
+        return spec.parameters_b < SMALL_BELOW_BILLIONS
     name = spec.model_id.rsplit("/", 1)[-1].lower()
     sizes = [float(found) for found in _PARAMETERS.findall(name.replace("_", "-"))]
     return bool(sizes) and max(sizes) < SMALL_BELOW_BILLIONS

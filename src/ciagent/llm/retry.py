@@ -1,11 +1,13 @@
 """Retries of one model request on transient errors only, with tenacity.
 
-Transient: 429, 408, 409 and 5xx answers, answers that arrive unreadable, timeouts and dropped
-connections (not the embedded model's own time limit: the same generation would run as long
-again). A `Retry-After` header
-is honoured; otherwise waits grow exponentially with full jitter. The loop stops at an attempt
-count or an overall deadline, whichever comes first. This is the only retry loop around the
-transport: litellm's own retries are off, and instructor's loop re-asks on invalid output only.
+Transient: what a backend raises as `TransientModelError` (the hosted backend: 429, 408, 409 and
+5xx answers, answers that arrive unreadable, timeouts and dropped connections, as `http_transient`
+tells them apart; not the embedded model's own time limit: the same generation would run as long
+again), and a plain `TimeoutError` or `ConnectionError` from a backend of a user's. The wait the
+server asked for (`Retry-After`) is honoured; otherwise waits grow exponentially with full
+jitter. The loop stops at an attempt count or an overall deadline, whichever comes first. This
+is the only retry loop around a backend: litellm's own retries are off, and the structured layer
+re-asks on invalid output only.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from __future__ import annotations
 import email.utils
 import time
 from collections.abc import Callable
-from typing import Any
 
 from openai import APIConnectionError, APIError, APIStatusError, APITimeoutError
 from tenacity import (
@@ -25,18 +26,32 @@ from tenacity import (
     wait_random_exponential,
 )
 
-__all__ = ["is_transient", "retry_after", "retrying"]
+from ciagent.errors import ModelCallError
+from ciagent.llm.backend import TransientModelError
+from ciagent.llm.usage import first_line
+
+__all__ = ["as_model_error", "http_transient", "is_transient", "retry_after", "retrying"]
 
 _RETRY_STATUS = frozenset({408, 409, 429})
 _MAX_RETRY_AFTER_S = 120.0
 
 
 def is_transient(error: BaseException) -> bool:
-    """Whether trying the same request again may succeed."""
-    if isinstance(error, APITimeoutError) and getattr(error, "llm_provider", "") == "embedded":
-        # The local model stopped a generation at its time limit: the same request on the same
-        # cores would run as long again.
-        return False
+    """Whether a backend's error says that trying the same request again may succeed."""
+    return isinstance(error, TransientModelError | TimeoutError | ConnectionError)
+
+
+def as_model_error(model: str, error: BaseException) -> ModelCallError:
+    """An error from a backend's client library (litellm's and openai's, or a plain timeout or
+    dropped connection) as ciagent's typed one: transient, with the wait asked, or not."""
+    reason = first_line(error)
+    if http_transient(error) or isinstance(error, TimeoutError | ConnectionError):
+        return TransientModelError(model, reason, retry_after=retry_after(error))
+    return ModelCallError(model, reason)
+
+
+def http_transient(error: BaseException) -> bool:
+    """Whether an OpenAI-style client error (litellm raises these) may pass on another try."""
     if isinstance(error, APITimeoutError | APIConnectionError):
         return True
     if isinstance(error, APIStatusError | APIError):
@@ -78,7 +93,7 @@ def _wait(fallback: Callable[[RetryCallState], float]) -> Callable[[RetryCallSta
     def wait(state: RetryCallState) -> float:
         outcome = state.outcome
         error = outcome.exception() if outcome is not None else None
-        asked = retry_after(error) if error is not None else None
+        asked = getattr(error, "retry_after", None)
         return asked if asked is not None else fallback(state)
 
     return wait
@@ -94,9 +109,3 @@ def retrying(
         wait=_wait(wait_random_exponential(multiplier=base_s, max=cap_s)),
         reraise=True,
     )
-
-
-def describe(error: BaseException) -> str:
-    """A short, secret-free description of a failed attempt."""
-    status: Any = getattr(error, "status_code", None)
-    return f"{type(error).__name__}{f' {status}' if status else ''}"

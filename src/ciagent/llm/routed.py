@@ -11,10 +11,12 @@ from pydantic import BaseModel
 from ciagent.budget import BudgetGuard
 from ciagent.cache import ResponseCache
 from ciagent.errors import BudgetExceeded, ConfigError, ModelCallError, StructuredOutputError
+from ciagent.llm.backend import Backend, CallTag
+from ciagent.llm.backends import backend_for, named_backend
 from ciagent.llm.call import ModelClient
 from ciagent.llm.models import ModelSpec, Served
 from ciagent.llm.reading import DEFAULT_OUTPUT_TOKENS
-from ciagent.llm.usage import UsageMeter, step_kind
+from ciagent.llm.usage import UsageMeter
 from ciagent.prompts import Prompt
 from ciagent.routing.policy import TIER_RANK, Route, Router
 from ciagent.routing.registry import Deployment, Tier
@@ -41,7 +43,7 @@ def step_tier_lines(settings: Settings) -> list[str]:
     if not settings.step_tiers:
         return []
     if settings.model != "auto" or not settings.deployments:
-        return [f"step_tiers: one model ({settings.model}) serves every step"]
+        return [f"step_tiers: one model ({settings.model_name}) serves every step"]
     lines = []
     for step, wanted in settings.step_tiers.items():
         tier = floor_tier(settings.deployments, wanted)
@@ -49,6 +51,14 @@ def step_tier_lines(settings: Settings) -> list[str]:
         first = min(able, key=Router.typical_cost)
         lines.append(f"step {step}: tier {tier.value} and up, first {first.name}")
     return lines
+
+
+def _backend(deployment: Deployment, settings: Settings) -> Backend:
+    """The deployment's backend: the object it was given, or the one its model names."""
+    if isinstance(deployment.backend, Backend):
+        return deployment.backend
+    spec = ModelSpec.of(deployment)
+    return named_backend(spec.model_id, settings) or backend_for(spec, settings)
 
 
 class RoutedClient:
@@ -70,7 +80,9 @@ class RoutedClient:
         self.budget = budget
         meter.routing = router.decisions
         self.clients = {
-            d.name: ModelClient(settings, ModelSpec.of(d), meter, cache, budget)
+            d.name: ModelClient(
+                settings, _backend(d, settings), meter, cache, budget, spec=ModelSpec.of(d)
+            )
             for d in router.deployments
         }
         # What every step may assume: the smallest context among the deployments.
@@ -84,14 +96,15 @@ class RoutedClient:
         above = [d.tier for d in self.router.deployments if TIER_RANK[d.tier] > TIER_RANK[tier]]
         return min(above, key=TIER_RANK.__getitem__, default=None)
 
-    def floor(self, step: str) -> Tier:
-        """The tier `step` starts on (`settings.step_tiers`; the cheapest for a step not named)."""
-        wanted = self.settings.step_tiers.get(step_kind(step))  # type: ignore[call-overload]
+    def floor(self, tag: CallTag) -> Tier:
+        """The tier a call's step starts on (`settings.step_tiers`; the cheapest for a step not
+        named)."""
+        wanted = self.settings.step_tiers.get(tag.step)  # type: ignore[call-overload]
         return Tier.SMALL if wanted is None else floor_tier(self.router.deployments, wanted)
 
     async def structured(
         self,
-        step: str,
+        tag: CallTag,
         prompt: Prompt,
         response_model: type[T],
         *,
@@ -99,12 +112,12 @@ class RoutedClient:
         **values: str,
     ) -> T:
         """As ModelClient.structured; `min_tier` asks for a stronger tier (escalation)."""
-        answer = await self.served(step, prompt, response_model, min_tier=min_tier, **values)
+        answer = await self.served(tag, prompt, response_model, min_tier=min_tier, **values)
         return answer.value
 
     async def served(
         self,
-        step: str,
+        tag: CallTag,
         prompt: Prompt,
         response_model: type[T],
         *,
@@ -114,13 +127,13 @@ class RoutedClient:
         """As `structured`, with the deployment that answered."""
 
         def ask(client: ModelClient) -> Awaitable[T]:
-            return client.structured(step, prompt, response_model, min_tier=min_tier, **values)
+            return client.structured(tag, prompt, response_model, min_tier=min_tier, **values)
 
-        return await self._route(step, prompt, self.max_output_tokens, min_tier, values, ask)
+        return await self._route(tag, prompt, self.max_output_tokens, min_tier, values, ask)
 
     async def text(
         self,
-        step: str,
+        tag: CallTag,
         prompt: Prompt,
         *,
         max_tokens: int,
@@ -130,14 +143,14 @@ class RoutedClient:
         """As ModelClient.text, routed."""
 
         def ask(client: ModelClient) -> Awaitable[str]:
-            return client.text(step, prompt, max_tokens=max_tokens, min_tier=min_tier, **values)
+            return client.text(tag, prompt, max_tokens=max_tokens, min_tier=min_tier, **values)
 
-        answer = await self._route(step, prompt, max_tokens, min_tier, values, ask)
+        answer = await self._route(tag, prompt, max_tokens, min_tier, values, ask)
         return answer.value
 
     async def choice(
         self,
-        step: str,
+        tag: CallTag,
         prompt: Prompt,
         options: Sequence[str],
         *,
@@ -147,14 +160,14 @@ class RoutedClient:
         """As ModelClient.choice, routed, with the deployment that answered."""
 
         async def ask(client: ModelClient) -> dict[str, float]:
-            answer = await client.choice(step, prompt, options, min_tier=min_tier, **values)
+            answer = await client.choice(tag, prompt, options, min_tier=min_tier, **values)
             return answer.value
 
-        return await self._route(step, prompt, 1, min_tier, values, ask)
+        return await self._route(tag, prompt, 1, min_tier, values, ask)
 
     async def _route(
         self,
-        step: str,
+        tag: CallTag,
         prompt: Prompt,
         output_tokens: int,
         min_tier: Tier,
@@ -163,9 +176,9 @@ class RoutedClient:
     ) -> Served[A]:
         messages = prompt.messages(**values)
         tokens = sum(self._count(m["content"]) for m in messages) + output_tokens
-        min_tier = max(min_tier, self.floor(step), key=TIER_RANK.__getitem__)
-        routes = self.router.routes(step, min_tier=min_tier, tokens=tokens)
-        return await self._serve(step, routes, tokens, ask)
+        min_tier = max(min_tier, self.floor(tag), key=TIER_RANK.__getitem__)
+        routes = self.router.routes(tag.label, min_tier=min_tier, tokens=tokens)
+        return await self._serve(tag.label, routes, tokens, ask)
 
     async def _serve(
         self,

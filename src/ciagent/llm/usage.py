@@ -9,9 +9,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from ciagent.llm.backend import CallTag
 from ciagent.types import CostReport, RoutingDecision, UsageLine
 
-__all__ = ["CallRecord", "Outcome", "UsageMeter", "step_kind"]
+__all__ = ["CallRecord", "Outcome", "UsageMeter", "first_line"]
 
 Outcome = Literal["ok", "invalid", "error"]
 
@@ -21,9 +22,9 @@ class CallRecord(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    step: str
+    step: str  # the tag's label: `notes[3]`, `escalate.notes[3]`
+    tag: CallTag
     model: str
-    attempt: int
     outcome: Outcome
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -37,24 +38,34 @@ class UsageMeter:
 
     def __init__(self) -> None:
         self._records: list[CallRecord] = []
-        self._hits: list[tuple[str, str]] = []
+        self._hits: list[tuple[CallTag, str]] = []
         self._lock = threading.Lock()
         # Routing decisions of the run, when its calls are routed (the router appends to it).
         self.routing: list[RoutingDecision] = []
 
-    def hit(self, step: str, model: str) -> None:
+    def hit(self, tag: CallTag, model: str) -> None:
         """Count an answer served from the cache (no model request)."""
         with self._lock:
-            self._hits.append((step, model))
+            self._hits.append((tag, model))
 
     @property
     def cache_hits(self) -> int:
         with self._lock:
             return len(self._hits)
 
-    def add(self, record: CallRecord) -> None:
+    def add(self, record: CallRecord) -> int:
+        """Record a request; returns its receipt (to mark it invalid later)."""
         with self._lock:
             self._records.append(record)
+            return len(self._records) - 1
+
+    def mark_invalid(self, receipt: int, error: BaseException) -> None:
+        """The answer recorded under `receipt` did not validate."""
+        with self._lock:
+            record = self._records[receipt]
+            self._records[receipt] = record.model_copy(
+                update={"outcome": "invalid", "error": first_line(error)}
+            )
 
     @property
     def records(self) -> list[CallRecord]:
@@ -72,15 +83,16 @@ class UsageMeter:
             completion_tokens=sum(r.completion_tokens for r in records),
             usd=round(sum(r.usd for r in records), 10),
             wall_s=round(wall_s, 3),
-            by_step=_lines(records, hits, lambda step, _: step_kind(step)),
+            by_step=_lines(records, hits, lambda tag, _: tag.kind),
             by_model=_lines(records, hits, lambda _, model: model),
             routing=list(self.routing),
         )
 
 
-def step_kind(step: str) -> str:
-    """`notes[3]` and `notes[4]` are both the `notes` step."""
-    return step.split("[", 1)[0]
+def first_line(error: BaseException) -> str:
+    """A failure as one short line: its type and the first line of its message."""
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0] if text else ''}"[:300]
 
 
 def _percentile(values: list[float], share: float) -> float:
@@ -92,13 +104,13 @@ def _percentile(values: list[float], share: float) -> float:
 
 def _lines(
     records: list[CallRecord],
-    hits: list[tuple[str, str]],
-    key: Callable[[str, str], str],
+    hits: list[tuple[CallTag, str]],
+    key: Callable[[CallTag, str], str],
 ) -> dict[str, UsageLine]:
     groups: dict[str, list[CallRecord]] = defaultdict(list)
     for record in records:
-        groups[key(record.step, record.model)].append(record)
-    hit_counts = Counter(key(step, model) for step, model in hits)
+        groups[key(record.tag, record.model)].append(record)
+    hit_counts = Counter(key(tag, model) for tag, model in hits)
     lines: dict[str, UsageLine] = {}
     for name in sorted(set(groups) | set(hit_counts)):
         group = groups.get(name, [])

@@ -120,6 +120,12 @@ class Deployment(_Frozen):
         "if unset (see ciagent.llm.reading).",
     )
     price: TokenPrice | GpuPrice | None = None
+    backend: object | None = Field(
+        default=None,
+        exclude=True,
+        description="In code only: the backend object serving this deployment (any "
+        "`ciagent.llm.backend.Backend`, such as a FakeModel); resolved from `model` if unset.",
+    )
 
     @model_validator(mode="before")
     @classmethod

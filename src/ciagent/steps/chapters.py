@@ -20,6 +20,7 @@ from collections import Counter
 from ciagent.chunking import segment_line
 from ciagent.errors import BudgetExceeded, ModelCallError
 from ciagent.guard import untrusted_segments
+from ciagent.llm.backend import CallTag
 from ciagent.nlp import TextAnalysis
 from ciagent.prompts import load_prompt
 from ciagent.prose import as_prose, without_leading_fillers
@@ -203,7 +204,7 @@ async def chapter_titles(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
         return {"chapter_draft": draft}
     try:
         answer = await ctx.client.served(
-            "chapters",
+            CallTag("chapters"),
             load_prompt(PROMPT, settings.prompts_dir),
             ChapterTitles,
             chapters=_request(transcript, spans, words),

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 
 from ciagent.chunking import chunk_transcript
-from ciagent.llm.call import PROMPT_SLACK
+from ciagent.llm.layers import PROMPT_SLACK
 from ciagent.state import EnrichState, EnrichUpdate, RunContext
 from ciagent.steps.notes import summary_tokens
 from ciagent.types import Chunk

@@ -19,7 +19,7 @@ one, then removed (or kept flagged).
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 from rapidfuzz import fuzz
@@ -27,6 +27,7 @@ from rapidfuzz import fuzz
 from ciagent import entailment
 from ciagent.chunking import segment_line
 from ciagent.errors import BudgetExceeded, ModelCallError
+from ciagent.llm.backend import CallTag
 from ciagent.prompts import load_prompt
 from ciagent.retrieval import SegmentIndex, with_neighbours
 from ciagent.routing.registry import Tier
@@ -182,7 +183,7 @@ def settled_without_model(text: str, evidence: Evidence, lexical: bool = True) -
 
 async def judge(
     ctx: RunContext,
-    step: str,
+    tag: CallTag,
     text: str,
     evidence: Evidence,
     tier: Tier = Tier.SMALL,
@@ -193,12 +194,12 @@ async def judge(
     settled = settled_without_model(text, evidence, ctx.settings.lexical_checks)
     if settled is not None:
         return settled
-    return await judged_by_model(ctx, step, text, evidence, tier)
+    return await judged_by_model(ctx, tag, text, evidence, tier)
 
 
 async def judged_by_model(
     ctx: RunContext,
-    step: str,
+    tag: CallTag,
     text: str,
     evidence: Evidence,
     tier: Tier = Tier.SMALL,
@@ -212,7 +213,7 @@ async def judged_by_model(
             in_summary=True,
         )
     if ctx.reading.judge == "contrast":
-        weighed = await contrast(ctx, step, text, evidence.text, evidence.words, tier)
+        weighed = await contrast(ctx, tag, text, evidence.text, evidence.words, tier)
         return Claim(
             text=text,
             verdict="unchecked" if weighed is None else weighed.verdict,
@@ -224,7 +225,7 @@ async def judged_by_model(
     prompt = load_prompt(PROMPT, ctx.settings.prompts_dir)
     try:
         answer = await ctx.client.served(
-            step, prompt, ClaimJudgement, min_tier=tier, evidence=evidence.text, claim=text
+            tag, prompt, ClaimJudgement, min_tier=tier, evidence=evidence.text, claim=text
         )
     except (ModelCallError, BudgetExceeded):
         return Claim(
@@ -244,13 +245,13 @@ async def judged_by_model(
 
 
 async def judge_together(
-    ctx: RunContext, step: str, group: list[tuple[str, Evidence]]
+    ctx: RunContext, tag: CallTag, group: list[tuple[str, Evidence]]
 ) -> list[Claim]:
     """One judge call for several claims, on their pooled evidence lines. A claim the answer
     leaves out is judged on its own; if the call fails, every claim is `unchecked`."""
     if len(group) == 1:
         text, evidence = group[0]
-        return [await judge(ctx, step, text, evidence)]
+        return [await judge(ctx, tag, text, evidence)]
     pooled = Evidence(
         group[0][1].transcript, sorted({sid for _, e in group for sid in e.segment_ids})
     )
@@ -258,7 +259,7 @@ async def judge_together(
     prompt = load_prompt(GROUP_PROMPT, ctx.settings.prompts_dir)
     try:
         answer = await ctx.client.served(
-            step, prompt, ClaimJudgements, evidence=pooled.text, claims=claims_text
+            tag, prompt, ClaimJudgements, evidence=pooled.text, claims=claims_text
         )
     except (ModelCallError, BudgetExceeded):
         return [
@@ -272,7 +273,7 @@ async def judge_together(
     async def settle(number: int, text: str, evidence: Evidence) -> Claim:
         found = verdicts.get(number)
         if found is None:
-            return await judge(ctx, f"{step}.{number}", text, evidence)
+            return await judge(ctx, replace(tag, part=f"{tag.part}.{number}"), text, evidence)
         return Claim(
             text=text,
             verdict=found.verdict,
@@ -336,8 +337,8 @@ async def claims(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
 
     async def one(group: Waiting) -> None:
         first, last = group[0][0], group[-1][0]
-        step = f"judge[{first}]" if first == last else f"judge[{first}-{last}]"
-        answers = await judge_together(ctx, step, [(text, evidence) for _, text, evidence in group])
+        tag = CallTag("judge", part=str(first) if first == last else f"{first}-{last}")
+        answers = await judge_together(ctx, tag, [(text, evidence) for _, text, evidence in group])
         for (number, _, _), claim in zip(group, answers, strict=True):
             judged[number] = claim
             ctx.report("claims")

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ciagent.errors import BudgetExceeded, ModelCallError
+from ciagent.llm.backend import CallTag
 from ciagent.negation import negate
 from ciagent.prompts import load_prompt
 from ciagent.routing.registry import Tier
@@ -45,7 +46,7 @@ class Contrast:
 
 async def contrast(
     ctx: RunContext,
-    step: str,
+    tag: CallTag,
     claim: str,
     lines: str,
     vocabulary: AbstractSet[str],
@@ -61,10 +62,10 @@ async def contrast(
     try:
         first, second = await asyncio.gather(
             client.choice(
-                step, prompt, _OPTIONS, min_tier=tier, evidence=lines, first=claim, second=negated
+                tag, prompt, _OPTIONS, min_tier=tier, evidence=lines, first=claim, second=negated
             ),
             client.choice(
-                step, prompt, _OPTIONS, min_tier=tier, evidence=lines, first=negated, second=claim
+                tag, prompt, _OPTIONS, min_tier=tier, evidence=lines, first=negated, second=claim
             ),
         )
     except (ModelCallError, BudgetExceeded):

@@ -21,6 +21,7 @@ from rapidfuzz import fuzz
 
 from ciagent.alignment import Aligner
 from ciagent.errors import BudgetExceeded, ModelCallError
+from ciagent.llm.backend import CallTag
 from ciagent.prompts import load_prompt
 from ciagent.retrieval import SegmentIndex
 from ciagent.routing.registry import Tier
@@ -133,7 +134,7 @@ class _Locator:
         listing = "\n".join(f"{n}. {_label(item)}" for n, (item, _) in enumerate(items, start=1))
         try:
             answer = await self.ctx.client.served(
-                f"escalate.locate[{chunk_id}]",
+                CallTag("locate", chunk_id, tier=tier, escalated=True),
                 load_prompt(PROMPT, self.ctx.settings.prompts_dir),
                 LocatedItems,
                 min_tier=tier,
@@ -243,7 +244,8 @@ async def _rejudge(state: EnrichState, ctx: RunContext, claims: list[Claim]) -> 
         if not claim.evidence_segment_ids:
             return claim
         evidence = Evidence(transcript, sorted(claim.evidence_segment_ids))
-        judged = await judge(ctx, f"escalate.judge[{number}]", claim.text, evidence, above)
+        tag = CallTag("judge", tier=above, escalated=True, part=str(number))
+        judged = await judge(ctx, tag, claim.text, evidence, above)
         if judged.verdict == "unchecked":  # the stronger judge could not rule: the first stands
             return claim.model_copy(update={"escalated": True})
         return judged.model_copy(update={"escalated": True})

@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 
 from ciagent.entailment import role_corrected
-from ciagent.llm.usage import step_kind
 from ciagent.prompts import load_prompt
 from ciagent.prose import as_episode, quotable, with_articles
 from ciagent.state import EnrichState, EnrichUpdate, Grounding, RunContext
@@ -174,8 +173,8 @@ def _report(
         quotes=quotes,
         claims=claims,
         chunks_escalated=chunks_escalated,
-        verification_usd=sum(r.usd for r in records if step_kind(r.step) == "judge"),
-        escalation_usd=sum(r.usd for r in records if r.step.startswith("escalate.")),
+        verification_usd=sum(r.usd for r in records if r.tag.kind == "judge"),
+        escalation_usd=sum(r.usd for r in records if r.tag.escalated),
         untrusted_segments=grounding.untrusted,
     )
 

@@ -19,6 +19,7 @@ import asyncio
 
 from ciagent.chunking import chunk_text
 from ciagent.errors import BudgetExceeded, ModelCallError
+from ciagent.llm.backend import CallTag
 from ciagent.llm.reading import Reading
 from ciagent.prompts import Prompt, load_prompt
 from ciagent.routing.registry import Tier
@@ -74,7 +75,7 @@ async def chunk_summary(text: str, chunk_id: int, ctx: RunContext) -> str | None
     limit = summary_tokens(ctx.reading)
     try:
         return await ctx.client.text(
-            f"chunk_summary[{chunk_id}]",
+            CallTag("chunk_summary", chunk_id),
             prompt,
             max_tokens=limit,
             min_tier=Tier.SMALL,
@@ -106,11 +107,11 @@ async def _notes(text: str, chunk_id: int, ctx: RunContext) -> NoteResult:
     prompt, response_model, values = notes_request(
         ctx.settings, ctx.reading.chunk_tokens, not apart
     )
-    step, tier, escalated = f"notes[{chunk_id}]", Tier.SMALL, False
+    tag, tier, escalated = CallTag("notes", chunk_id), Tier.SMALL, False
     while True:
         try:
             answer = await ctx.client.served(
-                step, prompt, response_model, min_tier=tier, transcript=text, **values
+                tag, prompt, response_model, min_tier=tier, transcript=text, **values
             )
             return NoteResult(
                 chunk_id=chunk_id,
@@ -125,4 +126,5 @@ async def _notes(text: str, chunk_id: int, ctx: RunContext) -> NoteResult:
             above = ctx.client.next_tier(tier) if ctx.settings.escalate else None
             if above is None:
                 return NoteResult(chunk_id=chunk_id, error=str(exc), escalated=escalated)
-            step, tier, escalated = f"escalate.notes[{chunk_id}]", above, True
+            tier, escalated = above, True
+            tag = CallTag("notes", chunk_id, tier=above, escalated=True)

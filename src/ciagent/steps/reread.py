@@ -14,6 +14,7 @@ import asyncio
 
 from ciagent.chunking import chunk_text
 from ciagent.errors import BudgetExceeded, ModelCallError
+from ciagent.llm.backend import CallTag
 from ciagent.routing.registry import Tier
 from ciagent.state import EnrichState, Grounding, NoteResult, RunContext
 from ciagent.steps.merge import entity_key, merge
@@ -58,7 +59,7 @@ async def _read(state: EnrichState, ctx: RunContext, chunk_id: int, tier: Tier) 
     prompt, response_model, values = notes_request(ctx.settings, ctx.reading.chunk_tokens)
     try:
         answer = await ctx.client.served(
-            f"escalate.notes[{chunk_id}]",
+            CallTag("notes", chunk_id, tier=tier, escalated=True),
             prompt,
             response_model,
             min_tier=tier,

@@ -15,6 +15,7 @@ that part's own summary (model-written and grounded like the rest; never a trans
 from __future__ import annotations
 
 from ciagent.errors import BudgetExceeded, ModelCallError
+from ciagent.llm.backend import CallTag
 from ciagent.prompts import load_prompt
 from ciagent.prose import as_prose, central_sentences
 from ciagent.schemas import EpisodeSummary
@@ -102,7 +103,10 @@ async def summarize(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
         for group in groups:
             try:
                 answer = await ctx.client.structured(
-                    f"summary[{level}]", prompt, EpisodeSummary, notes="\n".join(group)
+                    CallTag("summary", part=str(level)),
+                    prompt,
+                    EpisodeSummary,
+                    notes="\n".join(group),
                 )
             except BudgetExceeded:
                 # No budget for the reduce: the chunk summaries, in order, are what there is.
