@@ -73,11 +73,12 @@ def _budget(settings: Settings, ledger: SpendLedger | None) -> BudgetGuard | Non
         return None
     run = settings.run_id or uuid.uuid4().hex
     caps = [
-        Cap(f"run:{run}", settings.budget_usd, settings.budget_tokens),
+        Cap(f"run:{run}", settings.budget_usd, settings.budget_tokens, kind="run"),
         Cap(
             f"episode:{uuid.uuid4().hex}",
             settings.episode_budget_usd,
             settings.episode_budget_tokens,
+            kind="episode",
         ),
     ]
     return BudgetGuard(ledger or Ledger(settings.ledger_file), caps, shared=[f"run:{run}"])

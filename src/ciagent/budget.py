@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from ciagent.errors import BudgetExceeded
+from ciagent.errors import BudgetExceeded, CapKind
 from ciagent.files import move_aside
 
 __all__ = ["BudgetGuard", "Cap", "Ledger", "Reservation", "Spend", "SpendLedger"]
@@ -54,6 +54,7 @@ class Cap:
     scope: str
     usd: float | None = None
     tokens: int | None = None
+    kind: CapKind = "episode"  # whose cap: a run's stops every episode of a batch
 
 
 @dataclass(frozen=True)
@@ -126,12 +127,14 @@ class Ledger:
         return Spend(float(usd), int(tokens))
 
     @staticmethod
-    def _over(cap: Cap, spend: Spend, usd: float, tokens: int) -> tuple[str, float, float] | None:
-        """(the cap's name, its limit, what it would hold) when `spend` plus the call crosses it."""
+    def _over(cap: Cap, spend: Spend, usd: float, tokens: int) -> BudgetExceeded | None:
+        """The refusal when `spend` plus the call crosses the cap."""
         if cap.usd is not None and spend.usd + usd > cap.usd:
-            return f"{cap.scope} usd", cap.usd, spend.usd + usd
+            return BudgetExceeded(cap.scope, "usd", cap.usd, spend.usd + usd, kind=cap.kind)
         if cap.tokens is not None and spend.tokens + tokens > cap.tokens:
-            return f"{cap.scope} tokens", cap.tokens, spend.tokens + tokens
+            return BudgetExceeded(
+                cap.scope, "tokens", cap.tokens, spend.tokens + tokens, kind=cap.kind
+            )
         return None
 
     @staticmethod
@@ -176,7 +179,8 @@ class Ledger:
                     own_usd, own_tokens = left.get(cap.scope, (0.0, 0))
                     firm = Spend(firm.usd + own_usd, firm.tokens + own_tokens)
                     pending = self._over(cap, firm, usd, tokens) is None
-                raise BudgetExceeded(*over, pending=pending)
+                over.pending = pending
+                raise over
             db.executemany(
                 "UPDATE entries SET usd = usd - ?, tokens = tokens - ? WHERE id = ?",
                 [(u, t, f"{draw.id}:{scope}") for scope, (u, t) in given.items() if draw],

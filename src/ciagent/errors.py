@@ -17,6 +17,7 @@ without parsing text.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 __all__ = [
     "BatchInputError",
@@ -88,16 +89,37 @@ class StructuredOutputError(ModelCallError):
         super().__init__(model, f"{reason} (after {attempts} attempts)")
 
 
+CapKind = Literal["run", "episode"]
+
+
 class BudgetExceeded(CiagentError):
     """A spend cap would be crossed; the finished part of the work is kept."""
 
-    def __init__(self, cap: str, limit: float, spent: float, *, pending: bool = False) -> None:
-        """`spent`: what the cap would hold with the refused call's worst case added.
-        `pending`: the call would fit once the holds of calls still in flight settle."""
-        self.cap = cap
+    def __init__(
+        self,
+        scope: str,
+        unit: Literal["usd", "tokens"],
+        limit: float,
+        spent: float,
+        *,
+        kind: CapKind = "episode",
+        pending: bool = False,
+    ) -> None:
+        """`scope`: the cap's ledger scope (`run:<id>`); `unit`: what it limits; `kind`: whose
+        cap it is (a run's stops a whole batch). `spent`: what the cap would hold with the
+        refused call's worst case added. `pending`: the call would fit once the holds of calls
+        still in flight settle."""
+        self.scope = scope
+        self.unit = unit
+        self.kind = kind
         self.limit = limit
         self.spent = spent
         self.pending = pending
         super().__init__(
-            f"budget {cap} exceeded: the next call could bring it to {spent:g} of {limit:g}"
+            f"budget {self.cap} exceeded: the next call could bring it to {spent:g} of {limit:g}"
         )
+
+    @property
+    def cap(self) -> str:
+        """The cap as messages name it: `run:<id> usd`."""
+        return f"{self.scope} {self.unit}"

@@ -46,7 +46,7 @@ from ciagent.shared import Shared
 
 __all__ = ["ActorLedger", "BudgetLedger", "map_enrich", "run_batch"]
 
-_Refusal = tuple[str, float, float, bool]
+_Refusal = tuple[str, str, str, float, float, bool]
 
 
 class BudgetLedger:
@@ -71,7 +71,14 @@ class BudgetLedger:
             return self._ledger.reserve(caps, usd, tokens, label, fresh_s, draw)
         except BudgetExceeded as refused:
             # Returned, not raised: the caller re-raises the same typed error.
-            return (refused.cap, refused.limit, refused.spent, refused.pending)
+            return (
+                refused.scope,
+                refused.unit,
+                refused.kind,
+                refused.limit,
+                refused.spent,
+                refused.pending,
+            )
 
     def settle(self, reservation: Reservation, usd: float, tokens: int) -> None:
         self._ledger.settle(reservation, usd, tokens)
@@ -102,8 +109,15 @@ class ActorLedger:
         answer = ray.get(self.actor.reserve.remote(list(caps), usd, tokens, label, fresh_s, draw))
         if isinstance(answer, Reservation):
             return answer
-        cap, limit, spent, pending = answer
-        raise BudgetExceeded(cap, limit, spent, pending=pending)
+        scope, unit, kind, limit, spent, pending = answer
+        raise BudgetExceeded(
+            scope,
+            unit,
+            limit,
+            spent,
+            kind=kind,
+            pending=pending,
+        )
 
     def settle(self, reservation: Reservation, usd: float, tokens: int) -> None:
         ray.get(self.actor.settle.remote(reservation, usd, tokens))

@@ -362,6 +362,7 @@ class StepFailure(_Frozen):
     step: str
     chunk_id: int | None = None
     error: str
+    cap: Literal["run", "episode"] | None = None  # a budget failure: whose cap stopped the work
 
 
 Status = Literal["complete", "partial", "budget_exceeded"]

@@ -73,10 +73,8 @@ class BatchItem:
     def run_budget_reached(self) -> bool:
         """Whether the run's cap stopped it: then no further episode can start."""
         if isinstance(self.error, BudgetExceeded):
-            return self.error.cap.startswith("run:")
-        return self.result is not None and any(
-            f.step == "budget" and f.error.startswith("budget run:") for f in self.result.failures
-        )
+            return self.error.kind == "run"
+        return self.result is not None and any(f.cap == "run" for f in self.result.failures)
 
 
 def batch_settings(settings: Settings | None) -> Settings:

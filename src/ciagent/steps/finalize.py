@@ -216,7 +216,8 @@ async def finalize(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
     budget = ctx.client.budget
     if budget is not None and budget.refusals:
         # Which cap stopped the episode: its own, or the run's (which stops a batch too).
-        failures.append(StepFailure(step="budget", error=str(budget.refusals[0])))
+        refused = budget.refusals[0]
+        failures.append(StepFailure(step="budget", error=str(refused), cap=refused.kind))
     stand_in = False
     if not summary and claims:
         # Every sentence the model wrote was contradicted or not found: the episode's most

@@ -64,7 +64,8 @@ def _referenced(model: str, module: str, attribute: str) -> Backend:
         value = getattr(importlib.import_module(module), attribute)
     except (ImportError, AttributeError) as error:
         raise ConfigError("model", f"cannot load {model!r}: {error}") from None
-    if not isinstance(value, Backend) and callable(value):
+    # A class is made an instance (the class itself has the methods, unbound).
+    if isinstance(value, type) or (not isinstance(value, Backend) and callable(value)):
         try:
             value = value()
         except Exception as error:
