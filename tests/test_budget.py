@@ -14,7 +14,7 @@ import pytest
 
 import ciagent
 from ciagent import BudgetExceeded, EpisodeEnrichment, Settings
-from ciagent.budget import BudgetGuard, Cap, Ledger
+from ciagent.budget import BudgetGuard, Cap, Hold, Ledger
 from ciagent.testing import FakeModel
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -24,19 +24,19 @@ EPISODE = EXAMPLES / "harvest-notes-ep7.txt"
 def test_reserve_settle_release(tmp_path: Path) -> None:
     ledger = Ledger(tmp_path / "ledger.sqlite")
     caps = [Cap("run:a", usd=1.0, tokens=1000), Cap("episode:x", usd=0.5)]
-    first = ledger.reserve(caps, 0.4, 400, "call 1")
+    first = ledger.reserve(Hold(caps, 0.4, 400, "call 1"))
     assert ledger.held("run:a").usd == pytest.approx(0.4)
     with pytest.raises(BudgetExceeded) as refused:
-        ledger.reserve(caps, 0.2, 10, "call 2")  # the episode cap: 0.4 + 0.2 > 0.5
+        ledger.reserve(Hold(caps, 0.2, 10, "call 2"))  # the episode cap: 0.4 + 0.2 > 0.5
     assert refused.value.cap == "episode:x usd"
     ledger.settle(first, 0.25, 300)
-    second = ledger.reserve(caps, 0.2, 10, "call 2")
+    second = ledger.reserve(Hold(caps, 0.2, 10, "call 2"))
     ledger.release(second)
     assert ledger.spent("run:a").usd == pytest.approx(0.25)
     assert ledger.spent("run:a").tokens == 300
     assert ledger.held("run:a").usd == 0
     with pytest.raises(BudgetExceeded, match="run:a tokens"):
-        ledger.reserve(caps, 0.0, 701, "too many tokens")
+        ledger.reserve(Hold(caps, 0.0, 701, "too many tokens"))
 
 
 def test_threads_never_overshoot(tmp_path: Path) -> None:
@@ -45,7 +45,7 @@ def test_threads_never_overshoot(tmp_path: Path) -> None:
 
     def attempt(_: int) -> bool:
         try:
-            reservation = ledger.reserve(cap, 0.01, 1, "t")
+            reservation = ledger.reserve(Hold(cap, 0.01, 1, "t"))
         except BudgetExceeded:
             return False
         ledger.settle(reservation, 0.01, 1)
@@ -166,7 +166,7 @@ def test_a_refusal_that_only_holds_in_flight_cause_waits_for_them(tmp_path: Path
 def test_a_cap_reached_by_spend_or_by_stale_holds_refuses(tmp_path: Path) -> None:
     ledger = Ledger(tmp_path / "ledger.sqlite")
     guard = BudgetGuard(ledger, [Cap("episode:a", usd=1.0)])
-    spent = ledger.reserve(guard.caps, 0.6, 10, "spent")
+    spent = ledger.reserve(Hold(guard.caps, 0.6, 10, "spent"))
     ledger.settle(spent, 0.6, 10)
     started = time.monotonic()
     with pytest.raises(BudgetExceeded) as refused:
@@ -176,7 +176,7 @@ def test_a_cap_reached_by_spend_or_by_stale_holds_refuses(tmp_path: Path) -> Non
     assert guard.exceeded
 
     other = BudgetGuard(ledger, [Cap("episode:b", usd=1.0)])
-    ledger.reserve(other.caps, 0.6, 10, "a call that never settles")
+    ledger.reserve(Hold(other.caps, 0.6, 10, "a call that never settles"))
     started = time.monotonic()
     with pytest.raises(BudgetExceeded):
         asyncio.run(other.areserve(0.6, 10, "next", patience_s=0.3))
@@ -192,7 +192,7 @@ def test_a_damaged_ledger_is_moved_aside_and_a_new_one_started(
 
     path = tmp_path / "ledger.sqlite"
     ledger = Ledger(path)
-    held = ledger.reserve([Cap("run:r", usd=1.0)], 0.5, 10, "notes[0]")
+    held = ledger.reserve(Hold([Cap("run:r", usd=1.0)], 0.5, 10, "notes[0]"))
     ledger.settle(held, 0.25, 5)
     del ledger
     if damage == "random bytes":
@@ -205,7 +205,7 @@ def test_a_damaged_ledger_is_moved_aside_and_a_new_one_started(
 
     with caplog.at_level(logging.WARNING, logger="ciagent.budget"):
         ledger = Ledger(path)
-        again = ledger.reserve([Cap("run:r", usd=1.0)], 0.5, 10, "notes[1]")
+        again = ledger.reserve(Hold([Cap("run:r", usd=1.0)], 0.5, 10, "notes[1]"))
     assert again.usd == 0.5
     assert "could not be read" in caplog.text
     assert list(tmp_path.glob("ledger.sqlite.damaged-*"))

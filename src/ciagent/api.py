@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from ciagent.budget import BudgetGuard, Cap, Ledger, SpendLedger
 from ciagent.cache import ResponseCache
 from ciagent.errors import ConfigError
+from ciagent.llm.asking import Client
 from ciagent.llm.backend import Backend
 from ciagent.llm.call import ModelClient
 from ciagent.llm.models import ModelSpec
@@ -22,7 +23,7 @@ from ciagent.resolve import backend, check_keys, model_specs, new_router, readin
 from ciagent.routing.policy import Router
 from ciagent.settings import Settings
 from ciagent.shared import Shared
-from ciagent.state import Client, ProgressCallback, RunContext
+from ciagent.state import ProgressCallback, RunContext
 from ciagent.steps.notes import notes_request
 from ciagent.tokens import TokenCounter, token_counter
 from ciagent.transcripts import load_transcript

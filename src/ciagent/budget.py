@@ -71,6 +71,21 @@ class Reservation:
     tokens: int
 
 
+@dataclass(frozen=True)
+class Hold:
+    """What a reservation asks: `usd` and `tokens` held against every one of `caps`, under
+    `label`. `fresh_s`: a refusal then says whether it is `pending` (only the holds made in the
+    last `fresh_s` seconds stand in the way). `draw`: an earlier hold (an episode's admission)
+    that gives up to `usd` and `tokens` of its own to this one, in its scopes."""
+
+    caps: Sequence[Cap]
+    usd: float
+    tokens: int
+    label: str
+    fresh_s: float | None = None
+    draw: Reservation | None = None
+
+
 class Ledger:
     """A ledger file shared by every thread and process that opens the same path."""
 
@@ -147,20 +162,11 @@ class Ledger:
         ).fetchone()
         return Spend(float(usd), int(tokens))
 
-    def reserve(
-        self,
-        caps: Sequence[Cap],
-        usd: float,
-        tokens: int,
-        label: str,
-        fresh_s: float | None = None,
-        draw: Reservation | None = None,
-    ) -> Reservation:
-        """Hold `usd` and `tokens` against every cap, or raise BudgetExceeded and hold nothing.
-        With `fresh_s`, a refusal says whether it is `pending`: the holds made in the last
-        `fresh_s` seconds are all that stand in the way. With `draw`, an earlier hold (an
-        episode's admission) gives up to `usd` and `tokens` of its own to this one, in its
-        scopes: what it gives is already held there."""
+    def reserve(self, hold: Hold) -> Reservation:
+        """Hold what `hold` asks against every cap, or raise BudgetExceeded and hold nothing
+        (what a drawn hold gives is already held in its scopes)."""
+        caps, usd, tokens, label = hold.caps, hold.usd, hold.tokens, hold.label
+        fresh_s, draw = hold.fresh_s, hold.draw
         entry = uuid.uuid4().hex
         now = time.time()
         with self._transaction() as db:
@@ -235,15 +241,7 @@ class SpendLedger(Protocol):
     """What a budget guard needs of a ledger: the SQLite `Ledger` (threads and processes on
     one machine), or a proxy to one held by a single owner (a Ray actor, for a cluster)."""
 
-    def reserve(
-        self,
-        caps: Sequence[Cap],
-        usd: float,
-        tokens: int,
-        label: str,
-        fresh_s: float | None = None,
-        draw: Reservation | None = None,
-    ) -> Reservation: ...
+    def reserve(self, hold: Hold) -> Reservation: ...
 
     def settle(self, reservation: Reservation, usd: float, tokens: int) -> None: ...
 
@@ -283,7 +281,7 @@ class BudgetGuard:
         while True:
             try:
                 self.admission = self.ledger.reserve(
-                    self.shared, usd, tokens, label, fresh_s=patience_s
+                    Hold(self.shared, usd, tokens, label, fresh_s=patience_s)
                 )
                 return True
             except BudgetExceeded as refused:
@@ -312,7 +310,7 @@ class BudgetGuard:
 
     def reserve(self, usd: float, tokens: int, label: str) -> Reservation:
         try:
-            return self.ledger.reserve(self.caps, usd, tokens, label, draw=self.admission)
+            return self.ledger.reserve(Hold(self.caps, usd, tokens, label, draw=self.admission))
         except BudgetExceeded as refused:
             self._refused(refused)
             raise
@@ -324,9 +322,8 @@ class BudgetGuard:
         pause = 0.02
         while True:
             try:
-                return self.ledger.reserve(
-                    self.caps, usd, tokens, label, fresh_s=patience_s, draw=self.admission
-                )
+                hold = Hold(self.caps, usd, tokens, label, fresh_s=patience_s, draw=self.admission)
+                return self.ledger.reserve(hold)
             except BudgetExceeded as refused:
                 if not refused.pending or time.monotonic() + pause > deadline:
                     self._refused(refused)

@@ -19,7 +19,7 @@ import asyncio
 import json
 import tempfile
 import time
-from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,7 @@ from ciagent.batch.runner import (
 )
 from ciagent.batch.sources import EpisodeSource
 from ciagent.batch.store import ResultStore
-from ciagent.budget import Cap, Ledger, Reservation
+from ciagent.budget import Hold, Ledger, Reservation
 from ciagent.cache import ResponseCache
 from ciagent.errors import BudgetExceeded
 from ciagent.settings import Settings
@@ -58,17 +58,9 @@ class BudgetLedger:
         fresh = Path(tempfile.mkdtemp(prefix="ciagent-ledger-")) / "ledger.sqlite"
         self._ledger = Ledger(Path(path) if path else fresh)
 
-    def reserve(
-        self,
-        caps: Sequence[Cap],
-        usd: float,
-        tokens: int,
-        label: str,
-        fresh_s: float | None = None,
-        draw: Reservation | None = None,
-    ) -> Reservation | _Refusal:
+    def reserve(self, hold: Hold) -> Reservation | _Refusal:
         try:
-            return self._ledger.reserve(caps, usd, tokens, label, fresh_s, draw)
+            return self._ledger.reserve(hold)
         except BudgetExceeded as refused:
             # Returned, not raised: the caller re-raises the same typed error.
             return (
@@ -97,16 +89,8 @@ class ActorLedger:
     def __init__(self, actor: Any) -> None:
         self.actor = actor
 
-    def reserve(
-        self,
-        caps: Sequence[Cap],
-        usd: float,
-        tokens: int,
-        label: str,
-        fresh_s: float | None = None,
-        draw: Reservation | None = None,
-    ) -> Reservation:
-        answer = ray.get(self.actor.reserve.remote(list(caps), usd, tokens, label, fresh_s, draw))
+    def reserve(self, hold: Hold) -> Reservation:
+        answer = ray.get(self.actor.reserve.remote(replace(hold, caps=list(hold.caps))))
         if isinstance(answer, Reservation):
             return answer
         scope, unit, kind, limit, spent, pending = answer

@@ -5,19 +5,16 @@ from __future__ import annotations
 import operator
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Protocol, TypedDict, TypeVar
+from typing import Annotated, Any, TypedDict, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ciagent.budget import BudgetGuard
-from ciagent.llm.backend import CallTag
-from ciagent.llm.models import ModelSpec, Served
+from ciagent.llm.asking import Client
+from ciagent.llm.models import Served
 from ciagent.llm.reading import Reading
-from ciagent.llm.usage import UsageMeter
 from ciagent.nlp import TextAnalysis
-from ciagent.prompts import Prompt
 from ciagent.routing.registry import Tier
 from ciagent.schemas import ChunkNotes
 from ciagent.settings import Settings
@@ -53,57 +50,6 @@ T = TypeVar("T", bound=BaseModel)
 
 # (stage, done, total): stage is "chunk", "notes", "summary", "verify" or "finalize".
 ProgressCallback = Callable[[str, int, int], None]
-
-
-class Client(Protocol):
-    """What steps need of the model layer: ModelClient (one deployment) or RoutedClient."""
-
-    spec: ModelSpec
-    specs: tuple[ModelSpec, ...]
-    meter: UsageMeter
-    budget: BudgetGuard | None
-
-    async def structured(
-        self,
-        tag: CallTag,
-        prompt: Prompt,
-        response_model: type[T],
-        *,
-        min_tier: Tier = Tier.SMALL,
-        **values: str,
-    ) -> T: ...
-
-    async def served(
-        self,
-        tag: CallTag,
-        prompt: Prompt,
-        response_model: type[T],
-        *,
-        min_tier: Tier = Tier.SMALL,
-        **values: str,
-    ) -> Served[T]: ...
-
-    async def text(
-        self,
-        tag: CallTag,
-        prompt: Prompt,
-        *,
-        max_tokens: int,
-        min_tier: Tier = Tier.SMALL,
-        **values: str,
-    ) -> str: ...
-
-    async def choice(
-        self,
-        tag: CallTag,
-        prompt: Prompt,
-        options: Sequence[str],
-        *,
-        min_tier: Tier = Tier.SMALL,
-        **values: str,
-    ) -> Served[dict[str, float]]: ...
-
-    def next_tier(self, tier: Tier) -> Tier | None: ...
 
 
 @dataclass
@@ -152,6 +98,17 @@ class NoteResult(_Model):
     tier: Tier = Tier.SMALL
     escalated: bool = Field(default=False, description="Re-asked on a stronger tier.")
     summary: str | None = Field(default=None, description="The chunk's summary, as written.")
+
+    @classmethod
+    def answered(cls, chunk_id: int, answer: Served[ChunkNotes], escalated: bool) -> NoteResult:
+        """The notes a deployment wrote for a chunk."""
+        return cls(
+            chunk_id=chunk_id,
+            notes=answer.value,
+            deployment=answer.deployment,
+            tier=answer.tier,
+            escalated=escalated,
+        )
 
 
 class Candidate(_Model):

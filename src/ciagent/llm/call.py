@@ -12,7 +12,6 @@ request is recorded with its usage and cost, under the call's tag.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from functools import cache
 from typing import Any, TypeVar
 
@@ -20,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from ciagent.budget import BudgetGuard
 from ciagent.cache import CachedAnswer, ResponseCache, cache_key
+from ciagent.llm.asking import Client, Want
 from ciagent.llm.backend import Backend, CallTag, ChatRequest, ChatResponse
 from ciagent.llm.layers import Budgeted, Deployed, Metered, Retrying
 from ciagent.llm.models import ModelSpec, Served
@@ -45,8 +45,12 @@ def layered(
     return Retrying(Metered(inner, meter), settings.max_retries + 1, settings.retry_deadline_s)
 
 
-class ModelClient:
-    """Structured calls to one backend for one run, recorded in a UsageMeter."""
+# One token decoded, its likeliest alternatives read (the most OpenAI-compatible servers give).
+_CHOICE = {"max_tokens": 1, "logprobs": True, "top_logprobs": TOP_LOGPROBS}
+
+
+class ModelClient(Client):
+    """Calls to one backend for one run, recorded in a UsageMeter."""
 
     def __init__(
         self,
@@ -137,37 +141,26 @@ class ModelClient:
                 ),
             )
 
-    def next_tier(self, tier: Tier) -> Tier | None:
-        """One pinned deployment has no stronger tier to escalate to."""
-        return None
-
-    async def served(
-        self,
-        tag: CallTag,
-        prompt: Prompt,
-        response_model: type[T],
-        *,
-        min_tier: Tier = Tier.SMALL,
-        **values: str,
-    ) -> Served[T]:
-        """As `structured`, with the deployment that answered."""
-        value = await self.structured(tag, prompt, response_model, min_tier=min_tier, **values)
+    async def answer(
+        self, tag: CallTag, prompt: Prompt, want: Want, min_tier: Tier, values: dict[str, str]
+    ) -> Served[Any]:
+        """One pinned deployment serves every tier asked (`min_tier` matters to a router)."""
+        messages = prompt.messages(**values)
+        value: Any
+        if want.response_model is not None:
+            value = await self._structured(tag, prompt, messages, want.response_model)
+        elif want.options:
+            params = {**self._sampling(), **_CHOICE}
+            ranked = await self._plain(tag, prompt, messages, params, Ranked)
+            value = {option: ranked.of(option) for option in want.options}
+        else:
+            params = {**self._sampling(), "max_tokens": want.max_tokens}
+            value = (await self._plain(tag, prompt, messages, params, Prose)).text
         return Served(value, self.spec.name, self.spec.tier)
 
-    async def structured(
-        self,
-        tag: CallTag,
-        prompt: Prompt,
-        response_model: type[T],
-        *,
-        min_tier: Tier = Tier.SMALL,
-        **values: str,
+    async def _structured(
+        self, tag: CallTag, prompt: Prompt, messages: list[dict[str, str]], response_model: type[T]
     ) -> T:
-        """Ask for a `response_model`; re-ask on invalid output up to `settings.max_reasks`.
-
-        One pinned deployment serves every tier asked (`min_tier` matters to a RoutedClient).
-        """
-        messages = prompt.messages(**values)
         key = self._key(prompt, messages, _schema(response_model), self._sampling())
         cached = self._cached(tag, key, response_model)
         if cached is not None:
@@ -176,54 +169,15 @@ class ModelClient:
         self._keep(key, value.model_dump(mode="json"), used)
         return value
 
-    async def text(
-        self,
-        tag: CallTag,
-        prompt: Prompt,
-        *,
-        max_tokens: int,
-        min_tier: Tier = Tier.SMALL,
-        **values: str,
-    ) -> str:
-        """Prose: the model's answer as written, at most `max_tokens` long (no schema, no
-        re-asks; an empty answer is invalid output)."""
-        params = {**self._sampling(), "max_tokens": max_tokens}
-        answer = await self._plain(tag, prompt, params, Prose, values)
-        return answer.text
-
-    async def choice(
-        self,
-        tag: CallTag,
-        prompt: Prompt,
-        options: Sequence[str],
-        *,
-        min_tier: Tier = Tier.SMALL,
-        **values: str,
-    ) -> Served[dict[str, float]]:
-        """The log-probability of each of `options` (one token each, such as "A" and "B") being
-        the answer's first token: one token decoded, its likeliest alternatives read. An option
-        not among them gets `ciagent.llm.plain.FLOOR`; an answer without log-probabilities (a
-        server that gives none) is invalid output. With the deployment that answered."""
-        params = {
-            **self._sampling(),
-            "max_tokens": 1,
-            "logprobs": True,
-            "top_logprobs": TOP_LOGPROBS,
-        }
-        ranked = await self._plain(tag, prompt, params, Ranked, values)
-        value = {option: ranked.of(option) for option in options}
-        return Served(value, self.spec.name, self.spec.tier)
-
     async def _plain(
         self,
         tag: CallTag,
         prompt: Prompt,
+        messages: list[dict[str, str]],
         params: dict[str, Any],
         kind: type[P],
-        values: dict[str, str],
     ) -> P:
         """An answer without a schema, read from the response as `kind`."""
-        messages = prompt.messages(**values)
         key = self._key(prompt, messages, {}, params)
         cached = self._cached(tag, key, kind)
         if cached is not None:

@@ -13,6 +13,8 @@ __all__ = [
     "GenerationCancelled",
     "GenerationRequest",
     "GenerationTimeout",
+    "expired",
+    "fail",
 ]
 
 
@@ -60,3 +62,16 @@ class GenerationRequest:
     def cancel(self) -> None:
         """Stop the generation at the next step (safe from any thread)."""
         self.cancelled = True
+
+
+def expired(request: GenerationRequest, now: float) -> BaseException | None:
+    if request.cancelled or request.future.cancelled():
+        return GenerationCancelled("the generation was cancelled")
+    if request.deadline is not None and now >= request.deadline:
+        return GenerationTimeout("the generation ran past its time limit and was stopped")
+    return None
+
+
+def fail(request: GenerationRequest, error: BaseException) -> None:
+    if not request.future.done():
+        request.future.set_exception(error)

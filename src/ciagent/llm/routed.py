@@ -4,13 +4,14 @@ and on failure the next in cost order takes over (see `ciagent.routing.policy`).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
 from ciagent.budget import BudgetGuard
 from ciagent.cache import ResponseCache
 from ciagent.errors import BudgetExceeded, ConfigError, ModelCallError, StructuredOutputError
+from ciagent.llm.asking import Client, Want
 from ciagent.llm.backend import Backend, CallTag
 from ciagent.llm.backends import backend_for, named_backend
 from ciagent.llm.call import ModelClient
@@ -61,7 +62,7 @@ def _backend(deployment: Deployment, settings: Settings) -> Backend:
     return named_backend(spec.model_id, settings) or backend_for(spec, settings)
 
 
-class RoutedClient:
+class RoutedClient(Client):
     """The same interface as ModelClient, over a Router's deployments."""
 
     def __init__(
@@ -102,82 +103,21 @@ class RoutedClient:
         wanted = self.settings.step_tiers.get(tag.step)  # type: ignore[call-overload]
         return Tier.SMALL if wanted is None else floor_tier(self.router.deployments, wanted)
 
-    async def structured(
-        self,
-        tag: CallTag,
-        prompt: Prompt,
-        response_model: type[T],
-        *,
-        min_tier: Tier = Tier.SMALL,
-        **values: str,
-    ) -> T:
-        """As ModelClient.structured; `min_tier` asks for a stronger tier (escalation)."""
-        answer = await self.served(tag, prompt, response_model, min_tier=min_tier, **values)
-        return answer.value
-
-    async def served(
-        self,
-        tag: CallTag,
-        prompt: Prompt,
-        response_model: type[T],
-        *,
-        min_tier: Tier = Tier.SMALL,
-        **values: str,
-    ) -> Served[T]:
-        """As `structured`, with the deployment that answered."""
-
-        def ask(client: ModelClient) -> Awaitable[T]:
-            return client.structured(tag, prompt, response_model, min_tier=min_tier, **values)
-
-        return await self._route(tag, prompt, self.max_output_tokens, min_tier, values, ask)
-
-    async def text(
-        self,
-        tag: CallTag,
-        prompt: Prompt,
-        *,
-        max_tokens: int,
-        min_tier: Tier = Tier.SMALL,
-        **values: str,
-    ) -> str:
-        """As ModelClient.text, routed."""
-
-        def ask(client: ModelClient) -> Awaitable[str]:
-            return client.text(tag, prompt, max_tokens=max_tokens, min_tier=min_tier, **values)
-
-        answer = await self._route(tag, prompt, max_tokens, min_tier, values, ask)
-        return answer.value
-
-    async def choice(
-        self,
-        tag: CallTag,
-        prompt: Prompt,
-        options: Sequence[str],
-        *,
-        min_tier: Tier = Tier.SMALL,
-        **values: str,
-    ) -> Served[dict[str, float]]:
-        """As ModelClient.choice, routed, with the deployment that answered."""
-
-        async def ask(client: ModelClient) -> dict[str, float]:
-            answer = await client.choice(tag, prompt, options, min_tier=min_tier, **values)
-            return answer.value
-
-        return await self._route(tag, prompt, 1, min_tier, values, ask)
-
-    async def _route(
-        self,
-        tag: CallTag,
-        prompt: Prompt,
-        output_tokens: int,
-        min_tier: Tier,
-        values: dict[str, str],
-        ask: Ask[A],
-    ) -> Served[A]:
+    async def answer(
+        self, tag: CallTag, prompt: Prompt, want: Want, min_tier: Tier, values: dict[str, str]
+    ) -> Served[Any]:
+        """The cheapest healthy deployment on `min_tier` or above (and the step's own floor)
+        that fits the call answers; on failure the next in cost order."""
+        output = 1 if want.options else want.max_tokens or self.max_output_tokens
         messages = prompt.messages(**values)
-        tokens = sum(self._count(m["content"]) for m in messages) + output_tokens
+        tokens = sum(self._count(m["content"]) for m in messages) + output
         min_tier = max(min_tier, self.floor(tag), key=TIER_RANK.__getitem__)
         routes = self.router.routes(tag.label, min_tier=min_tier, tokens=tokens)
+
+        async def ask(client: ModelClient) -> Any:
+            answer = await client.answer(tag, prompt, want, min_tier, values)
+            return answer.value
+
         return await self._serve(tag.label, routes, tokens, ask)
 
     async def _serve(

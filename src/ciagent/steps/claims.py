@@ -181,39 +181,26 @@ def settled_without_model(text: str, evidence: Evidence, lexical: bool = True) -
     )
 
 
-async def judge(
-    ctx: RunContext,
-    tag: CallTag,
-    text: str,
-    evidence: Evidence,
-    tier: Tier = Tier.SMALL,
-) -> Claim:
+async def judge(ctx: RunContext, tag: CallTag, text: str, evidence: Evidence) -> Claim:
     """One claim judged: by the checks that need no model, then as the reading says (a verdict
-    call, the claim against its negation: `ciagent.steps.contrast`, or no one). A claim no judge
-    ruled on is `unchecked`, never guessed."""
+    call, the claim against its negation: `ciagent.steps.contrast`, or no one), on the tag's
+    tier or above. A claim no judge ruled on is `unchecked`, never guessed."""
     settled = settled_without_model(text, evidence, ctx.settings.lexical_checks)
     if settled is not None:
         return settled
-    return await judged_by_model(ctx, tag, text, evidence, tier)
+    return await judged_by_model(ctx, tag, text, evidence)
 
 
-async def judged_by_model(
-    ctx: RunContext,
-    tag: CallTag,
-    text: str,
-    evidence: Evidence,
-    tier: Tier = Tier.SMALL,
-) -> Claim:
+async def judged_by_model(ctx: RunContext, tag: CallTag, text: str, evidence: Evidence) -> Claim:
     """The claim as the reading's judge rules on `evidence`, without the checks before it."""
+    unchecked = Claim(
+        text=text, verdict="unchecked", evidence_segment_ids=evidence.segment_ids, in_summary=True
+    )
+    tier = tag.tier
     if ctx.reading.judge == "lexical":
-        return Claim(
-            text=text,
-            verdict="unchecked",
-            evidence_segment_ids=evidence.segment_ids,
-            in_summary=True,
-        )
+        return unchecked
     if ctx.reading.judge == "contrast":
-        weighed = await contrast(ctx, tag, text, evidence.text, evidence.words, tier)
+        weighed = await contrast(ctx, tag, text, evidence.text, evidence.words)
         return Claim(
             text=text,
             verdict="unchecked" if weighed is None else weighed.verdict,
@@ -228,12 +215,7 @@ async def judged_by_model(
             tag, prompt, ClaimJudgement, min_tier=tier, evidence=evidence.text, claim=text
         )
     except (ModelCallError, BudgetExceeded):
-        return Claim(
-            text=text,
-            verdict="unchecked",
-            evidence_segment_ids=evidence.segment_ids,
-            in_summary=True,
-        )
+        return unchecked
     return Claim(
         text=text,
         verdict=answer.value.verdict,

@@ -25,7 +25,6 @@ from ciagent.errors import BudgetExceeded, ModelCallError
 from ciagent.llm.backend import CallTag
 from ciagent.negation import negate
 from ciagent.prompts import load_prompt
-from ciagent.routing.registry import Tier
 from ciagent.state import RunContext
 
 __all__ = ["PROMPT", "Contrast", "contrast"]
@@ -50,10 +49,10 @@ async def contrast(
     claim: str,
     lines: str,
     vocabulary: AbstractSet[str],
-    tier: Tier = Tier.SMALL,
 ) -> Contrast | None:
     """`claim` weighed against its negation on the numbered evidence `lines` (`vocabulary`: the
-    transcript's words, to tell a past tense's bare form)."""
+    transcript's words, to tell a past tense's bare form), on the tag's tier or above."""
+    tier = tag.tier
     negated = negate(claim, vocabulary, guess=True)
     if negated is None:
         return None

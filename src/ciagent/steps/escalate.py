@@ -245,7 +245,7 @@ async def _rejudge(state: EnrichState, ctx: RunContext, claims: list[Claim]) -> 
             return claim
         evidence = Evidence(transcript, sorted(claim.evidence_segment_ids))
         tag = CallTag("judge", tier=above, escalated=True, part=str(number))
-        judged = await judge(ctx, tag, claim.text, evidence, above)
+        judged = await judge(ctx, tag, claim.text, evidence)
         if judged.verdict == "unchecked":  # the stronger judge could not rule: the first stands
             return claim.model_copy(update={"escalated": True})
         return judged.model_copy(update={"escalated": True})

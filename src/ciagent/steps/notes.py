@@ -78,7 +78,6 @@ async def chunk_summary(text: str, chunk_id: int, ctx: RunContext) -> str | None
             CallTag("chunk_summary", chunk_id),
             prompt,
             max_tokens=limit,
-            min_tier=Tier.SMALL,
             transcript=text,
             **values,
         )
@@ -113,13 +112,7 @@ async def _notes(text: str, chunk_id: int, ctx: RunContext) -> NoteResult:
             answer = await ctx.client.served(
                 tag, prompt, response_model, min_tier=tier, transcript=text, **values
             )
-            return NoteResult(
-                chunk_id=chunk_id,
-                notes=answer.value,
-                deployment=answer.deployment,
-                tier=answer.tier,
-                escalated=escalated,
-            )
+            return NoteResult.answered(chunk_id, answer, escalated)
         except BudgetExceeded as exc:
             return NoteResult(chunk_id=chunk_id, error=str(exc), escalated=escalated)
         except ModelCallError as exc:

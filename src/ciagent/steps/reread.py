@@ -68,13 +68,7 @@ async def _read(state: EnrichState, ctx: RunContext, chunk_id: int, tier: Tier) 
         )
     except (ModelCallError, BudgetExceeded) as exc:
         return NoteResult(chunk_id=chunk_id, error=str(exc), escalated=True)
-    return NoteResult(
-        chunk_id=chunk_id,
-        notes=answer.value,
-        deployment=answer.deployment,
-        tier=answer.tier,
-        escalated=True,
-    )
+    return NoteResult.answered(chunk_id, answer, escalated=True)
 
 
 def _keys(entity: Entity) -> set[str]:
