@@ -22,7 +22,13 @@ __all__ = [
 
 ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="Settings file (TOML).")]
 ModelOption = Annotated[
-    str | None, typer.Option("--model", "-m", help="litellm model id for every step.")
+    str | None,
+    typer.Option(
+        "--model",
+        "-m",
+        help="The model for every step: a deployment name, a litellm model id, 'auto', or "
+        "module:attribute naming a backend object.",
+    ),
 ]
 CacheDirOption = Annotated[
     Path | None, typer.Option("--cache-dir", help="Cache folder (responses, model files).")

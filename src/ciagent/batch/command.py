@@ -19,17 +19,9 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from ciagent import cli_options as opt
 from ciagent.batch.runner import BatchItem, BatchSummary, run_batch
 from ciagent.batch.sources import EpisodeSource, read_sources
-from ciagent.cli_options import (
-    BudgetTokensOption,
-    BudgetUsdOption,
-    CacheDirOption,
-    ConfigOption,
-    ModelOption,
-    NoCacheOption,
-    run_settings,
-)
 from ciagent.errors import CiagentError, InputError
 from ciagent.preflight import preflight
 from ciagent.settings import Settings
@@ -84,17 +76,17 @@ def batch(
     actors: Annotated[
         int, typer.Option("--actors", min=1, help="With --ray: Ray Data actors.")
     ] = 2,
-    config: ConfigOption = None,
-    model: ModelOption = None,
-    cache_dir: CacheDirOption = None,
-    no_cache: NoCacheOption = False,
-    budget_usd: BudgetUsdOption = None,
-    budget_tokens: BudgetTokensOption = None,
+    config: opt.ConfigOption = None,
+    model: opt.ModelOption = None,
+    cache_dir: opt.CacheDirOption = None,
+    no_cache: opt.NoCacheOption = False,
+    budget_usd: opt.BudgetUsdOption = None,
+    budget_tokens: opt.BudgetTokensOption = None,
 ) -> None:
     """Enrich many episodes; a rerun skips the finished ones and resumes."""
     err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 140)
     try:
-        settings = run_settings(config, model, cache_dir, no_cache, budget_usd, budget_tokens)
+        settings = opt.run_settings(config, model, cache_dir, no_cache, budget_usd, budget_tokens)
         sources = read_sources(source)
         preflight(settings)  # the run's own problems stop it once, before any episode
     except InputError as exc:
