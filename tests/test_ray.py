@@ -17,7 +17,7 @@ from tests.test_batch import write_episodes
 from tests.test_servers import deployment
 
 ray = pytest.importorskip("ray")
-ciagent_ray = pytest.importorskip("ciagent.ray")
+ciagent_ray = pytest.importorskip("ciagent.batch.ray")
 
 
 @pytest.fixture(scope="module")

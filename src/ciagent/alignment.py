@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from ciagent.state import Candidate, MergedEntity
+from ciagent.candidates import Candidate, MergedEntity
 from ciagent.textnorm import find_span, fuzzy_span, normalize_key
 from ciagent.types import Chunk, Entity, EntityType, ItemStatus, Mention, Quote, Transcript
 

@@ -16,7 +16,7 @@ class Shared:
     """What the episodes of a batch hold in common, each optional.
 
     `ledger` holds the budget caps instead of the settings' ledger file (on a cluster, a proxy
-    to one ledger actor: `ciagent.ray`); `router` (with `model = "auto"`) shares deployment
+    to one ledger actor: `ciagent.batch.ray`); `router` (with `model = "auto"`) shares deployment
     health and `max_concurrency` slots, within one event loop; `cache` is an open response
     cache (its owner closes it), so it is not opened and closed for each episode.
     """

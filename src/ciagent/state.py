@@ -11,6 +11,7 @@ from typing import Annotated, Any, TypedDict, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ciagent.candidates import Candidate, MergedEntity
 from ciagent.llm.asking import Client
 from ciagent.llm.models import Served
 from ciagent.llm.reading import Reading
@@ -24,7 +25,6 @@ from ciagent.types import (
     Chunk,
     Claim,
     Entity,
-    EntityType,
     EpisodeEnrichment,
     ItemCounts,
     Quote,
@@ -109,21 +109,6 @@ class NoteResult(_Model):
             tier=answer.tier,
             escalated=escalated,
         )
-
-
-class Candidate(_Model):
-    """A place the model says something is said: to be checked against the transcript."""
-
-    chunk_id: int
-    segment_id: int | None = Field(description="The segment cited, None when the line was wrong.")
-    text: str
-
-
-class MergedEntity(_Model):
-    name: str
-    type: EntityType
-    aliases: list[str]
-    candidates: list[Candidate]
 
 
 class MergedNotes(_Model):

@@ -163,7 +163,7 @@ def _on_ray(
     try:
         import ray
 
-        from ciagent.ray import run_batch as run_on_ray
+        from ciagent.batch.ray import run_batch as run_on_ray
     except ImportError as exc:
         raise typer.BadParameter("needs the ray extra: pip install 'ciagent[ray]'") from exc
     ray.init(address=None if address == "local" else address)
