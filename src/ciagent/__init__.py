@@ -25,6 +25,7 @@ from ciagent.errors import (
     StructuredOutputError,
     TranscriptError,
 )
+from ciagent.extractors import Extractor, Span, extractor
 from ciagent.settings import Settings
 from ciagent.transcripts import load_transcript
 from ciagent.types import (
@@ -62,6 +63,7 @@ __all__ = [
     "Entity",
     "EntityType",
     "EpisodeEnrichment",
+    "Extractor",
     "InputError",
     "Mention",
     "ModelAssetError",
@@ -70,6 +72,7 @@ __all__ = [
     "Quote",
     "Segment",
     "Settings",
+    "Span",
     "StepFailure",
     "StructuredOutputError",
     "Topic",
@@ -81,6 +84,7 @@ __all__ = [
     "aenrich",
     "enrich",
     "enrich_many",
+    "extractor",
     "load_transcript",
 ]
 

@@ -19,7 +19,7 @@ from ciagent.candidates import Candidate, MergedEntity
 from ciagent.textnorm import find_span, fuzzy_span, normalize_key
 from ciagent.types import Chunk, Entity, EntityType, ItemStatus, Mention, Quote, Transcript
 
-__all__ = ["Aligner", "EntityAlignment", "Span", "locate"]
+__all__ = ["Aligner", "EntityAlignment", "Span", "locate", "mention_at"]
 
 _CLOSERS = frozenset(".!?\u2026\"'\u201d\u2019)")
 
@@ -119,7 +119,7 @@ def _with_closing_punctuation(text: str, end: int) -> int:
     return end
 
 
-def _mention(transcript: Transcript, span: Span) -> Mention:
+def mention_at(transcript: Transcript, span: Span) -> Mention:
     return Mention(
         segment_ids=list(range(span.first, span.last + 1)),
         start=transcript.segments[span.first].start,
@@ -210,7 +210,7 @@ class Aligner:
                 return EntityAlignment("not_a_name")
             names = {normalize_key(name) for name in [entity.name, *entity.aliases]}
             return EntityAlignment("speaker" if names & self.speakers else "unfound")
-        mentions = [_mention(self.transcript, span) for span in _outermost(spans)]
+        mentions = [mention_at(self.transcript, span) for span in _outermost(spans)]
         return EntityAlignment(
             "found",
             Entity(

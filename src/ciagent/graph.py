@@ -1,7 +1,8 @@
 """Wiring only: the enrichment graph's nodes and edges. Each step lives in `ciagent.steps`.
 
     START → chunk ─Send per chunk─▶ notes ─▶ merge → summarize → verify → claims
-                 ├───────────────▶ names ─┴──┐
+                 ├───────────────▶ names ─┤
+                 ├─────────────▶ extract ─┴──┐
                  └──────▶ chapter_titles ────┴─▶ chapters
           claims ─(something failed, a stronger tier exists)─▶ escalate → finalize → END
           claims ─(otherwise)───────────────────────────────────────▶ finalize → END
@@ -32,6 +33,7 @@ from ciagent.steps.chapters import chapter_titles, chapters
 from ciagent.steps.chunk import chunk
 from ciagent.steps.claims import claims
 from ciagent.steps.escalate import escalate, needs_escalation
+from ciagent.steps.extract import extract
 from ciagent.steps.finalize import finalize
 from ciagent.steps.merge import merge
 from ciagent.steps.names import names
@@ -79,6 +81,7 @@ def build_graph() -> Any:
     graph.add_node("chunk", _node(chunk))
     graph.add_node("notes", _node(chunk_notes), input_schema=ChunkTask)
     graph.add_node("names", _node(names))
+    graph.add_node("extract", _node(extract))
     graph.add_node("merge", _node(merge))
     graph.add_node("summarize", _node(summarize))
     graph.add_node("chapter_titles", _node(chapter_titles))
@@ -90,8 +93,9 @@ def build_graph() -> Any:
     graph.add_edge(START, "chunk")
     graph.add_conditional_edges("chunk", _one_branch_per_chunk, ["notes"])
     graph.add_edge("chunk", "names")
+    graph.add_edge("chunk", "extract")
     graph.add_edge("chunk", "chapter_titles")
-    graph.add_edge(["notes", "names"], "merge")
+    graph.add_edge(["notes", "names", "extract"], "merge")
     graph.add_edge(["names", "chapter_titles"], "chapters")
     graph.add_edge("merge", "summarize")
     graph.add_edge("summarize", "verify")

@@ -15,10 +15,20 @@ from pathlib import Path
 from typing import Any, Literal
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    InstanceOf,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from ciagent.errors import ConfigError
+from ciagent.extractors import Extractor, as_extractor
 from ciagent.llm.backend import Backend
+from ciagent.references import imported
 from ciagent.routing.registry import Deployment, Tier
 
 __all__ = ["DEFAULT_MODEL", "ENV_PREFIX", "SMALL_CHUNK_TOKENS", "Settings"]
@@ -48,6 +58,12 @@ class Settings(BaseModel):
         description="A deployment name, a litellm model id, 'auto' to route over deployments, "
         "'module:attribute' naming a backend object (or a factory of one), or, in code, a "
         "backend object itself (`ciagent.llm.backend.Backend`, such as a FakeModel).",
+    )
+    extractors: tuple[InstanceOf[Extractor], ...] = Field(
+        default=(),
+        description="Signals of your own (`ciagent.extractors`): extractors, or their "
+        "module:attribute names; each is asked of every chunk and its grounded items land in "
+        "`extras[name]`.",
     )
     chunk_tokens: int | None = Field(
         default=None,
@@ -199,6 +215,19 @@ class Settings(BaseModel):
         le=16,
         description="Requests the embedded model decodes together (one batch per token step).",
     )
+
+    @field_validator("extractors", mode="before")
+    @classmethod
+    def _extractors_declared(cls, value: object) -> tuple[Extractor, ...]:
+        """Extractors, models the `extractor` decorator declared, or their module:attribute
+        names (from a config file)."""
+        given = value if isinstance(value, list | tuple) else (value,)
+        named = [imported(v, "extractors") if isinstance(v, str) else v for v in given]
+        declared = tuple(as_extractor(v) for v in named)
+        names = [e.name for e in declared]
+        if len(set(names)) < len(names):
+            raise ConfigError("extractors", f"two extractors share a name: {sorted(names)}")
+        return declared
 
     @property
     def model_name(self) -> str:

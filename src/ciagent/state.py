@@ -28,6 +28,7 @@ from ciagent.types import (
     EpisodeEnrichment,
     ItemCounts,
     Quote,
+    StepFailure,
     Topic,
     Transcript,
 )
@@ -168,6 +169,8 @@ class EnrichState(TypedDict, total=False):
     chapters: list[Chapter]
     grounding: Grounding
     claims: list[Claim]
+    extras: dict[str, list[dict[str, Any]]]
+    extract_failures: list[StepFailure]
     result: EpisodeEnrichment
 
 

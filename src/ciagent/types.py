@@ -383,6 +383,12 @@ class EpisodeEnrichment(_Frozen):
     verification: VerificationReport = VerificationReport()
     cost: CostReport = CostReport()
     failures: list[StepFailure] = Field(default_factory=list)
+    extras: dict[str, list[dict[str, Any]]] = Field(
+        default_factory=dict,
+        description="What each extractor of the run's (`Settings.extractors`) found, by its "
+        "name: its items as JSON, every span they cite grounded (text, segments, times, "
+        "character offsets). Empty without extractors.",
+    )
     provenance: Provenance
 
     def to_json(self, indent: int | None = 2) -> str:

@@ -19,6 +19,7 @@ from ciagent.steps.claims import PROMPT as JUDGE_PROMPT
 from ciagent.steps.contrast import PROMPT as CONTRAST_PROMPT
 from ciagent.steps.entities import tidy_entities
 from ciagent.steps.escalate import PROMPT as LOCATE_PROMPT
+from ciagent.steps.extract import extractor_prompt
 from ciagent.steps.merge import stand_in_summary, subjects
 from ciagent.steps.names import PRODUCER as NLP_PRODUCER
 from ciagent.steps.names import with_recognized
@@ -213,6 +214,7 @@ async def finalize(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
         for r in sorted(notes, key=lambda r: r.chunk_id)
         if r.error is not None
     ]
+    failures += state.get("extract_failures", [])
     budget = ctx.client.budget
     if budget is not None and budget.refusals:
         # Which cap stopped the episode: its own, or the run's (which stops a batch too).
@@ -247,6 +249,7 @@ async def finalize(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
     if ctx.reading.claims_per_call > 1 and ctx.reading.judge == "verdict":
         names.append(JUDGE_GROUP_PROMPT)
     prompts = [load_prompt(name, folder) for name in names]
+    prompts += [extractor_prompt(e, folder) for e in ctx.settings.extractors]
     result = EpisodeEnrichment(
         status="budget_exceeded" if ctx.budget_exceeded else "partial" if failures else "complete",
         summary=summary,
@@ -265,6 +268,7 @@ async def finalize(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
         ),
         cost=ctx.client.meter.report(wall_s=time.perf_counter() - ctx.started),
         failures=failures,
+        extras=state.get("extras", {}),
         provenance=Provenance(
             models=models,
             prompt_versions={p.name: p.version for p in prompts},

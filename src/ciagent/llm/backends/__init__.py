@@ -4,14 +4,13 @@ backend too; so is any object of a user's that follows `ciagent.llm.backend.Back
 
 from __future__ import annotations
 
-import importlib
-import re
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING
 
 from ciagent.errors import ConfigError
 from ciagent.llm.backend import Backend
 from ciagent.llm.models import ModelSpec
+from ciagent.references import REFERENCE, imported
 
 if TYPE_CHECKING:
     from ciagent.settings import Settings
@@ -22,9 +21,6 @@ ENTRY_POINTS = "ciagent.backends"
 """The entry-point group through which a package adds backends: the entry's name is the
 provider part of a model id (`mine` for `mine/some-model`), its object a factory called with the
 model id and the run's settings, returning a backend."""
-
-# `package.module:attribute`: a backend object, or a factory (a class) called with no arguments.
-_REFERENCE = re.compile(r"^([A-Za-z_][\w.]*):([A-Za-z_]\w*)$")
 
 
 def backend_for(spec: ModelSpec, settings: Settings) -> Backend:
@@ -48,9 +44,8 @@ def named_backend(model: str, settings: Settings) -> Backend | None:
     """The backend a model name means when it is not one ciagent resolves itself: a
     `module:attribute` reference, or a provider an installed package registered under the
     `ciagent.backends` entry points. None for any other name."""
-    found = _REFERENCE.match(model)
-    if found is not None:
-        return _referenced(model, found.group(1), found.group(2))
+    if REFERENCE.match(model):
+        return _referenced(model)
     provider, slash, _ = model.partition("/")
     if not slash:
         return None
@@ -59,11 +54,8 @@ def named_backend(model: str, settings: Settings) -> Backend | None:
     return None
 
 
-def _referenced(model: str, module: str, attribute: str) -> Backend:
-    try:
-        value = getattr(importlib.import_module(module), attribute)
-    except (ImportError, AttributeError) as error:
-        raise ConfigError("model", f"cannot load {model!r}: {error}") from None
+def _referenced(model: str) -> Backend:
+    value = imported(model, "model")
     # A class is made an instance (the class itself has the methods, unbound).
     if isinstance(value, type) or (not isinstance(value, Backend) and callable(value)):
         try:

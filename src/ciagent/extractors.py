@@ -1,0 +1,136 @@
+"""Signals of a team's own, declared rather than forked: an `Extractor` says what one chunk of a
+transcript yields (a pydantic model per item), in words the model reads, and how the chunks'
+items come together. ciagent asks for it chunk by chunk on the run's model, grounds every span
+an item cites (`Span`: a line number and the words said there) in the transcript, drops an item
+whose span is not found, merges the chunks' items, and puts them in
+`EpisodeEnrichment.extras[name]`; the calls are cached, held against the budget, and counted
+under `extract.<name>` in `cost.by_step`.
+
+    from pydantic import BaseModel
+    from ciagent import Settings, Span, extractor
+
+    @extractor("books", "Books and papers mentioned, with their author when it is said.",
+               key="title")
+    class Book(BaseModel):
+        title: str
+        author: str | None = None
+        evidence: Span
+
+    result = ciagent.enrich("episode.vtt", Settings(extractors=(Book,)))
+    result.extras["books"]   # [{"title": ..., "author": ..., "evidence": {"text": ..., ...}}]
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar, get_args, get_origin
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from ciagent.errors import ConfigError
+
+__all__ = ["Extractor", "Reducer", "Span", "extractor", "span_fields"]
+
+M = TypeVar("M", bound=type[BaseModel])
+Reducer = Callable[[list[dict[str, Any]]], list[dict[str, Any]]]
+
+
+class Span(BaseModel):
+    """Where an item is said, as the model cites it: the line's number and the words said there,
+    copied exactly. In the result it is the grounded place: the words as the transcript has
+    them, the segments, their times and character offsets (as an entity's mention)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    segment_id: int = Field(description="The number of the line the words are on.")
+    text: str = Field(min_length=1, max_length=300, description="The words, copied exactly.")
+
+
+@dataclass(frozen=True)
+class Extractor:
+    """What to extract: `item`, the model of one item (its `Span` fields are grounded);
+    `instructions`, what to look for, in words the model reads; `key`, a field whose value
+    (case aside) makes two items one (None: every item kept, in transcript order); `reduce`, a
+    function over all the chunks' items (as dicts) instead; `max_items` per chunk; `version`, to
+    bump when the instructions change (it is part of every cache key)."""
+
+    name: str
+    item: type[BaseModel]
+    instructions: str
+    key: str | None = None
+    reduce: Reducer | None = None
+    max_items: int = 8
+    version: str = "1"
+
+    def __post_init__(self) -> None:
+        if not self.name.isidentifier():
+            raise ConfigError(f"extractor {self.name!r}", "a name is a Python identifier")
+        if not self.instructions.strip():
+            raise ConfigError(f"extractor {self.name}", "instructions are empty")
+        if self.key is not None and self.key not in self.item.model_fields:
+            raise ConfigError(f"extractor {self.name}", f"no field {self.key!r} to key items by")
+        if not 1 <= self.max_items <= 50:
+            raise ConfigError(f"extractor {self.name}", "max_items must be 1 to 50")
+
+    def answer_model(self) -> type[BaseModel]:
+        """What one chunk's call answers: `{"items": [...]}`, at most `max_items`."""
+        title = "".join(part.capitalize() for part in self.name.split("_")) + "Items"
+        return create_model(
+            title,
+            __config__=ConfigDict(extra="forbid"),
+            items=(list[self.item], Field(max_length=self.max_items)),  # type: ignore[name-defined]
+        )
+
+
+def extractor(
+    name: str,
+    instructions: str,
+    *,
+    key: str | None = None,
+    reduce: Reducer | None = None,
+    max_items: int = 8,
+    version: str = "1",
+) -> Callable[[M], M]:
+    """A class decorator: the pydantic model becomes an extractor's item, reachable as
+    `Model.extractor` and passed as `Settings(extractors=(Model,))` or by its
+    `module:attribute` name."""
+
+    def declare(item: M) -> M:
+        declared = Extractor(name, item, instructions, key, reduce, max_items, version)
+        item.extractor = declared  # type: ignore[attr-defined]
+        return item
+
+    return declare
+
+
+def as_extractor(value: object, where: str = "extractors") -> Extractor:
+    """An `Extractor`, or a model the `extractor` decorator declared, as an Extractor."""
+    if isinstance(value, Extractor):
+        return value
+    declared = getattr(value, "extractor", None)
+    if isinstance(declared, Extractor):
+        return declared
+    raise ConfigError(where, f"{value!r} is not an extractor (see ciagent.extractors)")
+
+
+def span_fields(item: type[BaseModel]) -> dict[str, bool]:
+    """The fields of an item that cite the transcript: name -> whether it is a list of spans."""
+    found: dict[str, bool] = {}
+    for name, field in item.model_fields.items():
+        kind = _bare(field.annotation)
+        if kind is Span:
+            found[name] = False
+        elif get_origin(kind) is list and _bare(get_args(kind)[0]) is Span:
+            found[name] = True
+    return found
+
+
+def _bare(annotation: Any) -> Any:
+    """`Span | None` is a Span field (optional)."""
+    if get_origin(annotation) in (typing.Union, types.UnionType):
+        kept = [a for a in get_args(annotation) if a is not type(None)]
+        return kept[0] if len(kept) == 1 else annotation
+    return annotation

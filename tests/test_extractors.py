@@ -1,0 +1,128 @@
+"""Extractors declared outside the package: asked of every chunk on the run's model, their spans
+grounded (an invented one dropped), merged by key, cached, budgeted and counted apart."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+import ciagent
+from ciagent import ConfigError, Settings, Span, extractor
+from ciagent.testing import FakeModel, FakeRequest, default_answer
+from tests.helpers import transcript_of
+
+EPISODE = transcript_of(
+    """Maya: Welcome back. Today Sarah tells us what she read on the research vessel.
+Sarah: I finally read The Devil's Teeth by Susan Casey, about the Farallon sharks.
+Maya: That book made a lot of people care about white sharks.
+Sarah: And then a paper, Block and colleagues in Nature, on the White Shark Cafe.
+Maya: We will put both in the show notes.
+Sarah: The Devil's Teeth is still the one I give to students."""
+)
+
+
+@extractor("books", "Books and papers mentioned, with their author when it is said.", key="title")
+class Book(BaseModel):
+    title: str
+    author: str | None = None
+    evidence: list[Span]
+
+
+LINE = re.compile(r"^\[(\d+)\] [^:]+: (.*)$", re.MULTILINE)
+
+
+def librarian(request: FakeRequest) -> dict[str, Any] | str:
+    """Every line naming a book gives one (the same title twice, once more from a line that
+    does not say it: an invented span)."""
+    if request.schema_name != "BooksItems":
+        return default_answer(request)
+    items = []
+    for number, said in LINE.findall(request.prompt):
+        if "Devil's Teeth" in said:
+            span = {"segment_id": int(number), "text": "The Devil's Teeth"}
+            items.append(
+                {"title": "The Devil's Teeth", "author": "Susan Casey", "evidence": [span]}
+            )
+        if "paper" in said:
+            invented = {"segment_id": int(number), "text": "Jaws by Peter Benchley"}
+            items.append({"title": "Jaws", "author": None, "evidence": [invented]})
+    return {"items": items}
+
+
+def test_an_extractor_defined_here_runs_through_the_graph(tmp_path: Path) -> None:
+    fake = FakeModel(respond=librarian, input_usd_per_mtok=1.0, output_usd_per_mtok=1.0)
+    settings = Settings(model=fake, extractors=(Book,), cache_dir=tmp_path)
+    result = ciagent.enrich(EPISODE, settings)
+    assert result.status == "complete"
+    (book,) = result.extras["books"]  # Jaws cited words no line says: dropped
+    assert (book["title"], book["author"]) == ("The Devil's Teeth", "Susan Casey")
+    first, again = book["evidence"]  # said twice: one item, both places
+    assert first["segment_ids"] == [1]
+    assert again["segment_ids"] == [5]
+    said = EPISODE.segments[1].text
+    assert said[first["char_start"] : first["char_end"]] == first["text"] == "The Devil's Teeth"
+    assert (first["start"], first["end"]) == (10, 19)
+    line = result.cost.by_step["extract.books"]
+    assert line.calls == 1
+    assert line.usd > 0
+    assert result.provenance.prompt_versions["extract.books"] == "1.1"
+
+    replay = ciagent.enrich(EPISODE, settings)  # cached: the same items, no request
+    assert replay.extras == result.extras
+    assert replay.cost.calls == 0
+
+
+def test_without_extractors_nothing_is_asked_and_extras_stay_empty() -> None:
+    fake = FakeModel(respond=librarian)
+    result = ciagent.enrich(EPISODE, Settings(cache=False), model=fake)
+    assert result.extras == {}
+    assert not [r for r in fake.requests if r.schema_name == "BooksItems"]
+
+
+def test_an_extractor_named_in_a_config_file(tmp_path: Path) -> None:
+    config = tmp_path / "ciagent.toml"
+    config.write_text('extractors = ["tests.test_extractors:Book"]\ncache = false\n')
+    settings = Settings.load(config)
+    assert [e.name for e in settings.extractors] == ["books"]
+    result = ciagent.enrich(EPISODE, settings, model=FakeModel(respond=librarian))
+    assert [b["title"] for b in result.extras["books"]] == ["The Devil's Teeth"]
+
+
+def test_a_failed_extractor_call_is_a_failure_of_its_own() -> None:
+    def broken(request: FakeRequest) -> dict[str, Any] | str:
+        return "not json" if request.schema_name == "BooksItems" else default_answer(request)
+
+    settings = Settings(extractors=(Book,), cache=False, max_reasks=0)
+    result = ciagent.enrich(EPISODE, settings, model=FakeModel(respond=broken))
+    assert result.status == "partial"
+    assert result.extras == {"books": []}
+    assert [f.step for f in result.failures] == ["extract.books"]
+    assert result.summary  # the rest of the work stands
+
+
+def test_bad_declarations_are_config_errors() -> None:
+    with pytest.raises(ConfigError, match="no field 'name'"):
+        extractor("people", "People.", key="name")(Book)
+    with pytest.raises(ConfigError, match="not an extractor"):
+        Settings(extractors=(EPISODE,))
+    with pytest.raises(ConfigError, match="cannot load"):
+        Settings(extractors=("tests.test_extractors:Nothing",))
+
+
+@pytest.mark.slow
+def test_the_embedded_model_finds_a_book_and_every_span_is_grounded(
+    models_dir: Path, tmp_path: Path
+) -> None:
+    settings = Settings(models_dir=models_dir, cache_dir=tmp_path, extractors=(Book,))
+    result = ciagent.enrich(EPISODE, settings)
+    books = result.extras["books"]
+    assert result.cost.by_step["extract.books"].calls == 1
+    for book in books:
+        for span in book["evidence"]:
+            said = EPISODE.segments[span["segment_ids"][0]].text
+            assert said[span["char_start"] : span["char_end"]] == span["text"]
+    assert any("Devil" in book["title"] for book in books), books
