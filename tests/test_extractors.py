@@ -3,6 +3,7 @@ grounded (an invented one dropped), merged by key, cached, budgeted and counted 
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -126,3 +127,22 @@ def test_the_embedded_model_finds_a_book_and_every_span_is_grounded(
             said = EPISODE.segments[span["segment_ids"][0]].text
             assert said[span["char_start"] : span["char_end"]] == span["text"]
     assert any("Devil" in book["title"] for book in books), books
+
+
+def test_the_schema_says_what_each_extractor_puts_in_extras(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from ciagent.cli import app
+
+    config = tmp_path / "ciagent.toml"
+    config.write_text('extractors = ["tests.test_extractors:Book"]\n')
+    runner = CliRunner()
+    plain = json.loads(runner.invoke(app, ["schema"]).stdout)
+    assert "properties" not in plain["properties"]["extras"]  # without extractors: as before
+    declared = json.loads(runner.invoke(app, ["schema", "--config", str(config)]).stdout)
+    assert declared["properties"]["extras"]["properties"]["books"]["items"] == {
+        "$ref": "#/$defs/BooksItem"
+    }
+    book = declared["$defs"]["BooksItem"]
+    assert book["properties"]["evidence"]["items"] == {"$ref": "#/$defs/Mention"}
+    assert set(book["required"]) == {"title", "evidence"}

@@ -296,11 +296,18 @@ def eval_(
 
 
 @app.command()
-def schema() -> None:
-    """Print the JSON schema of the enrichment output (EpisodeEnrichment)."""
+def schema(config: ConfigOption = None) -> None:
+    """Print the JSON schema of the enrichment output (EpisodeEnrichment), with what the
+    extractors of the settings (the config file, CIAGENT_EXTRACTORS) put in `extras`."""
+    from ciagent.settings import Settings
     from ciagent.types import EpisodeEnrichment
 
-    sys.stdout.write(json.dumps(EpisodeEnrichment.json_schema(), indent=2) + "\n")
+    try:
+        settings = Settings.load(config)
+    except InputError as exc:
+        _fail(EXIT_INPUT, str(exc))
+    extras = {e.name: e.result_model() for e in settings.extractors}
+    sys.stdout.write(json.dumps(EpisodeEnrichment.json_schema(extras), indent=2) + "\n")
 
 
 def _interrupted(signum: int, frame: object) -> None:

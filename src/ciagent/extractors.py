@@ -31,6 +31,7 @@ from typing import Any, TypeVar, get_args, get_origin
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from ciagent.errors import ConfigError
+from ciagent.types import Mention
 
 __all__ = ["Extractor", "Reducer", "Span", "extractor", "span_fields"]
 
@@ -74,6 +75,18 @@ class Extractor:
             raise ConfigError(f"extractor {self.name}", f"no field {self.key!r} to key items by")
         if not 1 <= self.max_items <= 50:
             raise ConfigError(f"extractor {self.name}", "max_items must be 1 to 50")
+
+    def result_model(self) -> type[BaseModel]:
+        """One item as the result holds it: each `Span` the grounded place (a `Mention`)."""
+        fields: dict[str, Any] = {}
+        for name, field in self.item.model_fields.items():
+            many = span_fields(self.item).get(name)
+            kind = field.annotation if many is None else list[Mention] if many else Mention
+            if many is False and not field.is_required():
+                kind = Mention | None
+            fields[name] = (kind, field)
+        title = "".join(part.capitalize() for part in self.name.split("_")) + "Item"
+        return create_model(title, **fields)
 
     def answer_model(self) -> type[BaseModel]:
         """What one chunk's call answers: `{"items": [...]}`, at most `max_items`."""

@@ -4,7 +4,10 @@ line (a backend, an extractor)."""
 from __future__ import annotations
 
 import importlib
+import os
 import re
+import sys
+from types import ModuleType
 
 from ciagent.errors import ConfigError
 
@@ -20,6 +23,19 @@ def imported(reference: str, where: str) -> object:
     if found is None:
         raise ConfigError(where, f"{reference!r} is not a module:attribute name")
     try:
-        return getattr(importlib.import_module(found.group(1)), found.group(2))
+        return getattr(_module(found.group(1)), found.group(2))
     except (ImportError, AttributeError) as error:
         raise ConfigError(where, f"cannot load {reference!r}: {error}") from None
+
+
+def _module(name: str) -> ModuleType:
+    """The module, looked for in the working folder too (as `python -m` would: the command
+    line's own script does not put it on the path)."""
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError:
+        here = os.getcwd()
+        if here in sys.path:
+            raise
+        sys.path.append(here)
+        return importlib.import_module(name)

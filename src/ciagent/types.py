@@ -407,5 +407,14 @@ class EpisodeEnrichment(_Frozen):
         return to_html(self)
 
     @classmethod
-    def json_schema(cls) -> dict[str, Any]:
-        return cls.model_json_schema()
+    def json_schema(cls, extras: dict[str, type[BaseModel]] | None = None) -> dict[str, Any]:
+        """The output's JSON schema; with `extras` (an extractor's name -> its item as the
+        result holds it), `extras` says what each of them holds."""
+        schema = cls.model_json_schema()
+        for name, item in (extras or {}).items():
+            shape = item.model_json_schema(ref_template="#/$defs/{model}")
+            schema.setdefault("$defs", {}).update(shape.pop("$defs", {}))
+            schema["$defs"][item.__name__] = shape
+            listed = {"type": "array", "items": {"$ref": f"#/$defs/{item.__name__}"}}
+            schema["properties"]["extras"].setdefault("properties", {})[name] = listed
+        return schema
