@@ -7,8 +7,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 import ciagent
 from ciagent import Settings, load_transcript
 from ciagent.signals.segments import ContentSegment, joined
@@ -76,18 +74,3 @@ def test_a_read_split_across_chunks_is_one_part() -> None:
         ("sponsor", 120.0, 169.0),
         ("sponsor", 180.0, 199.0),
     ]
-
-
-@pytest.mark.slow
-def test_the_embedded_model_finds_both_sponsor_reads(models_dir: Path, tmp_path: Path) -> None:
-    transcript = load_transcript(EPISODE)
-    settings = Settings(models_dir=models_dir, cache_dir=tmp_path, extractors=(ContentSegment,))
-    result = ciagent.enrich(transcript, settings)
-    reads = [s for s in result.extras["segments"] if s["kind"] == "sponsor"]
-    for _, _, first, last in [p for p in PARTS if p[0] == "sponsor"]:
-        start, end = transcript.segments[first - 1].start, transcript.segments[last - 1].end
-        assert any(abs(r["start"] - start) <= 10 and abs(r["end"] - end) <= 10 for r in reads), (
-            start,
-            end,
-            reads,
-        )

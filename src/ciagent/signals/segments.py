@@ -46,10 +46,12 @@ def _name(item: dict[str, Any]) -> str:
 
 @extractor(
     "segments",
-    "The parts of the episode that are not its content: a sponsor read or ad (kind sponsor, "
-    "and the sponsor's name), promotion of another show (kind promotion), the show's opening "
-    "(kind intro) and its closing words (kind outro). For each part, its first line and its "
-    "last line, with a few words said on each. Leave out the conversation itself.",
+    "The parts of the episode that are not its content. A sponsor read (kind sponsor, with "
+    "the sponsor's name) starts where the host says the show is brought to you, supported or "
+    "sponsored by someone, and ends after the offer, the web address or the code; promotion "
+    "of another show (kind promotion); the show's opening words (kind intro); its closing "
+    "words (kind outro). Give each part separately: its first line and its last line, with "
+    "three or four words said on each. Leave out the conversation itself.",
     reduce=joined,
     max_items=6,
 )
