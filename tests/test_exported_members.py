@@ -11,6 +11,7 @@ EXPECTED = {
     "Entity",
     "EntityType",
     "EpisodeEnrichment",
+    "Extractor",
     "InputError",
     "Mention",
     "ModelAssetError",
@@ -19,6 +20,7 @@ EXPECTED = {
     "Quote",
     "Segment",
     "Settings",
+    "Span",
     "StepFailure",
     "StructuredOutputError",
     "Topic",
@@ -30,6 +32,7 @@ EXPECTED = {
     "aenrich",
     "enrich",
     "enrich_many",
+    "extractor",
     "load_transcript",
 }
 
