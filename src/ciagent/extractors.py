@@ -31,12 +31,13 @@ from typing import Any, TypeVar, get_args, get_origin
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from ciagent.errors import ConfigError
-from ciagent.types import Mention
+from ciagent.types import Mention, Transcript
 
-__all__ = ["Extractor", "Reducer", "Span", "extractor", "span_fields"]
+__all__ = ["Extractor", "Finder", "Reducer", "Span", "extractor", "said", "span_fields"]
 
 M = TypeVar("M", bound=type[BaseModel])
 Reducer = Callable[[list[dict[str, Any]]], list[dict[str, Any]]]
+Finder = Callable[[Transcript], list[dict[str, Any]]]
 
 
 class Span(BaseModel):
@@ -55,8 +56,10 @@ class Extractor:
     """What to extract: `item`, the model of one item (its `Span` fields are grounded);
     `instructions`, what to look for, in words the model reads; `key`, a field whose value
     (case aside) makes two items one (None: every item kept, in transcript order); `reduce`, a
-    function over all the chunks' items (as dicts) instead; `max_items` per chunk; `version`, to
-    bump when the instructions change (it is part of every cache key)."""
+    function over all the chunks' items (as dicts) instead; `find`, a function that finds items
+    with no model call (in the result's form: each span as `said` gives it), added to the
+    model's before they are merged; `max_items` per chunk; `version`, to bump when the
+    instructions change (it is part of every cache key)."""
 
     name: str
     item: type[BaseModel]
@@ -65,6 +68,7 @@ class Extractor:
     reduce: Reducer | None = None
     max_items: int = 8
     version: str = "1"
+    find: Finder | None = None
 
     def __post_init__(self) -> None:
         if not self.name.isidentifier():
@@ -106,13 +110,14 @@ def extractor(
     reduce: Reducer | None = None,
     max_items: int = 8,
     version: str = "1",
+    find: Finder | None = None,
 ) -> Callable[[M], M]:
     """A class decorator: the pydantic model becomes an extractor's item, reachable as
     `Model.extractor` and passed as `Settings(extractors=(Model,))` or by its
     `module:attribute` name."""
 
     def declare(item: M) -> M:
-        declared = Extractor(name, item, instructions, key, reduce, max_items, version)
+        declared = Extractor(name, item, instructions, key, reduce, max_items, version, find)
         item.extractor = declared  # type: ignore[attr-defined]
         return item
 
@@ -147,3 +152,17 @@ def _bare(annotation: Any) -> Any:
         kept = [a for a in get_args(annotation) if a is not type(None)]
         return kept[0] if len(kept) == 1 else annotation
     return annotation
+
+
+def said(transcript: Transcript, segment_id: int) -> dict[str, Any]:
+    """A whole segment as a grounded span in the result's form (what a `find` function gives
+    for a line it found)."""
+    segment = transcript.segments[segment_id]
+    return Mention(
+        segment_ids=[segment_id],
+        start=segment.start,
+        end=segment.end,
+        text=segment.text,
+        char_start=0,
+        char_end=len(segment.text),
+    ).model_dump(mode="json")

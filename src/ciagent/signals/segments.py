@@ -9,13 +9,28 @@ the intro and the outro, each from its first line to its last, with their times.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from ciagent.extractors import Span, extractor
+from ciagent.extractors import Span, extractor, said
+from ciagent.types import Transcript
 
-__all__ = ["ContentSegment", "joined"]
+__all__ = ["ContentSegment", "joined", "sponsor_reads"]
+
+# A read opens with its sponsor named ("brought to you by Larder and Company", "supported by
+# Brightwell Insurance, which ...") and goes on, in the same voice, while the lines hold an offer.
+_OPENER = re.compile(
+    r"\b(?:brought to you by|supported by|sponsored by|presented by|thanks to our sponsor,?)\s+"
+    r"((?:[A-Z][\w'&.-]*)(?:\s+(?:and|&|of)?\s*[A-Z][\w'&.-]*)*)"
+)
+_OFFER = re.compile(
+    r"\b(?:dot com|\.com|www\.|use (?:the )?code|promo code|free (?:trial|quote|shipping)|"
+    r"percent off|% off|sign up|go to|visit|first order|discount)\b",
+    re.IGNORECASE,
+)
+_LONGEST_READ = 6  # lines
 
 Kind = Literal["sponsor", "promotion", "intro", "outro"]
 
@@ -40,6 +55,36 @@ def joined(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return kept
 
 
+def sponsor_reads(transcript: Transcript) -> list[dict[str, Any]]:
+    """Sponsor reads found with no model call: a line that names who brings or supports the
+    show, and the lines after it in the same voice that name the sponsor or hold an offer (a web
+    address, a code, a discount)."""
+    segments = transcript.segments
+    reads: list[dict[str, Any]] = []
+    position = 0
+    while position < len(segments):
+        opened = _OPENER.search(segments[position].text)
+        if opened is None:
+            position += 1
+            continue
+        sponsor = opened.group(1).rstrip(".,")
+        first_word = sponsor.split()[0].casefold()
+        last = position
+        for following in range(position + 1, min(position + _LONGEST_READ, len(segments))):
+            line = segments[following]
+            if line.speaker != segments[position].speaker:
+                break
+            if not (_OFFER.search(line.text) or first_word in line.text.casefold()):
+                break
+            last = following
+        first_said, last_said = said(transcript, position), said(transcript, last)
+        reads.append(
+            {"kind": "sponsor", "sponsor": sponsor, "first": first_said, "last": last_said}
+        )
+        position = last + 1
+    return reads
+
+
 def _name(item: dict[str, Any]) -> str:
     return str(item.get("sponsor") or "").casefold()
 
@@ -53,6 +98,7 @@ def _name(item: dict[str, Any]) -> str:
     "words (kind outro). Give each part separately: its first line and its last line, with "
     "three or four words said on each. Leave out the conversation itself.",
     reduce=joined,
+    find=sponsor_reads,
     max_items=6,
 )
 class ContentSegment(BaseModel):

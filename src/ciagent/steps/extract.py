@@ -58,6 +58,11 @@ async def extract(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
             grounded = _grounded(item, transcript, chunk, untrusted)
             if grounded is not None:
                 found[e.name].append(grounded)
+    for e in extractors:
+        if e.find is not None:
+            # Found with no model call, never on a line withheld from the model.
+            own = e.find(transcript)
+            found[e.name] += [item for item in own if not _withheld(item, untrusted)]
     extras = {e.name: _merged(e, found[e.name]) for e in extractors}
     return {"extras": extras, "extract_failures": failures}
 
@@ -106,6 +111,12 @@ def _placed(
     candidate = Candidate(chunk_id=chunk.id, segment_id=segment, text=span.text)
     where = locate(transcript, chunk, candidate, [span.text], untrusted)
     return None if where is None else mention_at(transcript, where).model_dump(mode="json")
+
+
+def _withheld(item: dict[str, Any], untrusted: frozenset[int]) -> bool:
+    spans = [v for v in item.values() if isinstance(v, dict) and "segment_ids" in v]
+    spans += [s for v in item.values() if isinstance(v, list) for s in v if isinstance(s, dict)]
+    return any(set(s.get("segment_ids", [])) & untrusted for s in spans)
 
 
 def _merged(extractor: Extractor, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
