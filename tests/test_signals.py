@@ -66,7 +66,7 @@ def _piece(kind: str, first: int, last: int, sponsor: str | None = None) -> dict
 def test_a_read_split_across_chunks_is_one_part() -> None:
     pieces = [
         _piece("sponsor", 12, 14, "Brightwell"),
-        _piece("intro", 0, 1),
+        _piece("intro", 0, 1, "Larder"),  # a model's slip: only a read names a sponsor
         _piece("sponsor", 15, 16, "brightwell"),  # the next chunk's part of the same read
         _piece("sponsor", 18, 19, "Larder"),  # another sponsor's read
     ]
@@ -76,6 +76,7 @@ def test_a_read_split_across_chunks_is_one_part() -> None:
         ("sponsor", 120.0, 169.0),
         ("sponsor", 180.0, 199.0),
     ]
+    assert [p["sponsor"] for p in parts] == [None, "Brightwell", "Larder"]
 
 
 def test_sponsor_reads_are_found_without_a_model() -> None:

@@ -36,22 +36,26 @@ Kind = Literal["sponsor", "promotion", "intro", "outro"]
 
 
 def joined(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The chunks' segments in transcript order, a part split across two chunks (or named twice)
-    as one: the same kind and sponsor, overlapping or on the next line. Each gets its `start` and
-    `end`: the times of its first and last lines."""
+    """The chunks' segments in transcript order, one part where two overlap with the same kind
+    (a read found without a model and by the model, or named twice) or follow on the next line
+    with the same kind and sponsor (a part split across two chunks). Only a sponsor read names a
+    sponsor. Each gets its `start` and `end`: the times of its first and last lines."""
     ordered = sorted(items, key=lambda item: item["first"]["segment_ids"][0])
     kept: list[dict[str, Any]] = []
     for item in ordered:
         first = item["first"]["segment_ids"][0]
         last = max(item["last"]["segment_ids"][-1], first)
         before = kept[-1] if kept else None
-        same = before is not None and (before["kind"], _name(before)) == (item["kind"], _name(item))
-        if before is not None and same and first <= before["last"]["segment_ids"][-1] + 1:
-            if last > before["last"]["segment_ids"][-1]:
-                before["last"] = item["last"]
-                before["end"] = item["last"]["end"]
-            continue
-        kept.append({**item, "start": item["first"]["start"], "end": item["last"]["end"]})
+        if before is not None and before["kind"] == item["kind"]:
+            reach = before["last"]["segment_ids"][-1]
+            if first <= reach or (first == reach + 1 and _name(before) == _name(item)):
+                if last > reach:
+                    before["last"] = item["last"]
+                    before["end"] = item["last"]["end"]
+                continue
+        sponsor = item.get("sponsor") if item["kind"] == "sponsor" else None
+        start, end = item["first"]["start"], item["last"]["end"]
+        kept.append({**item, "sponsor": sponsor, "start": start, "end": end})
     return kept
 
 
