@@ -115,10 +115,12 @@ def test_a_title_not_about_its_chapter_falls_back_to_its_key_words() -> None:
     result = ciagent.enrich(two_subjects(), Settings(model=fake, min_chapter_s=30))
     first, second = result.chapters
     assert first.titled_by is None
-    assert first.summary == ""
+    # The invented title's summary goes with it; the chapter's own line stands in.
+    assert "Tom" not in first.summary and first.summary_from == "lines"
     assert "Shark" in first.title or "shark" in first.title
     assert (second.title, second.titled_by) == ("Coffee prices", fake.model_id)
     assert second.summary == "The farmers sold their beans."
+    assert second.summary_from == "model"
 
 
 def island_farmers() -> Transcript:

@@ -25,6 +25,10 @@ LINES = [
     "The cooperative worked with Cenicafé, the research center of the federation.",
     "They replanted with a rust-resistant variety called Castillo.",
     "Thank you, Bethan, for that answer.",
+    "It's good to talk with someone who doesn't ask about the movie Jaws.",
+    "The paper came out in Nature in March, with the data online.",
+    "The Farallones are just outside San Francisco.",
+    "We tagged sharks off the Farallon Islands for years.",
 ]
 TRANSCRIPT = Transcript(
     segments=tuple(
@@ -147,6 +151,28 @@ def test_the_words_beside_a_name_type_it() -> None:
     assert kept["Castillo"].type is EntityType.PRODUCT  # "variety called Castillo"
 
 
+def test_a_noun_before_a_name_or_where_a_paper_came_out_types_it() -> None:
+    kept = tidy(
+        said("Jaws", EntityType.PRODUCT, (15, "Jaws")),
+        said("Nature", EntityType.PLACE, (16, "Nature")),
+        said("San Francisco", EntityType.PLACE, (17, "San Francisco")),
+    )
+    assert kept["Jaws"].type is EntityType.WORK  # "the movie Jaws"
+    assert kept["Nature"].type is EntityType.WORK  # "the paper came out in Nature"
+    assert kept["San Francisco"].type is EntityType.PLACE  # "just outside": no cue, kept
+
+
+def test_a_group_of_places_called_for_short_is_the_group() -> None:
+    kept = tidy(
+        said("Farallon Islands", EntityType.PLACE, (18, "Farallon Islands")),
+        said("Farallones", EntityType.ORGANIZATION, (17, "Farallones")),
+        said("San Francisco", EntityType.PLACE, (17, "San Francisco")),
+    )
+    assert list(kept) == ["Farallon Islands", "San Francisco"]
+    assert kept["Farallon Islands"].aliases == ["Farallones"]
+    assert len(kept["Farallon Islands"].mentions) == 2
+
+
 def test_head_nouns_honorifics_and_digits_type_a_name() -> None:
     kept = tidy(
         said("Counter Culture Coffee", EntityType.PERSON, (9, "Counter Culture Coffee")),
@@ -214,6 +240,21 @@ def test_a_topic_that_is_a_name_cut_short_is_no_subject() -> None:
     ]
     kept = subjects(topics, [lab])
     assert [t.name for t in kept] == ["white shark tagging", "Shark"]
+
+
+def test_a_topic_made_of_names_is_no_subject() -> None:
+    from ciagent.steps.merge import subjects
+    from ciagent.types import Topic
+
+    book = said("The Devil's Teeth", EntityType.WORK, (6, "The Devil's Teeth"))
+    author = said("Susan Casey", EntityType.PERSON, (6, "Susan Casey"))
+    topics = [
+        Topic(name="Devil's Teeth by Susan Casey", score=0.5),
+        Topic(name="Susan Casey's shark research", score=0.3),  # a name and a subject
+        Topic(name="white sharks", score=0.2),
+    ]
+    kept = subjects(topics, [book, author])
+    assert [t.name for t in kept] == ["Susan Casey's shark research", "white sharks"]
 
 
 def test_articles_are_written_as_a_person_writes_them() -> None:

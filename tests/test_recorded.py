@@ -22,6 +22,8 @@ from ciagent.llm.backend import ChatRequest, ChatResponse
 from ciagent.llm.models import ModelSpec
 from ciagent.resolve import backend
 from ciagent.settings import Settings
+from ciagent.steps.chapter_summaries import reads_as_prose
+from ciagent.textnorm import split_sentences
 from ciagent.transcripts import load_transcript
 from ciagent.types import EpisodeEnrichment
 from ciagent.vocabulary import not_metadata
@@ -90,3 +92,17 @@ def test_no_title_topic_or_entity_is_filler_a_role_or_a_voice_label(
             bad += [(episode, kind, p) for p in phrases if not_metadata(p, speakers)]
         assert junk_share(result, speakers) == 0.0 or bad, episode
     assert bad == []
+
+
+def test_chapter_summaries_are_there_and_read_as_prose(replayed: dict[str, Any]) -> None:
+    outputs: dict[str, tuple[EpisodeEnrichment, list[str]]] = replayed["outputs"]
+    chapters = [(e, c) for e, (result, _) in outputs.items() for c in result.chapters]
+    empty = [(e, c.title) for e, c in chapters if not c.summary]
+    assert all(c.summary_from is None for _, c in chapters if not c.summary)
+    # Before, 55 of 62 chapters had no summary; the three left are AMI chapters whose lines
+    # are all scraps ("My favourite animal is").
+    assert len(empty) <= len(chapters) // 10, empty
+    for episode, chapter in chapters:
+        speakers = outputs[episode][1]
+        for sentence in split_sentences(chapter.summary):
+            assert reads_as_prose(sentence, speakers), (episode, chapter.title, sentence)

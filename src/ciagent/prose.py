@@ -29,6 +29,7 @@ __all__ = [
     "as_prose",
     "central_sentences",
     "checkable",
+    "is_hosting",
     "quotable",
     "with_articles",
     "without_leading_fillers",
@@ -158,6 +159,13 @@ _ADDRESS = re.compile(r"^([A-Z][\w'\u2019-]*(?:\s+[A-Z][\w'\u2019-]*)?),\s")
 _SELF_INTRODUCTION = re.compile(r"\bI'm [A-Z]\w+")
 
 
+def is_hosting(text: str) -> bool:
+    """The show's hosting or a self-introduction ("Welcome to ...", "We'll go to Mr. Nater
+    next.", "I'm Maya Okafor"): said to run the show, not about its subject."""
+    said = clean(text)
+    return bool(_HOSTING.match(said) or _SELF_INTRODUCTION.search(said))
+
+
 def quotable(text: str) -> bool:
     """A line worth quoting: a whole statement (not begun mid-sentence, not a question, not a
     string of scraps) of at least five words, three different ones meaning something and
@@ -180,4 +188,4 @@ def quotable(text: str) -> bool:
         return False
     address = _ADDRESS.match(said)  # "Tomás, you ...", not "Yes, NOAA ..."
     addressed = address is not None and address.group(1).casefold() not in FILLERS | STOPWORDS
-    return not (_HOSTING.match(said) or addressed or _SELF_INTRODUCTION.search(said))
+    return not (addressed or is_hosting(said))

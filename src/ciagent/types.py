@@ -216,7 +216,17 @@ class Chapter(_Frozen):
     are those of its first and last segments, never written by a model."""
 
     title: str
-    summary: str = Field(default="", description="One sentence; empty when none was grounded.")
+    summary: str = Field(
+        default="",
+        description="One or two sentences; empty only when the chapter has no line to stand in.",
+    )
+    summary_from: Literal["model", "notes", "lines"] | None = Field(
+        default=None,
+        description=(
+            "Where the summary comes from: the model's sentence for this chapter, the chunk "
+            "summaries' sentences about it, or its most central line as prose; None: no summary."
+        ),
+    )
     start: float
     end: float
     segment_ids: list[int] = Field(min_length=1)

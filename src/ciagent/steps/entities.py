@@ -8,7 +8,8 @@ the NLP pipeline's are joined (`ciagent.steps.names`).
   is the entity it abbreviates when exactly one entity's initials spell it ("NOAA": the National
   Oceanic and Atmospheric Administration, kept as an alias); a one-word name is the one person
   whose first or last name it is ("Bethan" typed a place, beside the person Bethan Owen), also
-  when that person is only known as a voice of the transcript ("Bethan Owen AM").
+  when that person is only known as a voice of the transcript ("Bethan Owen AM"); a one-word
+  name is a group of places it begins ("Farallones": the Farallon Islands).
 - **Types a reader expects**: `ciagent.steps.entity_types`.
 """
 
@@ -38,6 +39,7 @@ _CALENDAR = frozenset(
         """
     )
 )
+_GROUP_HEADS = frozenset(listed("islands isles keys mountains hills lakes"))
 _WORD_BEFORE = re.compile(r"(?P<word>[\w\u00C0-\u024F-]+)\s$")
 
 
@@ -193,8 +195,8 @@ def _ends(name: str) -> tuple[str, str]:
 
 
 def _owners(entity: Entity, kept: Sequence[Entity]) -> list[Entity]:
-    """What a one-word name stands for: the entities an acronym abbreviates, or the people whose
-    first or last name it is."""
+    """What a one-word name stands for: the entities an acronym abbreviates, the people whose
+    first or last name it is, or a group of places it begins."""
     name = entity.name.strip()
     if _ACRONYM.match(name):
         return [e for e in kept if " " in e.name.strip() and name in _initials(e.name)]
@@ -202,8 +204,23 @@ def _owners(entity: Entity, kept: Sequence[Entity]) -> list[Entity]:
     return [
         e
         for e in kept
-        if e.type is EntityType.PERSON and " " in entity_key(e.name) and key in _ends(e.name)
+        if (e.type is EntityType.PERSON and " " in entity_key(e.name) and key in _ends(e.name))
+        or _group_named(key, e)
     ]
+
+
+def _group_named(key: str, entity: Entity) -> bool:
+    """Whether a one-word name is what a group of places is called for short: "Farallones" for
+    the Farallon Islands, "Galapagos" for the Galapagos Islands."""
+    words = entity_key(entity.name).split()
+    return (
+        entity.type is EntityType.PLACE
+        and len(words) == 2
+        and words[1] in _GROUP_HEADS
+        and len(words[0]) >= 4
+        and key != words[0] + " " + words[1]
+        and key.startswith(words[0])
+    )
 
 
 def _fold(entities: list[Entity], people: dict[str, str]) -> list[Entity]:

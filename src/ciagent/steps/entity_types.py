@@ -5,7 +5,8 @@ honorific, a digit or its head noun; and which voices of a transcript are people
   Blair", "Bethan Owen AM" -> "Bethan Owen"); so is a name after an honorific ("Mr.", "Hon.").
 - The words beside a name say what it is where the transcript has them: "Iron and Stone, a
   history podcast" (a work), "a rust-resistant variety called Castillo" (a product), "his son,
-  Washington Roebling" (a person), "Cold Spring, New York" (a place).
+  Washington Roebling" (a person), "Cold Spring, New York" (a place), "the movie Jaws" (a
+  work), "the paper came out in Nature" (a work: where a paper appears is a publication).
 - A person's name has no digit ("COVID-19"); a name whose head noun says what it is ("...
   Aquarium", "... Foundation", "... Bridge") is an organization or a place.
 """
@@ -105,6 +106,10 @@ _APPOSED = re.compile(
     r"|from|based|with|and|run|founded|called)\b)"
 )
 _NAMED_BY = re.compile(r"(?:^|\s)(?:his|her|their|my|our|the)\s+(?P<noun>[\w'-]+)\s*,\s*$", re.I)
+# A noun just before the name: "the movie Jaws", "the journal Nature", "the robot Tethys".
+_PRECEDED = re.compile(r"\b(?:the|a|an|his|her|their|its|our|my)\s+(?P<noun>[a-z][\w'-]*)\s+$")
+# Where a paper or an article appears: "The paper came out in Nature", "published in Science".
+_PUBLISHED_IN = re.compile(r"\b(?:published|came\s+out|appeared|printed)\s+in\s+$", re.I)
 _THEN_PLACE = re.compile(r"^\s*,\s+(?P<place>[A-Z][\w.'-]*(?:\s+[A-Z][\w.'-]*)*)")
 
 
@@ -127,6 +132,10 @@ def _cued(entity: Entity, transcript: Transcript, places: set[str]) -> EntityTyp
         kind: EntityType | None = None
         if called := _CALLED.search(before):
             kind = _cue(list(reversed(called.group("before").split()))[:3])
+        if kind is None and (preceded := _PRECEDED.search(before)):
+            kind = _cue([preceded.group("noun")])
+        if kind is None and _PUBLISHED_IN.search(before):
+            kind = EntityType.WORK
         if kind is None and (apposed := _APPOSED.match(after)):
             kind = _cue(apposed.group("after").split())  # "X, the sister of Y" is about Y
             kind = None if kind is EntityType.PERSON else kind

@@ -13,6 +13,7 @@ from ciagent.entailment import role_corrected
 from ciagent.prompts import load_prompt
 from ciagent.prose import as_episode, quotable, with_articles
 from ciagent.state import EnrichState, EnrichUpdate, Grounding, RunContext
+from ciagent.steps.chapter_summaries import summarized
 from ciagent.steps.chapters import PROMPT as CHAPTERS_PROMPT
 from ciagent.steps.claims import GROUP_PROMPT as JUDGE_GROUP_PROMPT
 from ciagent.steps.claims import PROMPT as JUDGE_PROMPT
@@ -200,6 +201,7 @@ def _topics(state: EnrichState, entities: list[Entity], ctx: RunContext) -> list
 
 async def finalize(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
     transcript = state["transcript"]
+    merged = state["merged"]
     flag = ctx.settings.on_unverified == "flag"
     entities, quotes, grounding = _settle_items(state, ctx, flag)
     claims, claim_counts = _settle_claims(state.get("claims", []), flag, transcript)
@@ -255,7 +257,12 @@ async def finalize(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
         summary=summary,
         chapters=[
             c.model_copy(update={"summary": with_articles(c.summary)})
-            for c in state.get("chapters", [])
+            for c in summarized(
+                state.get("chapters", []),
+                transcript,
+                [text for cid, text in merged.summaries if cid not in merged.stand_ins],
+                grounding.untrusted,
+            )
         ],
         topics=_topics(state, entities, ctx),
         entities=entities,
@@ -263,9 +270,7 @@ async def finalize(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
         claims=claims,
         verification=_report(
             grounding, claim_counts, ctx, sum(r.escalated for r in notes) + grounding.chunks_reread
-        ).model_copy(
-            update={"summaries_replaced": state["merged"].stand_ins, "summary_stand_in": stand_in}
-        ),
+        ).model_copy(update={"summaries_replaced": merged.stand_ins, "summary_stand_in": stand_in}),
         cost=ctx.client.meter.report(wall_s=time.perf_counter() - ctx.started),
         failures=failures,
         extras=state.get("extras", {}),

@@ -39,7 +39,7 @@ from ciagent.textnorm import (
     split_sentences,
 )
 from ciagent.types import Chunk, Entity, EntityType, Topic, Transcript
-from ciagent.vocabulary import is_filler, is_role, is_vague, not_metadata, stems
+from ciagent.vocabulary import STOPWORDS, is_filler, is_role, is_vague, not_metadata, stems
 
 __all__ = ["entity_key", "merge", "stand_in_summary", "subjects", "topic_name"]
 
@@ -70,7 +70,13 @@ def subjects(
     about something no kept topic names, nor a stretch of a name. When no subject is left at
     all, the names stay."""
     named = {entity_key(n) for e in entities for n in (e.name, *e.aliases)}
-    kept = [t for t in topics if entity_key(t.name) not in named and not _part_of_name(t, named)]
+    kept = [
+        t
+        for t in topics
+        if entity_key(t.name) not in named
+        and not _part_of_name(t, named)
+        and not _only_names(t, named)
+    ]
     said = set().union(*(stems(t.name) for t in kept))
     for topic in more:
         if len(kept) >= least:
@@ -79,6 +85,17 @@ def subjects(
             kept.append(topic)
             said |= stems(topic.name)
     return kept or topics  # names, when nothing else is said, rather than no topic
+
+
+def _only_names(topic: Topic, names: set[str]) -> bool:
+    """A topic made of names and function words ("Devil's Teeth by Susan Casey": a work and its
+    author): entities, not a subject."""
+    rest = f" {entity_key(topic.name)} "
+    for name in sorted(names, key=len, reverse=True):
+        if " " in name:
+            rest = rest.replace(f" {name} ", " ")
+    left = rest.split()
+    return len(left) < len(entity_key(topic.name).split()) and all(w in STOPWORDS for w in left)
 
 
 def _part_of_name(topic: Topic, names: set[str]) -> bool:
