@@ -116,7 +116,8 @@ def test_a_title_not_about_its_chapter_falls_back_to_its_key_words() -> None:
     first, second = result.chapters
     assert first.titled_by is None
     # The invented title's summary goes with it; the chapter's own line stands in.
-    assert "Tom" not in first.summary and first.summary_from == "lines"
+    assert "Tom" not in first.summary
+    assert first.summary_from == "lines"
     assert "Shark" in first.title or "shark" in first.title
     assert (second.title, second.titled_by) == ("Coffee prices", fake.model_id)
     assert second.summary == "The farmers sold their beans."
