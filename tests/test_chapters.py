@@ -222,3 +222,31 @@ def test_a_vague_title_gives_way_to_a_noun_phrase_as_a_person_writes_it() -> Non
     assert _phrase_title(analysis, (0, 3), words, set(), []) == "Echo cancellation-like techniques"
     used = [{"echo", "cance", "like", "techn"}]
     assert _phrase_title(analysis, (0, 3), words, set(), used) == "Echo"
+
+
+def test_a_title_that_slips_into_another_script_or_runs_on_is_no_title() -> None:
+    """The embedded 0.5B model titled a chapter "Second Shift, the show about the people who
+    work while the其余": a script the transcript never uses, and a sentence, not a title."""
+
+    def slipping(request: ciagent.testing.FakeRequest) -> object:
+        if request.schema_name == "ChapterTitles":
+            return {
+                "chapters": [
+                    {"number": 1, "title": "Island farmers 其余", "summary": ""},
+                    {
+                        "number": 2,
+                        "title": "The farmers who sold their beans to the island sharks",
+                        "summary": "",
+                    },
+                ]
+            }
+        return ciagent.testing.default_answer(request)
+
+    fake = FakeModel(respond=slipping)  # type: ignore[arg-type]
+    first, second = ciagent.enrich(
+        island_farmers(), Settings(model=fake, min_chapter_s=30)
+    ).chapters
+    assert first.titled_by is None
+    assert "其" not in first.title
+    assert second.titled_by is None
+    assert len(second.title.split()) <= 8

@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ciagent.cli import app
+from ciagent.signals import built_in
 from ciagent.testing import FakeModel
 from ciagent.types import EpisodeEnrichment
 from tests.helpers import reference
@@ -88,7 +89,12 @@ def test_schema_prints_the_output_contract() -> None:
     result = runner.invoke(app, ["schema"])
     assert result.exit_code == 0
     schema = json.loads(result.stdout)
-    assert schema == EpisodeEnrichment.model_json_schema()
+    shapes = {e.name: (e.result_model(), e.listed) for e in built_in()}
+    assert schema == EpisodeEnrichment.json_schema(shapes)  # with the built-in extractors'
+    bare = EpisodeEnrichment.model_json_schema()
+    assert {k: v for k, v in schema["properties"].items() if k != "extras"} == {
+        k: v for k, v in bare["properties"].items() if k != "extras"
+    }
     for field in (
         "status",
         "summary",

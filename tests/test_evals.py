@@ -8,15 +8,20 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+import ciagent
 from ciagent.cli import app
 from ciagent.errors import TranscriptError
 from ciagent.evals import boundary_prf, entity_prf, pk, read_dataset, rouge, windowdiff
+from ciagent.evals.datasets import GoldLabel, GoldPart, GoldPerson
 from ciagent.evals.metrics import typed_share
-from ciagent.evals.runner import junk_share
+from ciagent.evals.runner import junk_share, score, with_signals
+from ciagent.evals.signals import label_prf, part_boundary_prf, people_prf
+from ciagent.settings import Settings
 from ciagent.testing import FakeModel
 from tests.helpers import reference
 
 QMSUM = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "qmsum"
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_a_perfect_segmentation() -> None:
@@ -142,3 +147,49 @@ def test_eval_command_prints_tables_and_writes_scores(tmp_path: Path) -> None:
     assert row["rouge1"] > 0
     assert 1 <= row["chapters"] <= 2  # no chapter under half the episode
     assert 0 <= row["not_metadata"] <= 1
+
+
+def test_the_signals_scores_count_one_to_one() -> None:
+    gold_parts = [
+        GoldPart(kind="sponsor", start=15.0, end=40.0),
+        GoldPart(kind="outro", start=200.0, end=230.0),
+    ]
+    found = [
+        {"kind": "sponsor", "start": 17.0, "end": 52.0},  # start within 5 s, end 12 s off
+        {"kind": "intro", "start": 199.0, "end": 230.0},  # the right times, the wrong kind
+    ]
+    assert part_boundary_prf(found, gold_parts).f1 == pytest.approx(2 * 0.25 * 0.25 / 0.5)
+
+    def label(name: str, *segments: int) -> dict[str, object]:
+        return {"label": name, "passages": [{"segment_ids": list(segments)}]}
+
+    gold_labels = [
+        GoldLabel(label="drugs", segments=[4, 5]),
+        GoldLabel(label="drugs", segments=[9]),
+    ]
+    predicted = [label("drugs", 5), label("drugs", 5, 6), label("violence", 9)]
+    scores = label_prf(predicted, gold_labels)  # the second overlaps a gold label already taken
+    assert (scores.precision, scores.recall) == (pytest.approx(1 / 3), 0.5)
+
+    people = [
+        GoldPerson(name="Tomás Rivera", role="guest"),
+        GoldPerson(name="Priya Raman", role="host"),
+    ]
+    said = [{"name": "TOMÁS RIVERA", "role": "guest"}, {"name": "Priya Raman", "role": "guest"}]
+    assert people_prf(said, people).f1 == 0.5
+
+
+def test_an_episode_with_gold_for_a_signal_runs_its_extractor(tmp_path: Path) -> None:
+    (episode,) = [
+        e for e in read_dataset(ROOT / "evals" / "golden.jsonl") if e.id == "field-kitchen-ep3"
+    ]
+    assert episode.signals() == ("segments", "safety", "people")
+    settings = with_signals(Settings(cache=False), episode)
+    assert [e.name for e in settings.extractors] == ["segments", "safety", "people"]
+    plain = read_dataset(QMSUM / "TS3010a.json")[0]
+    assert with_signals(Settings(cache=False), plain).extractors == ()
+    result = ciagent.enrich(episode.transcript, settings, model=FakeModel())
+    row = score("fake", episode, result, 32)
+    assert row.segment_f1 == 1.0  # every part found by the rules, at its lines
+    assert (row.safety_precision, row.safety_recall) == (1.0, 1.0)  # none to find, none found
+    assert row.people_f1 == 1.0

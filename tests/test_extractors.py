@@ -12,7 +12,7 @@ import pytest
 from pydantic import BaseModel
 
 import ciagent
-from ciagent import ConfigError, Settings, Span, extractor
+from ciagent import ConfigError, EpisodeEnrichment, Settings, Span, extractor
 from ciagent.testing import FakeModel, FakeRequest, default_answer
 from tests.helpers import transcript_of
 
@@ -61,6 +61,7 @@ def test_an_extractor_defined_here_runs_through_the_graph(tmp_path: Path) -> Non
     assert result.status == "complete"
     (book,) = result.extras["books"]  # Jaws cited words no line says: dropped
     assert (book["title"], book["author"]) == ("The Devil's Teeth", "Susan Casey")
+    assert book["found_by"] == "model"
     first, again = book["evidence"]  # said twice: one item, both places
     assert first["segment_ids"] == [1]
     assert again["segment_ids"] == [5]
@@ -108,6 +109,10 @@ def test_a_failed_extractor_call_is_a_failure_of_its_own() -> None:
 def test_bad_declarations_are_config_errors() -> None:
     with pytest.raises(ConfigError, match="no field 'name'"):
         extractor("people", "People.", key="name")(Book)
+    with pytest.raises(ConfigError, match="no field 'person' to link by"):
+        extractor("people", "People.", link="person")(Book)
+    with pytest.raises(ConfigError, match="needs a reduce function"):
+        extractor("shelf", "Books.", result=Book)(Book)
     with pytest.raises(ConfigError, match="not an extractor"):
         Settings(extractors=(EPISODE,))
     with pytest.raises(ConfigError, match="cannot load"):
@@ -137,12 +142,49 @@ def test_the_schema_says_what_each_extractor_puts_in_extras(tmp_path: Path) -> N
     config = tmp_path / "ciagent.toml"
     config.write_text('extractors = ["tests.test_extractors:Book"]\n')
     runner = CliRunner()
+    assert "properties" not in EpisodeEnrichment.json_schema()["properties"]["extras"]
     plain = json.loads(runner.invoke(app, ["schema"]).stdout)
-    assert "properties" not in plain["properties"]["extras"]  # without extractors: as before
+    built_in = plain["properties"]["extras"]["properties"]
+    assert set(built_in) == {"segments", "safety", "people"}  # the built-ins, always said
+    assert built_in["safety"] == {"$ref": "#/$defs/SafetyReport"}  # one object an episode
+    assert built_in["people"]["items"] == {"$ref": "#/$defs/PeopleItem"}
+    assert "entity" in plain["$defs"]["PeopleItem"]["properties"]  # linked to the entities
     declared = json.loads(runner.invoke(app, ["schema", "--config", str(config)]).stdout)
     assert declared["properties"]["extras"]["properties"]["books"]["items"] == {
         "$ref": "#/$defs/BooksItem"
     }
     book = declared["$defs"]["BooksItem"]
     assert book["properties"]["evidence"]["items"] == {"$ref": "#/$defs/Mention"}
-    assert set(book["required"]) == {"title", "evidence"}
+    assert set(book["required"]) == {"title", "evidence", "found_by"}
+
+
+def test_a_check_drops_what_the_model_gave_and_rules_and_a_result_model_join_in() -> None:
+    """`confirm` keeps only the model's items that pass it; `find` adds items with no model
+    call; `reduce` with `result` makes one object of them, checked by that model."""
+
+    class Shelf(BaseModel):
+        titles: list[str]
+        found_by: list[str]
+
+    def shelved(items: list[dict[str, Any]]) -> dict[str, Any]:
+        return {
+            "titles": sorted(item["title"] for item in items),
+            "found_by": sorted({item["found_by"] for item in items}),
+        }
+
+    def paper(transcript: ciagent.Transcript) -> list[dict[str, Any]]:
+        line = next(i for i, s in enumerate(transcript.segments) if "Nature" in s.text)
+        return [{"title": "Nature", "evidence": [ciagent.extractors.said(transcript, line)]}]
+
+    def by_a_woman(item: dict[str, Any], transcript: ciagent.Transcript) -> bool:
+        return item["author"] == "Susan Casey" and bool(ciagent.extractors.lines(item))
+
+    shelf = ciagent.Extractor(
+        "books", Book, "Books.", reduce=shelved, find=paper, confirm=by_a_woman, result=Shelf
+    )
+    settings = Settings(extractors=(shelf,), cache=False)
+    result = ciagent.enrich(EPISODE, settings, model=FakeModel(respond=librarian))
+    assert result.extras["books"] == {
+        "titles": ["Nature", "The Devil's Teeth", "The Devil's Teeth"],
+        "found_by": ["model", "rules"],
+    }

@@ -33,7 +33,10 @@ def test_sample_episode_on_fake_model(examples_dir: Path) -> None:
     assert result.cost.calls == len(fake.requests)
     steps = result.cost.by_step
     # The fake summarises by copying lines: its claims are matched verbatim, with no judge call.
-    assert set(steps) == {"notes", "summary", "chapters"}
+    # The summary rides in the notes, but for the chunks holding the intro and the outro: their
+    # summaries are asked apart, of the other lines (`skip_non_content`).
+    assert set(steps) == {"notes", "chunk_summary", "summary", "chapters"}
+    assert steps["chunk_summary"].calls == 2
     assert {c.judged_by for c in result.claims} == {"transcript (verbatim)"}
     assert sum(line.calls for line in steps.values()) == result.cost.calls
     assert sum(line.usd for line in steps.values()) == pytest.approx(result.cost.usd)

@@ -17,7 +17,7 @@ from tools.record_outputs import RECORDING, load_recording
 import ciagent
 from ciagent.errors import ModelCallError
 from ciagent.evals.datasets import EvalEpisode, read_dataset
-from ciagent.evals.runner import junk_share
+from ciagent.evals.runner import junk_share, with_signals
 from ciagent.llm.backend import ChatRequest, ChatResponse
 from ciagent.llm.models import ModelSpec
 from ciagent.resolve import backend
@@ -47,7 +47,8 @@ def replayed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     for episode in _episodes():
         transcript = load_transcript(Path(episode.transcript))
         speakers = sorted({s.speaker for s in transcript.segments if s.speaker})
-        outputs[episode.id] = (ciagent.enrich(transcript, settings), speakers)
+        result = ciagent.enrich(transcript, with_signals(settings, episode))
+        outputs[episode.id] = (result, speakers)
     return {"outputs": outputs, "misses": recorded.misses}
 
 
@@ -106,3 +107,29 @@ def test_chapter_summaries_are_there_and_read_as_prose(replayed: dict[str, Any])
         speakers = outputs[episode][1]
         for sentence in split_sentences(chapter.summary):
             assert reads_as_prose(sentence, speakers), (episode, chapter.title, sentence)
+
+
+def test_the_signals_on_the_recorded_answers(replayed: dict[str, Any]) -> None:
+    """The built-in extractors over the embedded model's recorded answers: both sponsor reads
+    of field-kitchen-ep3 within 10 s of the annotation, and each signal scored against the
+    golden set's gold (docs/evals.md has the figures)."""
+    outputs: dict[str, tuple[EpisodeEnrichment, list[str]]] = replayed["outputs"]
+    gold = {e.id: e for e in read_dataset(ROOT / "evals" / "golden.jsonl")}
+    kitchen = outputs["field-kitchen-ep3"][0].extras["segments"]
+    for read in [p for p in gold["field-kitchen-ep3"].segments or [] if p.kind == "sponsor"]:
+        assert any(
+            part["sponsor"] == read.sponsor
+            and abs(part["start"] - read.start) <= 10
+            and abs(part["end"] - read.end) <= 10
+            for part in kitchen
+        ), (read, kitchen)
+    for episode_id, episode in gold.items():
+        result = outputs[episode_id][0]
+        assert "safety" in result.extras
+        assert "people" in result.extras
+        assert result.extras["safety"]["rating"] in ("clean", "mild", "mature", "explicit")
+        named = {e.name for e in result.entities}
+        assert all(p["entity"] in named | {None} for p in result.extras["people"]), episode_id
+    # the summary leaves the sponsor reads out (`skip_non_content`)
+    assert "larderandco" not in outputs["field-kitchen-ep3"][0].summary.casefold()
+    assert "dried beans" not in outputs["field-kitchen-ep3"][0].summary

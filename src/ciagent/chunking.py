@@ -201,11 +201,14 @@ def _make_chunk(transcript: Transcript, group: list[_Piece], index: int) -> Chun
     )
 
 
-def chunk_text(transcript: Transcript, chunk: Chunk) -> str:
-    """The lines the model reads for a chunk, one per segment (or part of a long segment)."""
+def chunk_text(transcript: Transcript, chunk: Chunk, left_out: frozenset[int] = frozenset()) -> str:
+    """The lines the model reads for a chunk, one per segment (or part of a long segment),
+    but those `left_out`."""
     lines: list[str] = []
     untrusted = untrusted_segments(transcript)
     for segment_id in chunk.segment_ids:
+        if segment_id in left_out:
+            continue
         segment = transcript.segments[segment_id]
         start = chunk.first_char if segment_id == chunk.first_segment else 0
         end = chunk.last_char_end if segment_id == chunk.last_segment else None

@@ -298,15 +298,18 @@ def eval_(
 @app.command()
 def schema(config: ConfigOption = None) -> None:
     """Print the JSON schema of the enrichment output (EpisodeEnrichment), with what the
-    extractors of the settings (the config file, CIAGENT_EXTRACTORS) put in `extras`."""
+    built-in extractors (ciagent.signals) and those of the settings (the config file,
+    CIAGENT_EXTRACTORS) put in `extras`."""
     from ciagent.settings import Settings
+    from ciagent.signals import built_in
     from ciagent.types import EpisodeEnrichment
 
     try:
         settings = Settings.load(config)
     except InputError as exc:
         _fail(EXIT_INPUT, str(exc))
-    extras = {e.name: e.result_model() for e in settings.extractors}
+    extractors = {e.name: e for e in (*built_in(), *settings.extractors)}
+    extras = {name: (e.result_model(), e.listed) for name, e in extractors.items()}
     sys.stdout.write(json.dumps(EpisodeEnrichment.json_schema(extras), indent=2) + "\n")
 
 

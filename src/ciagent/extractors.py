@@ -26,18 +26,32 @@ import types
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar, get_args, get_origin
+from typing import Any, Literal, TypeVar, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from ciagent.errors import ConfigError
 from ciagent.types import Mention, Transcript
 
-__all__ = ["Extractor", "Finder", "Reducer", "Span", "extractor", "said", "span_fields"]
+__all__ = [
+    "Checker",
+    "Extractor",
+    "Finder",
+    "FoundBy",
+    "Reducer",
+    "Span",
+    "extractor",
+    "lines",
+    "said",
+    "span_fields",
+]
 
 M = TypeVar("M", bound=type[BaseModel])
-Reducer = Callable[[list[dict[str, Any]]], list[dict[str, Any]]]
+Reducer = Callable[[list[dict[str, Any]]], Any]
 Finder = Callable[[Transcript], list[dict[str, Any]]]
+Checker = Callable[[dict[str, Any], Transcript], bool]
+FoundBy = Literal["model", "rules"]
+"""Who found an item: the model's answer (grounded), or the extractor's `find` function."""
 
 
 class Span(BaseModel):
@@ -58,8 +72,13 @@ class Extractor:
     (case aside) makes two items one (None: every item kept, in transcript order); `reduce`, a
     function over all the chunks' items (as dicts) instead; `find`, a function that finds items
     with no model call (in the result's form: each span as `said` gives it), added to the
-    model's before they are merged; `max_items` per chunk; `version`, to bump when the
-    instructions change (it is part of every cache key)."""
+    model's before they are merged; `confirm`, a check a model's grounded item must pass to be
+    kept (the item in the result's form, and the transcript); `result`, the model of what
+    `reduce` returns when that is one object for the episode rather than a list of items;
+    `link`, a field whose value names an entity of the result (the item gets `entity`, that
+    entity's name, or None); `max_items` per chunk; `version`, to bump when the instructions
+    change (it is part of every cache key). Every item in the result says who found it
+    (`found_by`: `model` or `rules`)."""
 
     name: str
     item: type[BaseModel]
@@ -69,6 +88,9 @@ class Extractor:
     max_items: int = 8
     version: str = "1"
     find: Finder | None = None
+    confirm: Checker | None = None
+    result: type[BaseModel] | None = None
+    link: str | None = None
 
     def __post_init__(self) -> None:
         if not self.name.isidentifier():
@@ -77,11 +99,18 @@ class Extractor:
             raise ConfigError(f"extractor {self.name}", "instructions are empty")
         if self.key is not None and self.key not in self.item.model_fields:
             raise ConfigError(f"extractor {self.name}", f"no field {self.key!r} to key items by")
+        if self.link is not None and self.link not in self.item.model_fields:
+            raise ConfigError(f"extractor {self.name}", f"no field {self.link!r} to link by")
+        if self.result is not None and self.reduce is None:
+            raise ConfigError(f"extractor {self.name}", "a result model needs a reduce function")
         if not 1 <= self.max_items <= 50:
             raise ConfigError(f"extractor {self.name}", "max_items must be 1 to 50")
 
     def result_model(self) -> type[BaseModel]:
-        """One item as the result holds it: each `Span` the grounded place (a `Mention`)."""
+        """What `extras[name]` holds: the `result` model, or one item as the result holds it
+        (each `Span` the grounded place, a `Mention`; who found it; the linked entity)."""
+        if self.result is not None:
+            return self.result
         fields: dict[str, Any] = {}
         for name, field in self.item.model_fields.items():
             many = span_fields(self.item).get(name)
@@ -89,14 +118,23 @@ class Extractor:
             if many is False and not field.is_required():
                 kind = Mention | None
             fields[name] = (kind, field)
-        title = "".join(part.capitalize() for part in self.name.split("_")) + "Item"
-        return create_model(title, **fields)
+        fields["found_by"] = (FoundBy, Field(description="The model's answer, or rules."))
+        if self.link is not None:
+            fields["entity"] = (str | None, Field(None, description="The entity it names."))
+        return create_model(self.title("Item"), **fields)
+
+    @property
+    def listed(self) -> bool:
+        """Whether `extras[name]` is a list of items (else one object, `result`)."""
+        return self.result is None
+
+    def title(self, suffix: str) -> str:
+        return "".join(part.capitalize() for part in self.name.split("_")) + suffix
 
     def answer_model(self) -> type[BaseModel]:
         """What one chunk's call answers: `{"items": [...]}`, at most `max_items`."""
-        title = "".join(part.capitalize() for part in self.name.split("_")) + "Items"
         return create_model(
-            title,
+            self.title("Items"),
             __config__=ConfigDict(extra="forbid"),
             items=(list[self.item], Field(max_length=self.max_items)),  # type: ignore[name-defined]
         )
@@ -111,13 +149,18 @@ def extractor(
     max_items: int = 8,
     version: str = "1",
     find: Finder | None = None,
+    confirm: Checker | None = None,
+    result: type[BaseModel] | None = None,
+    link: str | None = None,
 ) -> Callable[[M], M]:
     """A class decorator: the pydantic model becomes an extractor's item, reachable as
     `Model.extractor` and passed as `Settings(extractors=(Model,))` or by its
     `module:attribute` name."""
 
     def declare(item: M) -> M:
-        declared = Extractor(name, item, instructions, key, reduce, max_items, version, find)
+        declared = Extractor(
+            name, item, instructions, key, reduce, max_items, version, find, confirm, result, link
+        )
         item.extractor = declared  # type: ignore[attr-defined]
         return item
 
@@ -166,3 +209,13 @@ def said(transcript: Transcript, segment_id: int) -> dict[str, Any]:
         char_start=0,
         char_end=len(segment.text),
     ).model_dump(mode="json")
+
+
+def lines(item: dict[str, Any]) -> list[int]:
+    """The segments every grounded span of an item (in the result's form) covers, in order."""
+    found: set[int] = set()
+    for value in item.values():
+        for span in value if isinstance(value, list) else [value]:
+            if isinstance(span, dict) and isinstance(span.get("segment_ids"), list):
+                found.update(int(i) for i in span["segment_ids"])
+    return sorted(found)

@@ -149,6 +149,14 @@ class Settings(BaseModel):
         "in the notes call ('in_notes': the chunk is read once), or 'auto': apart for a small "
         "model, which writes it badly inside JSON.",
     )
+    skip_non_content: bool = Field(
+        default=True,
+        description="Leave the parts that are not the episode's content (sponsor reads, "
+        "promotion of other shows, the intro, content notes and the outro, as "
+        "`ciagent.signals.segments` finds them without a model) out of the summary: a chunk "
+        "with such lines has its summary asked apart, of the other lines, and stand-in lines "
+        "never come from those parts. Entities, topics and chapters still read every line.",
+    )
     chapters: bool = Field(default=True, description="Divide the episode into chapters.")
     taxonomy: str | None = Field(
         default=None,

@@ -169,7 +169,7 @@ class EnrichState(TypedDict, total=False):
     chapters: list[Chapter]
     grounding: Grounding
     claims: list[Claim]
-    extras: dict[str, list[dict[str, Any]]]
+    extras: dict[str, Any]
     extract_failures: list[StepFailure]
     result: EpisodeEnrichment
 

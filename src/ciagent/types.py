@@ -393,11 +393,12 @@ class EpisodeEnrichment(_Frozen):
     verification: VerificationReport = VerificationReport()
     cost: CostReport = CostReport()
     failures: list[StepFailure] = Field(default_factory=list)
-    extras: dict[str, list[dict[str, Any]]] = Field(
+    extras: dict[str, Any] = Field(
         default_factory=dict,
         description="What each extractor of the run's (`Settings.extractors`) found, by its "
-        "name: its items as JSON, every span they cite grounded (text, segments, times, "
-        "character offsets). Empty without extractors.",
+        "name: its items as JSON (or, for an extractor with an episode-level result, that "
+        "object), every span they cite grounded (text, segments, times, character offsets). "
+        "Empty without extractors.",
     )
     provenance: Provenance
 
@@ -417,14 +418,18 @@ class EpisodeEnrichment(_Frozen):
         return to_html(self)
 
     @classmethod
-    def json_schema(cls, extras: dict[str, type[BaseModel]] | None = None) -> dict[str, Any]:
-        """The output's JSON schema; with `extras` (an extractor's name -> its item as the
-        result holds it), `extras` says what each of them holds."""
+    def json_schema(
+        cls, extras: dict[str, tuple[type[BaseModel], bool]] | None = None
+    ) -> dict[str, Any]:
+        """The output's JSON schema; with `extras` (an extractor's name -> what it puts in
+        `extras`: its item as the result holds it, and whether that is a list of them),
+        `extras` says what each of them holds."""
         schema = cls.model_json_schema()
-        for name, item in (extras or {}).items():
+        for name, (item, many) in (extras or {}).items():
             shape = item.model_json_schema(ref_template="#/$defs/{model}")
             schema.setdefault("$defs", {}).update(shape.pop("$defs", {}))
             schema["$defs"][item.__name__] = shape
-            listed = {"type": "array", "items": {"$ref": f"#/$defs/{item.__name__}"}}
+            ref = {"$ref": f"#/$defs/{item.__name__}"}
+            listed = {"type": "array", "items": ref} if many else ref
             schema["properties"]["extras"].setdefault("properties", {})[name] = listed
         return schema

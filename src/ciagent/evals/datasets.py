@@ -6,7 +6,10 @@ Two readers:
   entities);
 - the project's golden JSONL (`evals/*.jsonl`), one episode a line:
   `{"id", "transcript" (path, relative to the file), "summary"?, "chapters"?: [first segment of
-  each chapter], "entities"?: [{"name", "type"}]}`.
+  each chapter], "entities"?: [{"name", "type"}], "segments"?: [{"kind", "start", "end",
+  "sponsor"?}], "safety"?: [{"label", "segments": [segment indices]}], "people"?: [{"name",
+  "role"}]}`. The last three are the built-in extractors' gold (`ciagent.signals`): an empty
+  list says there is none to find.
 """
 
 from __future__ import annotations
@@ -20,7 +23,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ciagent.errors import TranscriptError
 from ciagent.types import EntityType
 
-__all__ = ["EvalEpisode", "GoldEntity", "read_dataset"]
+__all__ = [
+    "EvalEpisode",
+    "GoldEntity",
+    "GoldLabel",
+    "GoldPart",
+    "GoldPerson",
+    "read_dataset",
+]
 
 
 class GoldEntity(BaseModel):
@@ -28,6 +38,35 @@ class GoldEntity(BaseModel):
 
     name: str
     type: EntityType
+
+
+class GoldPart(BaseModel):
+    """A part that is not content (`segments`): its kind, times and sponsor."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: str
+    start: float
+    end: float
+    sponsor: str | None = None
+
+
+class GoldLabel(BaseModel):
+    """A passage a moderator labels (`safety`): the label and its segments (0-based)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    label: str
+    segments: list[int] = Field(min_length=1)
+
+
+class GoldPerson(BaseModel):
+    """Someone taking part (`people`), in their role."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    role: str
 
 
 class EvalEpisode(BaseModel):
@@ -40,6 +79,14 @@ class EvalEpisode(BaseModel):
         default=None, description="The first segment of each gold chapter."
     )
     entities: list[GoldEntity] | None = None
+    segments: list[GoldPart] | None = None
+    safety: list[GoldLabel] | None = None
+    people: list[GoldPerson] | None = None
+
+    def signals(self) -> tuple[str, ...]:
+        """The built-in extractors this episode has gold for."""
+        named = {"segments": self.segments, "safety": self.safety, "people": self.people}
+        return tuple(name for name, gold in named.items() if gold is not None)
 
 
 _SUMMARY_QUERY = re.compile(r"summari[sz]e the (?:whole )?meeting\.?", re.IGNORECASE)

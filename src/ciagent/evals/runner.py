@@ -10,12 +10,14 @@ from pydantic import BaseModel, ConfigDict
 from ciagent.api import enrich
 from ciagent.evals.datasets import EvalEpisode
 from ciagent.evals.metrics import boundary_prf, entity_prf, pk, rouge, typed_share, windowdiff
+from ciagent.evals.signals import label_prf, part_boundary_prf, people_prf
 from ciagent.settings import Settings
+from ciagent.signals import built_in
 from ciagent.transcripts import load_transcript
 from ciagent.types import EpisodeEnrichment
 from ciagent.vocabulary import not_metadata
 
-__all__ = ["EpisodeScore", "evaluate", "junk_share", "mean_scores", "score"]
+__all__ = ["EpisodeScore", "evaluate", "junk_share", "mean_scores", "score", "with_signals"]
 
 TOLERANCE = 3  # segments either side for a boundary to count as found
 
@@ -40,6 +42,10 @@ class EpisodeScore(BaseModel):
     not_metadata: float  # share of titles, topics and entities that are filler, roles or labels
     grounding_rate: float
     claims_supported: float | None = None
+    segment_f1: float | None = None  # non-content parts' starts and ends within 5 s
+    safety_precision: float | None = None
+    safety_recall: float | None = None
+    people_f1: float | None = None  # participants by name and role
     usd: float
     calls: int
     tokens: int
@@ -82,6 +88,7 @@ def score(
         gold = [(e.name, e.type.value) for e in episode.entities]
         values["entity_f1"] = entity_prf(predicted_entities, gold).f1
         values["typed_correct"] = typed_share(predicted_entities, gold)
+    values.update(_signal_scores(episode, result))
     report = result.verification
     claims = report.claims
     return EpisodeScore(
@@ -100,17 +107,42 @@ def score(
     )
 
 
+def _signal_scores(episode: EvalEpisode, result: EpisodeEnrichment) -> dict[str, float]:
+    """The built-in extractors' scores, for those the episode has gold for and the run ran."""
+    values: dict[str, float] = {}
+    extras = result.extras
+    if episode.segments is not None and "segments" in extras:
+        values["segment_f1"] = part_boundary_prf(extras["segments"], episode.segments).f1
+    if episode.safety is not None and "safety" in extras:
+        labels = label_prf(extras["safety"]["labels"], episode.safety)
+        values.update(safety_precision=labels.precision, safety_recall=labels.recall)
+    if episode.people is not None and "people" in extras:
+        values["people_f1"] = people_prf(extras["people"], episode.people).f1
+    return values
+
+
+def with_signals(settings: Settings, episode: EvalEpisode) -> Settings:
+    """The settings with the built-in extractors the episode has gold for turned on (those the
+    settings already have are kept as they are)."""
+    have = {e.name for e in settings.extractors}
+    wanted = [name for name in episode.signals() if name not in have]
+    if not wanted:
+        return settings
+    return settings.model_copy(update={"extractors": (*settings.extractors, *built_in(*wanted))})
+
+
 def evaluate(
     episodes: Sequence[EvalEpisode],
     configs: dict[str, Settings],
     on_score: Callable[[EpisodeScore], None] | None = None,
 ) -> list[EpisodeScore]:
-    """Enrich every episode under every config and score it."""
+    """Enrich every episode under every config and score it; an episode with gold for a
+    built-in extractor (`ciagent.signals`) runs it too."""
     scores: list[EpisodeScore] = []
     for name, settings in configs.items():
         for episode in episodes:
             transcript = load_transcript(Path(episode.transcript))
-            result = enrich(transcript, settings)
+            result = enrich(transcript, with_signals(settings, episode))
             speakers = sorted(transcript.speakers)
             row = score(name, episode, result, len(transcript.segments), speakers)
             scores.append(row)

@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 from ciagent.extractors import Span, extractor, said
 from ciagent.types import Transcript
 
-__all__ = ["ContentSegment", "joined", "sponsor_reads"]
+__all__ = ["ContentSegment", "framing", "joined", "non_content", "parts", "sponsor_reads"]
 
 # A read opens with its sponsor named ("brought to you by Larder and Company", "supported by
 # Brightwell Insurance, which ...") and goes on, in the same voice, while the lines hold an offer.
@@ -31,6 +31,28 @@ _OFFER = re.compile(
     re.IGNORECASE,
 )
 _LONGEST_READ = 6  # lines
+# The show's opening words, its closing words, and another show promoted.
+_INTRO = re.compile(
+    r"\b(?:you're listening to|welcome (?:back )?to|this is|I'm [A-Z]|every week|each week|"
+    r"stay with us|the (?:podcast|show) (?:about|where|that)|on today's episode|"
+    r"(?:a )?(?:quick )?note before we (?:start|begin)|content (?:note|warning)|"
+    r"this episode (?:talks about|discusses|contains|mentions|includes|deals with|covers))",
+    re.IGNORECASE,
+)
+_OUTRO = re.compile(
+    r"\b(?:that's (?:it for|our show|all for)|thanks? (?:you )?for listening|join us next|"
+    r"until (?:next time|then)|see you next|leave (?:us )?a (?:review|rating)|subscribe|"
+    r"produced by|our producer|our music|music is by)",
+    re.IGNORECASE,
+)
+_PROMOTION = re.compile(
+    r"\b(?:check out (?:our |my )?(?:sister |other |friends' )?(?:show|podcast)|sister show|"
+    r"new episodes (?:every|each)|wherever you get your podcasts|search for \w+ (?:in|on) "
+    r"your podcast app)",
+    re.IGNORECASE,
+)
+_MEETING = re.compile(r"\bmeeting\b", re.IGNORECASE)
+_LONGEST_FRAME = 4  # lines of an intro, an outro or a promotion
 
 Kind = Literal["sponsor", "promotion", "intro", "outro"]
 
@@ -89,6 +111,70 @@ def sponsor_reads(transcript: Transcript) -> list[dict[str, Any]]:
     return reads
 
 
+def _run(transcript: Transcript, start: int, step: int, pattern: re.Pattern[str]) -> list[int]:
+    """The lines from `start` on (or back, `step` -1) in one voice that each match."""
+    segments = transcript.segments
+    found: list[int] = []
+    at = start
+    while 0 <= at < len(segments) and len(found) < _LONGEST_FRAME:
+        line = segments[at]
+        if line.speaker != segments[start].speaker or not pattern.search(line.text):
+            break
+        if _OPENER.search(line.text):  # a sponsor read is a part of its own
+            break
+        found.append(at)
+        at += step
+    return sorted(found)
+
+
+def _part(transcript: Transcript, kind: str, lines: list[int]) -> dict[str, Any]:
+    first, last = said(transcript, lines[0]), said(transcript, lines[-1])
+    return {"kind": kind, "sponsor": None, "first": first, "last": last}
+
+
+def framing(transcript: Transcript) -> list[dict[str, Any]]:
+    """The intro, outro and promotions found with no model call: the opening lines in one voice
+    that welcome or introduce the show, the closing ones that sign off or credit it, and lines
+    that point to another show."""
+    count = len(transcript.segments)
+    if count < 2:
+        return []
+    found: list[dict[str, Any]] = []
+    # A meeting's chair welcoming the room opens no show.
+    meeting = _MEETING.search(transcript.segments[0].text) is not None
+    intro = [] if meeting else _run(transcript, 0, 1, _INTRO)
+    outro = [i for i in _run(transcript, count - 1, -1, _OUTRO) if i not in intro]
+    if intro:
+        found.append(_part(transcript, "intro", intro))
+    framed = set(intro) | set(outro)
+    position = 0
+    while position < count:
+        if position not in framed and _PROMOTION.search(transcript.segments[position].text):
+            lines = [i for i in _run(transcript, position, 1, _PROMOTION) if i not in framed]
+            lines = lines or [position]
+            found.append(_part(transcript, "promotion", lines))
+            position = lines[-1] + 1
+            continue
+        position += 1
+    if outro:
+        found.append(_part(transcript, "outro", outro))
+    return found
+
+
+def parts(transcript: Transcript) -> list[dict[str, Any]]:
+    """Every part found with no model call: sponsor reads, the intro, outro and promotions."""
+    return sponsor_reads(transcript) + framing(transcript)
+
+
+def non_content(transcript: Transcript) -> frozenset[int]:
+    """The segments of every part `parts` finds: what a summary of the content leaves out."""
+    return frozenset(
+        i
+        for part in parts(transcript)
+        for i in range(part["first"]["segment_ids"][0], part["last"]["segment_ids"][-1] + 1)
+    )
+
+
 def _name(item: dict[str, Any]) -> str:
     return str(item.get("sponsor") or "").casefold()
 
@@ -102,7 +188,7 @@ def _name(item: dict[str, Any]) -> str:
     "words (kind outro). Give each part separately: its first line and its last line, with "
     "three or four words said on each. Leave out the conversation itself.",
     reduce=joined,
-    find=sponsor_reads,
+    find=parts,
     max_items=6,
 )
 class ContentSegment(BaseModel):

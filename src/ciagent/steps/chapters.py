@@ -47,6 +47,8 @@ _KEYWORDS = 6
 _LINES = 2
 _LINE_WORDS = 30
 _TITLE_WORDS = 6
+_MODEL_TITLE_WORDS = 8  # longer is a sentence, not a title
+_LATIN = 0x024F  # the last of the Latin letters (Extended-B)
 _LIST_COMMAS = 2  # "Caisson, Washington, Brooklyn, bedrock": the key words, not a title
 _SAME_TITLE = 0.75  # share of two titles' words in common that makes them one title
 
@@ -117,6 +119,12 @@ def _written(phrase: str) -> str:
     return _TOKENIZED.sub(
         lambda m: "-" if "-" in m.group(0) else "", without_leading_fillers(phrase)
     )
+
+
+def _foreign(text: str, letters: set[str]) -> bool:
+    """Letters the transcript never uses beyond the Latin alphabets: a small model slipping
+    into another script mid-title ("the people who work while the\u5176\u4f59")."""
+    return any(c.isalpha() and ord(c) > _LATIN and c not in letters for c in text)
 
 
 def _titlelike(text: str, speakers: set[str], used: list[set[str]]) -> bool:
@@ -226,6 +234,7 @@ async def chapters(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
     speakers = transcript.speakers
     result: list[Chapter] = []
     used: list[set[str]] = []
+    letters = {c for segment in transcript.segments for c in segment.text if c.isalpha()}
     for number, ((first, last), kw) in enumerate(zip(spans, words, strict=True), start=1):
         said = set(normalize_key(transcript.render(first, last)).split())
         title, summary = named.get(number, ("", ""))
@@ -237,6 +246,8 @@ async def chapters(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
             bool(title)
             and not any(_same_title(stems(title), earlier) for earlier in used)
             and title.count(",") < _LIST_COMMAS
+            and len(title.split()) <= _MODEL_TITLE_WORDS
+            and not _foreign(title, letters)
             and mentions_words(title, said)
             and bool(grounded_sentences(title, said))
             and not not_metadata(title, speakers)

@@ -15,15 +15,15 @@ from ciagent.alignment import locate, mention_at
 from ciagent.candidates import Candidate
 from ciagent.chunking import chunk_text
 from ciagent.errors import BudgetExceeded, ModelCallError
-from ciagent.extractors import Extractor, Span, span_fields
+from ciagent.extractors import Extractor, Span, lines, span_fields
 from ciagent.guard import untrusted_segments
 from ciagent.llm.backend import CallTag
 from ciagent.prompts import Prompt, load_prompt
 from ciagent.state import EnrichState, EnrichUpdate, RunContext
 from ciagent.textnorm import normalize_key
-from ciagent.types import Chunk, StepFailure, Transcript
+from ciagent.types import Chunk, Entity, StepFailure, Transcript
 
-__all__ = ["extract", "extractor_prompt"]
+__all__ = ["extract", "extractor_prompt", "linked"]
 
 PROMPT = "extract"
 
@@ -56,13 +56,15 @@ async def extract(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
             continue
         for item in answer:
             grounded = _grounded(item, transcript, chunk, untrusted)
-            if grounded is not None:
-                found[e.name].append(grounded)
+            if grounded is not None and (e.confirm is None or e.confirm(grounded, transcript)):
+                found[e.name].append({**grounded, "found_by": "model"})
     for e in extractors:
         if e.find is not None:
             # Found with no model call, never on a line withheld from the model.
             own = e.find(transcript)
-            found[e.name] += [item for item in own if not _withheld(item, untrusted)]
+            found[e.name] += [
+                {**item, "found_by": "rules"} for item in own if not _withheld(item, untrusted)
+            ]
     extras = {e.name: _merged(e, found[e.name]) for e in extractors}
     return {"extras": extras, "extract_failures": failures}
 
@@ -114,16 +116,18 @@ def _placed(
 
 
 def _withheld(item: dict[str, Any], untrusted: frozenset[int]) -> bool:
-    spans = [v for v in item.values() if isinstance(v, dict) and "segment_ids" in v]
-    spans += [s for v in item.values() if isinstance(v, list) for s in v if isinstance(s, dict)]
-    return any(set(s.get("segment_ids", [])) & untrusted for s in spans)
+    return bool(set(lines(item)) & untrusted)
 
 
-def _merged(extractor: Extractor, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The chunks' items as one list: the extractor's own reducer, else one item per key (the
-    first said, its span lists joined with the later ones'), else all, in order."""
+def _merged(extractor: Extractor, items: list[dict[str, Any]]) -> Any:
+    """The chunks' items as one list: the extractor's own reducer (its `result` model checks
+    an episode-level answer), else one item per key (the first said, its span lists joined
+    with the later ones'), else all, in order."""
     if extractor.reduce is not None:
-        return extractor.reduce(items)
+        reduced = extractor.reduce(items)
+        if extractor.result is not None:
+            return extractor.result.model_validate(reduced).model_dump(mode="json")
+        return reduced
     if extractor.key is None:
         return items
     lists = [name for name, many in span_fields(extractor.item).items() if many]
@@ -135,3 +139,23 @@ def _merged(extractor: Extractor, items: list[dict[str, Any]]) -> list[dict[str,
             for name in lists:
                 first[name] = [*(first.get(name) or []), *(item.get(name) or [])]
     return list(kept.values())
+
+
+def linked(
+    extractors: tuple[Extractor, ...], extras: dict[str, Any], entities: list[Entity]
+) -> None:
+    """Each item of an extractor with `link` gets `entity`: the name of the result's entity its
+    linked field names (by name or alias, or as one of its words: "Karim" is Karim Benali), or
+    None."""
+    forms = [(e.name, {normalize_key(n) for n in (e.name, *e.aliases)}) for e in entities]
+    for extractor in extractors:
+        if extractor.link is None or not isinstance(extras.get(extractor.name), list):
+            continue
+        for item in extras[extractor.name]:
+            said = normalize_key(str(item.get(extractor.link) or ""))
+            exact = next((name for name, keys in forms if said and said in keys), None)
+            partial = next(
+                (name for name, keys in forms if said and any(said in k.split() for k in keys)),
+                None,
+            )
+            item["entity"] = exact or partial

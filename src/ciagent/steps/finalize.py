@@ -20,12 +20,13 @@ from ciagent.steps.claims import PROMPT as JUDGE_PROMPT
 from ciagent.steps.contrast import PROMPT as CONTRAST_PROMPT
 from ciagent.steps.entities import tidy_entities
 from ciagent.steps.escalate import PROMPT as LOCATE_PROMPT
-from ciagent.steps.extract import extractor_prompt
+from ciagent.steps.extract import extractor_prompt, linked
 from ciagent.steps.merge import stand_in_summary, subjects
 from ciagent.steps.names import PRODUCER as NLP_PRODUCER
 from ciagent.steps.names import with_recognized
 from ciagent.steps.notes import PROMPT as NOTES_PROMPT
 from ciagent.steps.notes import SUMMARY_PROMPT as CHUNK_SUMMARY_PROMPT
+from ciagent.steps.notes import skipped
 from ciagent.steps.screen import screen
 from ciagent.steps.summarize import PROMPT as SUMMARY_PROMPT
 from ciagent.subjects import subject_topics
@@ -226,7 +227,7 @@ async def finalize(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
     if not summary and claims:
         # Every sentence the model wrote was contradicted or not found: the episode's most
         # central lines stand in (said in the episode, so nothing to check), and it is said so.
-        untrusted = set(grounding.untrusted)
+        untrusted = set(grounding.untrusted) | skipped(transcript, ctx.settings)
         every = [i for i in range(len(transcript.segments)) if i not in untrusted]
         summary = stand_in_summary(transcript, every, transcript.speakers, _STAND_IN_LINES)
         stand_in = bool(summary)
@@ -252,6 +253,8 @@ async def finalize(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
         names.append(JUDGE_GROUP_PROMPT)
     prompts = [load_prompt(name, folder) for name in names]
     prompts += [extractor_prompt(e, folder) for e in ctx.settings.extractors]
+    extras = state.get("extras", {})
+    linked(ctx.settings.extractors, extras, entities)
     result = EpisodeEnrichment(
         status="budget_exceeded" if ctx.budget_exceeded else "partial" if failures else "complete",
         summary=summary,
@@ -273,7 +276,7 @@ async def finalize(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
         ).model_copy(update={"summaries_replaced": merged.stand_ins, "summary_stand_in": stand_in}),
         cost=ctx.client.meter.report(wall_s=time.perf_counter() - ctx.started),
         failures=failures,
-        extras=state.get("extras", {}),
+        extras=extras,
         provenance=Provenance(
             models=models,
             prompt_versions={p.name: p.version for p in prompts},

@@ -30,6 +30,7 @@ from ciagent.state import (
     MergedNotes,
     RunContext,
 )
+from ciagent.steps.notes import skipped
 from ciagent.taxonomy import load_taxonomy
 from ciagent.textnorm import (
     clean,
@@ -197,7 +198,8 @@ async def merge(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
     transcript = state["transcript"]
     chunk_by_id = {chunk.id: chunk for chunk in state["chunks"]}
     speakers = transcript.speakers
-    untrusted = untrusted_segments(transcript)
+    # Stand-in lines never come from a withheld line, nor from a part a summary leaves out.
+    untrusted = untrusted_segments(transcript) | skipped(transcript, ctx.settings)
     for result in results:
         if result.notes is None and result.summary is None:
             continue

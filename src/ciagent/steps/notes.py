@@ -31,9 +31,11 @@ from ciagent.schemas import (
     quote_limit,
 )
 from ciagent.settings import Settings
+from ciagent.signals.segments import non_content
 from ciagent.state import ChunkTask, EnrichUpdate, NoteResult, RunContext
+from ciagent.types import Transcript
 
-__all__ = ["chunk_notes", "chunk_summary", "notes_request", "summary_tokens"]
+__all__ = ["chunk_notes", "chunk_summary", "notes_request", "skipped", "summary_tokens"]
 
 Values = dict[str, str]
 
@@ -85,24 +87,38 @@ async def chunk_summary(text: str, chunk_id: int, ctx: RunContext) -> str | None
         return None
 
 
+def skipped(transcript: Transcript, settings: Settings) -> frozenset[int]:
+    """The segments a summary leaves out (`settings.skip_non_content`): sponsor reads,
+    promotion, intro and outro as the rules find them."""
+    return non_content(transcript) if settings.skip_non_content else frozenset()
+
+
 async def chunk_notes(task: ChunkTask, ctx: RunContext) -> EnrichUpdate:
     """Notes and summary for one chunk; a chunk whose calls fail is recorded as failed, not
-    fatal."""
+    fatal. A chunk with lines its summary leaves out (`skipped`) has it asked apart, of the
+    others (none when every line is a sponsor read or a credit)."""
     chunk = task["chunk"]
     text = chunk_text(task["transcript"], chunk)
-    if ctx.reading.summary_apart:
+    left_out = skipped(task["transcript"], ctx.settings) & set(chunk.segment_ids)
+    if ctx.reading.summary_apart or left_out:
+        content = chunk_text(task["transcript"], chunk, left_out) if left_out else text
+        asked = len(left_out) < len(chunk.segment_ids)
         result, summary = await asyncio.gather(
-            _notes(text, chunk.id, ctx), chunk_summary(text, chunk.id, ctx)
+            _notes(text, chunk.id, ctx, apart=True),
+            chunk_summary(content, chunk.id, ctx) if asked else _nothing(),
         )
     else:
-        result = await _notes(text, chunk.id, ctx)
+        result = await _notes(text, chunk.id, ctx, apart=False)
         summary = result.notes.summary if isinstance(result.notes, SummarizedNotes) else None
     ctx.report("notes")
     return {"notes": [result.model_copy(update={"summary": summary})]}
 
 
-async def _notes(text: str, chunk_id: int, ctx: RunContext) -> NoteResult:
-    apart = ctx.reading.summary_apart
+async def _nothing() -> str | None:
+    return None
+
+
+async def _notes(text: str, chunk_id: int, ctx: RunContext, apart: bool) -> NoteResult:
     prompt, response_model, values = notes_request(
         ctx.settings, ctx.reading.chunk_tokens, not apart
     )
