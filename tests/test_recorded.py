@@ -123,7 +123,7 @@ def test_the_signals_on_the_recorded_answers(replayed: dict[str, Any]) -> None:
             and abs(part["end"] - read.end) <= 10
             for part in kitchen
         ), (read, kitchen)
-    for episode_id, episode in gold.items():
+    for episode_id in gold:
         result = outputs[episode_id][0]
         assert "safety" in result.extras
         assert "people" in result.extras
