@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import itertools
 import sys
+from collections.abc import Callable
+from typing import Any
 
 from ciagent import Entity, EpisodeEnrichment, Segment, Transcript
 from ciagent.llm.backend import Backend
+from ciagent.testing import FakeRequest, default_answer
 
 _named = itertools.count()
 
@@ -78,3 +81,28 @@ def model_entities(result: EpisodeEnrichment) -> list[Entity]:
     from ciagent.steps.names import PRODUCER
 
     return [e for e in result.entities if e.produced_by != PRODUCER]
+
+
+Responder = Callable[[FakeRequest], "dict[str, Any] | str"]
+
+
+def riding(respond: Responder) -> Responder:
+    """A responder written for extractors' own calls (`<Name>Items` schemas) that answers them
+    riding in the notes call too: the notes as the fake writes them, with each rider's items
+    under `extras` as its own call would have them."""
+
+    def answer(request: FakeRequest) -> dict[str, Any] | str:
+        schema = request.schema or {}
+        extras = schema.get("$defs", {}).get("NoteExtras", {}).get("properties", {})
+        if request.schema_name != "ChunkNotes" or not extras:
+            return respond(request)
+        notes = default_answer(request)
+        assert isinstance(notes, dict)
+        found: dict[str, Any] = {}
+        for name in extras:
+            title = "".join(part.capitalize() for part in name.split("_")) + "Items"
+            own = respond(FakeRequest(request.model, request.messages, {"title": title}))
+            found[name] = own.get("items", []) if isinstance(own, dict) else []
+        return {**notes, "extras": found}
+
+    return answer

@@ -13,8 +13,11 @@ from pydantic import BaseModel
 
 import ciagent
 from ciagent import ConfigError, EpisodeEnrichment, Settings, Span, extractor
+from ciagent.llm.models import ModelSpec
+from ciagent.llm.reading import reading_for
+from ciagent.steps.extract import riding as riders
 from ciagent.testing import FakeModel, FakeRequest, default_answer
-from tests.helpers import transcript_of
+from tests.helpers import riding, transcript_of
 
 EPISODE = transcript_of(
     """Maya: Welcome back. Today Sarah tells us what she read on the research vessel.
@@ -56,7 +59,7 @@ def librarian(request: FakeRequest) -> dict[str, Any] | str:
 
 def test_an_extractor_defined_here_runs_through_the_graph(tmp_path: Path) -> None:
     fake = FakeModel(respond=librarian, input_usd_per_mtok=1.0, output_usd_per_mtok=1.0)
-    settings = Settings(model=fake, extractors=(Book,), cache_dir=tmp_path)
+    settings = Settings(model=fake, extractors=(Book,), cache_dir=tmp_path, extractor_calls="own")
     result = ciagent.enrich(EPISODE, settings)
     assert result.status == "complete"
     (book,) = result.extras["books"]  # Jaws cited words no line says: dropped
@@ -90,7 +93,7 @@ def test_an_extractor_named_in_a_config_file(tmp_path: Path) -> None:
     config.write_text('extractors = ["tests.test_extractors:Book"]\ncache = false\n')
     settings = Settings.load(config)
     assert [e.name for e in settings.extractors] == ["books"]
-    result = ciagent.enrich(EPISODE, settings, model=FakeModel(respond=librarian))
+    result = ciagent.enrich(EPISODE, settings, model=FakeModel(respond=riding(librarian)))
     assert [b["title"] for b in result.extras["books"]] == ["The Devil's Teeth"]
 
 
@@ -98,7 +101,7 @@ def test_a_failed_extractor_call_is_a_failure_of_its_own() -> None:
     def broken(request: FakeRequest) -> dict[str, Any] | str:
         return "not json" if request.schema_name == "BooksItems" else default_answer(request)
 
-    settings = Settings(extractors=(Book,), cache=False, max_reasks=0)
+    settings = Settings(extractors=(Book,), cache=False, max_reasks=0, extractor_calls="own")
     result = ciagent.enrich(EPISODE, settings, model=FakeModel(respond=broken))
     assert result.status == "partial"
     assert result.extras == {"books": []}
@@ -183,8 +186,40 @@ def test_a_check_drops_what_the_model_gave_and_rules_and_a_result_model_join_in(
         "books", Book, "Books.", reduce=shelved, find=paper, confirm=by_a_woman, result=Shelf
     )
     settings = Settings(extractors=(shelf,), cache=False)
-    result = ciagent.enrich(EPISODE, settings, model=FakeModel(respond=librarian))
+    result = ciagent.enrich(EPISODE, settings, model=FakeModel(respond=riding(librarian)))
     assert result.extras["books"] == {
         "titles": ["Nature", "The Devil's Teeth", "The Devil's Teeth"],
         "found_by": ["model", "rules"],
     }
+
+
+def test_an_extractor_rides_in_the_notes_call_where_it_fits() -> None:
+    """On a model that writes JSON well, the extractor is asked inside each chunk's notes call
+    (the chunk read once): the same grounded, merged items, no call of its own; asked apart
+    (`extractor_calls = "own"`), one more call a chunk, each sending the chunk again."""
+
+    def run(calls: str) -> tuple[ciagent.EpisodeEnrichment, FakeModel]:
+        fake = FakeModel(respond=riding(librarian))
+        settings = Settings(extractors=(Book,), cache=False, extractor_calls=calls)  # type: ignore[arg-type]
+        return ciagent.enrich(EPISODE, settings, model=fake), fake
+
+    ridden, fake = run("auto")
+    own, _ = run("own")
+    assert [b["title"] for b in ridden.extras["books"]] == ["The Devil's Teeth"]  # Jaws dropped
+    assert ridden.extras == own.extras
+    assert "extract.books" not in ridden.cost.by_step
+    assert not [r for r in fake.requests if r.schema_name == "BooksItems"]
+    (notes,) = [r for r in fake.requests if r.schema_name == "ChunkNotes"]
+    asked = " ".join(str(m["content"]) for m in notes.messages)
+    assert "books (at most 8): Books and papers mentioned" in asked
+    assert own.cost.calls == ridden.cost.calls + 1
+    assert own.cost.prompt_tokens > ridden.cost.prompt_tokens
+    # A small model writes it badly inside JSON: its own calls
+    small = Settings(extractors=(Book,), extractor_calls="auto")
+    spec = ModelSpec(
+        model_id="embedded/qwen2.5-coder-0.5b-instruct",
+        context_window=4096,
+        input_usd_per_mtok=0,
+        output_usd_per_mtok=0,
+    )
+    assert riders(small, reading_for(small, [spec])) == ()

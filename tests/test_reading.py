@@ -47,7 +47,7 @@ EMBEDDED = Deployment(
 
 
 # A chunk read once, its summary in the notes, claims asked for a verdict.
-LARGE = Reading(4000, 8, 2731, summary_apart=False, judge="verdict")
+LARGE = Reading(4000, 8, 2731, summary_apart=False, judge="verdict", extractors_ride=True)
 
 
 @pytest.mark.parametrize(
@@ -55,25 +55,28 @@ LARGE = Reading(4000, 8, 2731, summary_apart=False, judge="verdict")
     [
         ((EMBEDDED,), Reading(1500, 1)),
         ((hosted(32768),), LARGE),  # output scaled with the chunk
-        ((hosted(8192),), Reading(2048, 8, 1398, False, "verdict")),  # a quarter of the context
+        (
+            (hosted(8192),),
+            Reading(2048, 8, 1398, False, "verdict", True),
+        ),  # a quarter of the context
         (
             (hosted(4096),),
-            Reading(1500, 8, summary_apart=False, judge="verdict"),
+            Reading(1500, 8, summary_apart=False, judge="verdict", extractors_ride=True),
         ),  # never below what a small model reads
         (
             (hosted(32768, chunk_tokens=3000),),
-            Reading(3000, 8, 2048, False, "verdict"),
+            Reading(3000, 8, 2048, False, "verdict", True),
         ),  # the deployment's own choice
         ((EMBEDDED, hosted(32768)), Reading(1500, 1)),  # routed: whichever may answer
         # A small model served: its name gives its size.
         ((hosted(32768, model="hosted_vllm/Qwen/Qwen2.5-0.5B-Instruct"),), Reading(1500, 1)),
         (
             (hosted(32768, model="hosted_vllm/meta-llama/Llama-3.1-8B"),),
-            Reading(4000, 8, 2731, False, "verdict"),
+            Reading(4000, 8, 2731, False, "verdict", True),
         ),
         (
             (hosted(32768, model="hosted_vllm/Qwen/Qwen3-30B-A3B"),),
-            Reading(4000, 8, 2731, False, "verdict"),
+            Reading(4000, 8, 2731, False, "verdict", True),
         ),
     ],
 )
@@ -99,14 +102,19 @@ def test_a_fake_models_name_never_reads_as_a_small_models() -> None:
 
 def test_explicit_settings_win() -> None:
     settings = Settings(model="auto", deployments=(hosted(32768),), chunk_tokens=900)
-    assert reading(settings) == Reading(900, 8, summary_apart=False, judge="verdict")
+    assert reading(settings) == Reading(
+        900, 8, summary_apart=False, judge="verdict", extractors_ride=True
+    )
     contrast = settings.model_copy(update={"claim_judge": "contrast"})
     assert reading(contrast).judge == "contrast"
     assert reading(Settings(claim_judge="verdict")).judge == "verdict"  # the embedded model asked
     settings = settings.model_copy(update={"claims_per_judge_call": 2})
     assert reading_for(settings, [ModelSpec.of(hosted(32768))]) == Reading(
-        900, 2, summary_apart=False, judge="verdict"
+        900, 2, summary_apart=False, judge="verdict", extractors_ride=True
     )
+    own = settings.model_copy(update={"extractor_calls": "own"})
+    assert not reading(own).extractors_ride
+    assert reading(Settings(extractor_calls="ride")).extractors_ride  # the embedded model too
     assert reading(Settings()) == Reading(1500, 1)  # the embedded default
 
 
@@ -242,7 +250,7 @@ def test_larger_chunks_are_asked_for_proportionally_more_notes() -> None:
     assert "quotes: at most five notable sentences" in system
     assert "summary" not in system  # a small model is asked for it apart
     _, _, small = notes_request(Settings(), 1500)
-    assert small == {"quotes": "two", "summary": ""}
+    assert small == {"quotes": "two", "summary": "", "extras": ""}  # no extractor riding
     # A larger model writes the chunk's summary in the notes: the chunk is read once.
     prompt, model, values = notes_request(Settings(), 4000, summary=True)
     assert list(model.model_json_schema()["properties"]) == [

@@ -54,15 +54,15 @@ def test_prompts_are_versioned_and_fill_their_placeholders() -> None:
     prompt = load_prompt("chunk_notes")
     assert prompt.version
     assert prompt.ref == f"chunk_notes@{prompt.version}"
-    messages = prompt.messages(transcript="[0] A: hello", quotes="two", summary="")
+    messages = prompt.messages(transcript="[0] A: hello", quotes="two", summary="", extras="")
     assert messages[0]["role"] == "system"
     assert "at most two notable sentences" in messages[0]["content"]  # the system text too
     assert messages[-1]["content"].endswith("[0] A: hello")
     assert [m["role"] for m in messages[1:-1]] == ["user", "assistant"] * len(prompt.examples)
     with pytest.raises(ConfigError, match=r"\$transcript"):
-        prompt.messages(quotes="two", summary="")
+        prompt.messages(quotes="two", summary="", extras="")
     with pytest.raises(ConfigError, match=r"\$quotes"):
-        prompt.messages(transcript="[0] A: hello", summary="")
+        prompt.messages(transcript="[0] A: hello", summary="", extras="")
 
 
 def test_a_bad_value_is_blamed_on_where_it_came_from(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from ciagent.signals.people import Participant, cast, introduced
 from ciagent.signals.safety import SafetyFlag, flagged, rated
 from ciagent.signals.segments import ContentSegment, joined, parts, sponsor_reads
 from ciagent.testing import FakeModel, FakeRequest, default_answer
+from tests.helpers import riding
 
 EPISODE = Path(__file__).resolve().parents[1] / "examples" / "field-kitchen-ep3.vtt"
 QMSUM = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "qmsum"
@@ -54,7 +55,7 @@ def annotator(request: FakeRequest) -> dict[str, Any] | str:
 def test_segments_are_grounded_with_their_times() -> None:
     transcript = load_transcript(EPISODE)
     settings = Settings(extractors=(ContentSegment,), cache=False)
-    result = ciagent.enrich(transcript, settings, model=FakeModel(respond=annotator))
+    result = ciagent.enrich(transcript, settings, model=FakeModel(respond=riding(annotator)))
     found = [(s["kind"], s["sponsor"]) for s in result.extras["segments"]]
     assert found == [(kind, sponsor) for kind, sponsor, _, _ in PARTS]
     for part, (_, _, first, last) in zip(result.extras["segments"], PARTS, strict=True):
@@ -188,7 +189,7 @@ def moderator(request: FakeRequest) -> dict[str, Any] | str:
 
 def test_the_models_labels_are_kept_only_where_their_lines_say_so() -> None:
     transcript = load_transcript(SHIFT)
-    settings = Settings(extractors=(SafetyFlag,), cache=False)
+    settings = Settings(extractors=(SafetyFlag,), cache=False, extractor_calls="own")
     result = ciagent.enrich(transcript, settings, model=FakeModel(respond=moderator))
     report = result.extras["safety"]
     by_model = [(label["label"], lines(label)) for label in report["labels"]]

@@ -20,6 +20,7 @@ import httpx
 from ciagent import Settings, load_transcript
 from ciagent.api import aenrich, reading
 from ciagent.chunking import chunk_text, chunk_transcript
+from ciagent.signals import built_in
 from ciagent.textnorm import clean
 from ciagent.tokens import token_counter
 from tools.bench_batch import HOUR
@@ -81,6 +82,11 @@ def main() -> None:
     with served(Latency()) as base:
         settings = settings_for(base)
         result = asyncio.run(aenrich(transcript, settings))
+        # The three built-in extractors on: riding in the notes call, then each in its own.
+        signals = built_in()
+        ridden = asyncio.run(aenrich(transcript, settings_for(base, extractors=signals)))
+        own = settings_for(base, extractors=signals, extractor_calls="own")
+        apart = asyncio.run(aenrich(transcript, own))
         naive_calls, naive = asyncio.run(naive_prompt_tokens(base, HOUR, settings))
     chunk = reading(settings).chunk_tokens
     print(
@@ -94,11 +100,24 @@ def main() -> None:
             result.cost.calls,
             result.cost.prompt_tokens,
         ),
+        (
+            "  + segments, safety, people riding the notes",
+            ridden.cost.calls,
+            ridden.cost.prompt_tokens,
+        ),
+        ("  + the same, each in a call of its own", apart.cost.calls, apart.cost.prompt_tokens),
         (f"naive ({len(EXTRACTORS)} extractors per chunk, 1 combine)", naive_calls, naive),
     ]
     print(f"  {'pipeline':<46} {'calls':>5} {'prompt':>7} {'/ written':>9} {'/ bare':>7}")
     for name, calls, tokens in rows:
         print(f"  {name:<46} {calls:>5} {tokens:>7} {tokens / written:>9.2f} {tokens / bare:>7.2f}")
+    base_tokens = result.cost.prompt_tokens
+    riding_adds = (ridden.cost.prompt_tokens - base_tokens) / written
+    own_adds = (apart.cost.prompt_tokens - base_tokens) / written
+    print(
+        f"  the extractors add {riding_adds:.2f} prompt tokens per written token riding the "
+        f"notes, {own_adds:.2f} in calls of their own"
+    )
     print("  ciagent by step:")
     for step, line in result.cost.by_step.items():
         print(

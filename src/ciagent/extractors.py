@@ -76,9 +76,10 @@ class Extractor:
     kept (the item in the result's form, and the transcript); `result`, the model of what
     `reduce` returns when that is one object for the episode rather than a list of items;
     `link`, a field whose value names an entity of the result (the item gets `entity`, that
-    entity's name, or None); `max_items` per chunk; `version`, to bump when the instructions
-    change (it is part of every cache key). Every item in the result says who found it
-    (`found_by`: `model` or `rules`)."""
+    entity's name, or None); `call`, "own" to be asked in a call of its own even where it could
+    ride in the notes call (`Settings.extractor_calls`); `max_items` per chunk; `version`, to
+    bump when the instructions change (it is part of every cache key). Every item in the
+    result says who found it (`found_by`: `model` or `rules`)."""
 
     name: str
     item: type[BaseModel]
@@ -91,6 +92,7 @@ class Extractor:
     confirm: Checker | None = None
     result: type[BaseModel] | None = None
     link: str | None = None
+    call: Literal["auto", "own"] = "auto"
 
     def __post_init__(self) -> None:
         if not self.name.isidentifier():
@@ -152,6 +154,7 @@ def extractor(
     confirm: Checker | None = None,
     result: type[BaseModel] | None = None,
     link: str | None = None,
+    call: Literal["auto", "own"] = "auto",
 ) -> Callable[[M], M]:
     """A class decorator: the pydantic model becomes an extractor's item, reachable as
     `Model.extractor` and passed as `Settings(extractors=(Model,))` or by its
@@ -159,7 +162,18 @@ def extractor(
 
     def declare(item: M) -> M:
         declared = Extractor(
-            name, item, instructions, key, reduce, max_items, version, find, confirm, result, link
+            name,
+            item,
+            instructions,
+            key,
+            reduce,
+            max_items,
+            version,
+            find,
+            confirm,
+            result,
+            link,
+            call,
         )
         item.extractor = declared  # type: ignore[attr-defined]
         return item

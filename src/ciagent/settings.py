@@ -65,6 +65,13 @@ class Settings(BaseModel):
         "module:attribute names; each is asked of every chunk and its grounded items land in "
         "`extras[name]`.",
     )
+    extractor_calls: Literal["auto", "ride", "own"] = Field(
+        default="auto",
+        description="How extractors are asked: 'ride' in the notes call of each chunk (the "
+        "chunk is read once), 'own' in a call of their own beside it, or 'auto': riding for a "
+        "model that writes JSON well, while their items fit the notes' answer, and their own "
+        "calls for a small model. An extractor declared with call='own' always has its own.",
+    )
     chunk_tokens: int | None = Field(
         default=None,
         ge=16,

@@ -99,6 +99,10 @@ class NoteResult(_Model):
     tier: Tier = Tier.SMALL
     escalated: bool = Field(default=False, description="Re-asked on a stronger tier.")
     summary: str | None = Field(default=None, description="The chunk's summary, as written.")
+    found: dict[str, list[dict[str, Any]]] = Field(
+        default_factory=dict,
+        description="What the extractors riding in the notes call found, grounded, by name.",
+    )
 
     @classmethod
     def answered(cls, chunk_id: int, answer: Served[ChunkNotes], escalated: bool) -> NoteResult:
@@ -169,7 +173,7 @@ class EnrichState(TypedDict, total=False):
     chapters: list[Chapter]
     grounding: Grounding
     claims: list[Claim]
-    extras: dict[str, Any]
+    extract_found: dict[str, list[dict[str, Any]]]
     extract_failures: list[StepFailure]
     result: EpisodeEnrichment
 

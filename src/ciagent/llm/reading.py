@@ -58,6 +58,8 @@ class Reading:
     # Who judges a claim the lexical checks leave: a verdict call, the claim against its
     # negation (`ciagent.steps.contrast`), or no one (it stays unchecked).
     judge: Judge = "lexical"
+    # Extractors asked inside the notes call (while their items fit its answer), not apart.
+    extractors_ride: bool = False
 
 
 # A parameter count in a model's name: "Qwen2.5-0.5B-Instruct", "llama-3.1-8b", "mixtral-8x7b".
@@ -103,10 +105,12 @@ def reading_for(settings: Settings, specs: Sequence[ModelSpec]) -> Reading:
         judge = "lexical" if small else "verdict"
     else:
         judge = settings.claim_judge
+    ride = not small if settings.extractor_calls == "auto" else settings.extractor_calls == "ride"
     return Reading(
         chunk_tokens=chunk,
         claims_per_call=claims,
         output_tokens=output,
         summary_apart=apart,
         judge=judge,
+        extractors_ride=ride,
     )

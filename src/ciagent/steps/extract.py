@@ -1,7 +1,8 @@
-"""The extractors' step: each extractor asked of every chunk (beside the notes, so a batching
-backend decodes them together), every span its items cite grounded in the transcript, an item
-whose span is not found dropped, and the chunks' items merged as the extractor says
-(`ciagent.extractors`)."""
+"""The extractors' step: each extractor asked of every chunk, riding in the notes call
+(`riding`: the chunk is read once) or in a call of its own beside it (a batching backend decodes
+them together), every span its items cite grounded in the transcript, an item whose span is not
+found dropped, and the chunks' items merged as the extractor says (`gathered`, in the merge
+step, once the notes are in; `ciagent.extractors`)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, create_model
 
 from ciagent.alignment import locate, mention_at
 from ciagent.candidates import Candidate
@@ -18,14 +19,100 @@ from ciagent.errors import BudgetExceeded, ModelCallError
 from ciagent.extractors import Extractor, Span, lines, span_fields
 from ciagent.guard import untrusted_segments
 from ciagent.llm.backend import CallTag
+from ciagent.llm.reading import Reading
 from ciagent.prompts import Prompt, load_prompt
-from ciagent.state import EnrichState, EnrichUpdate, RunContext
+from ciagent.settings import Settings
+from ciagent.state import EnrichState, EnrichUpdate, NoteResult, RunContext
 from ciagent.textnorm import normalize_key
 from ciagent.types import Chunk, Entity, StepFailure, Transcript
 
-__all__ = ["extract", "extractor_prompt", "linked"]
+__all__ = [
+    "extract",
+    "extractor_prompt",
+    "found_in_notes",
+    "gathered",
+    "linked",
+    "ridden_request",
+    "riding",
+]
 
 PROMPT = "extract"
+_ITEM_TOKENS = 48  # what one item of an answer takes, about: a few fields and a cited line
+_RIDE_SHARE = 2  # riders may take at most half the notes' completion cap
+
+
+def riding(settings: Settings, reading: Reading) -> tuple[Extractor, ...]:
+    """The extractors asked inside the notes call: where the reading rides them, those not
+    declared `call="own"`, in order, while their items fit half the notes' answer."""
+    if not reading.extractors_ride:
+        return ()
+    room = reading.output_tokens // _RIDE_SHARE
+    riders: list[Extractor] = []
+    for extractor in settings.extractors:
+        need = extractor.max_items * _ITEM_TOKENS
+        if extractor.call == "auto" and need <= room:
+            riders.append(extractor)
+            room -= need
+    return tuple(riders)
+
+
+def ridden_request(riders: tuple[Extractor, ...]) -> tuple[str, type[BaseModel] | None]:
+    """What the notes prompt adds for the riders (a line each: name, instructions, most items)
+    and the `extras` field the notes answer then carries."""
+    if not riders:
+        return "", None
+    lines = "".join(
+        f"  - {e.name} (at most {e.max_items}): {' '.join(e.instructions.split())}\n"
+        for e in riders
+    )
+    fields: dict[str, object] = {
+        e.name: (list[e.item], Field(default_factory=list, max_length=e.max_items))  # type: ignore[name-defined]
+        for e in riders
+    }
+    model = create_model("NoteExtras", **fields)  # type: ignore[call-overload]
+    return f"- extras: under each name below, what it asks for in these lines:\n{lines}", model
+
+
+def found_in_notes(
+    riders: tuple[Extractor, ...], notes: BaseModel, transcript: Transcript, chunk: Chunk
+) -> dict[str, list[dict[str, Any]]]:
+    """The riders' items of a chunk's notes, grounded and checked as an own call's are."""
+    extras = getattr(notes, "extras", None)
+    untrusted = untrusted_segments(transcript)
+    found: dict[str, list[dict[str, Any]]] = {}
+    for e in riders:
+        items: list[BaseModel] = getattr(extras, e.name, None) or []
+        found[e.name] = _kept(e, items, transcript, chunk, untrusted)
+    return found
+
+
+def _kept(
+    e: Extractor,
+    items: list[BaseModel],
+    transcript: Transcript,
+    chunk: Chunk,
+    untrusted: frozenset[int],
+) -> list[dict[str, Any]]:
+    kept = []
+    for item in items:
+        grounded = _grounded(item, transcript, chunk, untrusted)
+        if grounded is not None and (e.confirm is None or e.confirm(grounded, transcript)):
+            kept.append({**grounded, "found_by": "model"})
+    return kept
+
+
+def gathered(
+    extractors: tuple[Extractor, ...],
+    found: dict[str, list[dict[str, Any]]],
+    notes: list[NoteResult],
+) -> dict[str, Any]:
+    """Every extractor's result: the items of its own calls and its `find` (`found`) with
+    those it gave riding in the notes, merged as it says."""
+    every = {e.name: list(found.get(e.name, [])) for e in extractors}
+    for result in sorted(notes, key=lambda r: r.chunk_id):
+        for name, items in result.found.items():
+            every.setdefault(name, []).extend(items)
+    return {e.name: _merged(e, every[e.name]) for e in extractors}
 
 
 def extractor_prompt(extractor: Extractor, folder: Path | None = None) -> Prompt:
@@ -41,11 +128,13 @@ def extractor_prompt(extractor: Extractor, folder: Path | None = None) -> Prompt
 
 
 async def extract(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
+    """The extractors' own calls and `find`s; the riders are asked in the notes call."""
     extractors = ctx.settings.extractors
     if not extractors:
         return {}
     transcript, chunks = state["transcript"], state["chunks"]
-    asked = [(e, chunk) for e in extractors for chunk in chunks]
+    riders = riding(ctx.settings, ctx.reading)
+    asked = [(e, chunk) for e in extractors if e not in riders for chunk in chunks]
     answers = await asyncio.gather(*(_ask(e, transcript, chunk, ctx) for e, chunk in asked))
     untrusted = untrusted_segments(transcript)
     found: dict[str, list[dict[str, Any]]] = {e.name: [] for e in extractors}
@@ -54,10 +143,7 @@ async def extract(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
         if isinstance(answer, str):
             failures.append(StepFailure(step=f"extract.{e.name}", chunk_id=chunk.id, error=answer))
             continue
-        for item in answer:
-            grounded = _grounded(item, transcript, chunk, untrusted)
-            if grounded is not None and (e.confirm is None or e.confirm(grounded, transcript)):
-                found[e.name].append({**grounded, "found_by": "model"})
+        found[e.name] += _kept(e, answer, transcript, chunk, untrusted)
     for e in extractors:
         if e.find is not None:
             # Found with no model call, never on a line withheld from the model.
@@ -65,8 +151,7 @@ async def extract(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
             found[e.name] += [
                 {**item, "found_by": "rules"} for item in own if not _withheld(item, untrusted)
             ]
-    extras = {e.name: _merged(e, found[e.name]) for e in extractors}
-    return {"extras": extras, "extract_failures": failures}
+    return {"extract_found": found, "extract_failures": failures}
 
 
 async def _ask(

@@ -20,7 +20,7 @@ from ciagent.steps.claims import PROMPT as JUDGE_PROMPT
 from ciagent.steps.contrast import PROMPT as CONTRAST_PROMPT
 from ciagent.steps.entities import tidy_entities
 from ciagent.steps.escalate import PROMPT as LOCATE_PROMPT
-from ciagent.steps.extract import extractor_prompt, linked
+from ciagent.steps.extract import extractor_prompt, gathered, linked
 from ciagent.steps.merge import stand_in_summary, subjects
 from ciagent.steps.names import PRODUCER as NLP_PRODUCER
 from ciagent.steps.names import with_recognized
@@ -253,8 +253,9 @@ async def finalize(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
         names.append(JUDGE_GROUP_PROMPT)
     prompts = [load_prompt(name, folder) for name in names]
     prompts += [extractor_prompt(e, folder) for e in ctx.settings.extractors]
-    extras = state.get("extras", {})
-    linked(ctx.settings.extractors, extras, entities)
+    extractors = ctx.settings.extractors
+    extras = gathered(extractors, state.get("extract_found", {}), notes)
+    linked(extractors, extras, entities)
     result = EpisodeEnrichment(
         status="budget_exceeded" if ctx.budget_exceeded else "partial" if failures else "complete",
         summary=summary,

@@ -17,8 +17,11 @@ from __future__ import annotations
 
 import asyncio
 
+from pydantic import Field, create_model
+
 from ciagent.chunking import chunk_text
 from ciagent.errors import BudgetExceeded, ModelCallError
+from ciagent.extractors import Extractor
 from ciagent.llm.backend import CallTag
 from ciagent.llm.reading import Reading
 from ciagent.prompts import Prompt, load_prompt
@@ -33,6 +36,7 @@ from ciagent.schemas import (
 from ciagent.settings import Settings
 from ciagent.signals.segments import non_content
 from ciagent.state import ChunkTask, EnrichUpdate, NoteResult, RunContext
+from ciagent.steps.extract import found_in_notes, ridden_request, riding
 from ciagent.types import Transcript
 
 __all__ = ["chunk_notes", "chunk_summary", "notes_request", "skipped", "summary_tokens"]
@@ -48,17 +52,31 @@ _SUMMARY_FIELD = (
 
 
 def notes_request(
-    settings: Settings, chunk_tokens: int, summary: bool = False
+    settings: Settings,
+    chunk_tokens: int,
+    summary: bool = False,
+    riders: tuple[Extractor, ...] = (),
 ) -> tuple[Prompt, type[ChunkNotes], Values]:
     """The notes prompt, its response model and its fixed values, sized for chunks of
     `chunk_tokens`: a larger chunk is asked for proportionally more entities and quotes. With
-    `summary`, the notes carry the chunk's summary too."""
+    `summary`, the notes carry the chunk's summary too; with `riders`, those extractors' items
+    (`extras`)."""
     prompt = load_prompt(PROMPT, settings.prompts_dir)
+    asked, extras = ridden_request(riders)
     values = {
         "quotes": in_words(quote_limit(chunk_tokens)),
         "summary": _SUMMARY_FIELD if summary else "",
+        "extras": asked,
     }
-    return prompt, chunk_notes_model(chunk_tokens, summary), values
+    model: type[ChunkNotes] = chunk_notes_model(chunk_tokens, summary)
+    if extras is not None:
+        model = create_model(
+            "ChunkNotes",
+            __base__=model,
+            __doc__=model.__doc__,
+            extras=(extras, Field(default_factory=extras)),
+        )
+    return prompt, model, values
 
 
 def summary_tokens(reading: Reading) -> int:
@@ -104,11 +122,11 @@ async def chunk_notes(task: ChunkTask, ctx: RunContext) -> EnrichUpdate:
         content = chunk_text(task["transcript"], chunk, left_out) if left_out else text
         asked = len(left_out) < len(chunk.segment_ids)
         result, summary = await asyncio.gather(
-            _notes(text, chunk.id, ctx, apart=True),
+            _notes(task, text, ctx, apart=True),
             chunk_summary(content, chunk.id, ctx) if asked else _nothing(),
         )
     else:
-        result = await _notes(text, chunk.id, ctx, apart=False)
+        result = await _notes(task, text, ctx, apart=False)
         summary = result.notes.summary if isinstance(result.notes, SummarizedNotes) else None
     ctx.report("notes")
     return {"notes": [result.model_copy(update={"summary": summary})]}
@@ -118,9 +136,11 @@ async def _nothing() -> str | None:
     return None
 
 
-async def _notes(text: str, chunk_id: int, ctx: RunContext, apart: bool) -> NoteResult:
+async def _notes(task: ChunkTask, text: str, ctx: RunContext, apart: bool) -> NoteResult:
+    chunk_id = task["chunk"].id
+    riders = riding(ctx.settings, ctx.reading)
     prompt, response_model, values = notes_request(
-        ctx.settings, ctx.reading.chunk_tokens, not apart
+        ctx.settings, ctx.reading.chunk_tokens, not apart, riders
     )
     tag, tier, escalated = CallTag("notes", chunk_id), Tier.SMALL, False
     while True:
@@ -128,7 +148,11 @@ async def _notes(text: str, chunk_id: int, ctx: RunContext, apart: bool) -> Note
             answer = await ctx.client.served(
                 tag, prompt, response_model, min_tier=tier, transcript=text, **values
             )
-            return NoteResult.answered(chunk_id, answer, escalated)
+            result = NoteResult.answered(chunk_id, answer, escalated)
+            if not riders:
+                return result
+            found = found_in_notes(riders, answer.value, task["transcript"], task["chunk"])
+            return result.model_copy(update={"found": found})
         except BudgetExceeded as exc:
             return NoteResult(chunk_id=chunk_id, error=str(exc), escalated=escalated)
         except ModelCallError as exc:
