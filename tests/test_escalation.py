@@ -317,3 +317,42 @@ def test_a_chunk_invalid_on_the_small_tier_is_escalated() -> None:
 )
 def test_same_name(names: list[str], said: str, same: bool) -> None:
     assert same_name(names, said) is same
+
+
+def test_an_extractors_call_invalid_on_the_small_tier_is_escalated() -> None:
+    """An extractor in a call of its own whose answer stays invalid on the small tier is asked
+    again on the frontier, as a chunk's notes are; its items are kept."""
+    from pydantic import BaseModel
+
+    from ciagent import Span, extractor
+
+    @extractor("places", "Places named.", key="name", call="own")
+    class Place(BaseModel):
+        name: str
+        evidence: Span
+
+    def broken(request: FakeRequest) -> dict[str, Any] | str:
+        return "{not json" if request.schema_name == "PlacesItems" else small_answer(request)
+
+    def places(request: FakeRequest) -> dict[str, Any] | str:
+        if request.schema_name != "PlacesItems":
+            return frontier_answer(request)
+        line = next(l for l in request.prompt.splitlines() if "Guadalupe Island" in l)
+        number = int(line.split("]")[0].strip("["))
+        return {
+            "items": [
+                {
+                    "name": "Guadalupe Island",
+                    "evidence": {"segment_id": number, "text": "Guadalupe Island"},
+                }
+            ]
+        }
+
+    settings, _, frontier = cascade(
+        small=broken, frontier=places, max_reasks=1, extractors=(Place,)
+    )
+    result = ciagent.enrich(TRANSCRIPT, settings)
+    assert [p["name"] for p in result.extras["places"]] == ["Guadalupe Island"]
+    assert any(r.schema_name == "PlacesItems" for r in frontier.requests)
+    assert result.cost.by_step["escalate.extract.places"].calls >= 1
+    assert not [f for f in result.failures if f.step == "extract.places"]

@@ -21,6 +21,7 @@ from ciagent.guard import untrusted_segments
 from ciagent.llm.backend import CallTag
 from ciagent.llm.reading import Reading
 from ciagent.prompts import Prompt, load_prompt
+from ciagent.routing.registry import Tier
 from ciagent.settings import Settings
 from ciagent.state import EnrichState, EnrichUpdate, NoteResult, RunContext
 from ciagent.textnorm import normalize_key
@@ -157,20 +158,32 @@ async def extract(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
 async def _ask(
     extractor: Extractor, transcript: Transcript, chunk: Chunk, ctx: RunContext
 ) -> list[BaseModel] | str:
-    """The chunk's items as the model gives them, or why there are none."""
-    try:
-        answer = await ctx.client.structured(
-            CallTag(f"extract.{extractor.name}", chunk.id),
-            extractor_prompt(extractor, ctx.settings.prompts_dir),
-            extractor.answer_model(),
-            transcript=chunk_text(transcript, chunk),
-            instructions=extractor.instructions.strip(),
-            most=str(extractor.max_items),
-        )
-    except (ModelCallError, BudgetExceeded) as error:
-        return str(error)
-    items: list[BaseModel] = getattr(answer, "items", [])
-    return items
+    """The chunk's items as the model gives them, or why there are none. An answer still
+    invalid after its re-asks is asked again on the next tier up, when one is deployed
+    (`settings.escalate`), as a chunk's notes are."""
+    tag, tier = CallTag(f"extract.{extractor.name}", chunk.id), Tier.SMALL
+    while True:
+        try:
+            answer = await ctx.client.structured(
+                tag,
+                extractor_prompt(extractor, ctx.settings.prompts_dir),
+                extractor.answer_model(),
+                min_tier=tier,
+                transcript=chunk_text(transcript, chunk),
+                instructions=extractor.instructions.strip(),
+                most=str(extractor.max_items),
+            )
+        except BudgetExceeded as error:
+            return str(error)
+        except ModelCallError as error:
+            above = ctx.client.next_tier(tier) if ctx.settings.escalate else None
+            if above is None:
+                return str(error)
+            tier = above
+            tag = CallTag(f"extract.{extractor.name}", chunk.id, tier=above, escalated=True)
+            continue
+        items: list[BaseModel] = getattr(answer, "items", [])
+        return items
 
 
 def _grounded(
