@@ -337,7 +337,7 @@ def test_an_extractors_call_invalid_on_the_small_tier_is_escalated() -> None:
     def places(request: FakeRequest) -> dict[str, Any] | str:
         if request.schema_name != "PlacesItems":
             return frontier_answer(request)
-        line = next(l for l in request.prompt.splitlines() if "Guadalupe Island" in l)
+        line = next(t for t in request.prompt.splitlines() if "Guadalupe Island" in t)
         number = int(line.split("]")[0].strip("["))
         return {
             "items": [
