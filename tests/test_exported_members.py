@@ -21,6 +21,7 @@ EXPECTED = {
     "Segment",
     "Settings",
     "Span",
+    "Step",
     "StepFailure",
     "StructuredOutputError",
     "Topic",
@@ -34,6 +35,7 @@ EXPECTED = {
     "enrich_many",
     "extractor",
     "load_transcript",
+    "step",
 }
 
 

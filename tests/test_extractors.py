@@ -223,3 +223,98 @@ def test_an_extractor_rides_in_the_notes_call_where_it_fits() -> None:
         output_usd_per_mtok=0,
     )
     assert riders(small, reading_for(small, [spec])) == ()
+
+
+class Reading(BaseModel):
+    favourite: str
+    books: int
+
+
+def reader(request: FakeRequest) -> dict[str, Any] | str:
+    """Books as `librarian` gives them; the episode call answers from the items it is shown."""
+    if request.schema_name == "Reading":
+        shown = request.prompt.partition("Items found (")[2]
+        count = int(shown.partition(")")[0])
+        favourite = "The Devil's Teeth" if "The Devil's Teeth (at 10 s)" in shown else "?"
+        return {"favourite": favourite, "books": count}
+    if request.schema_name == "BooksItems":
+        return librarian(request)
+    return default_answer(request)
+
+
+def test_an_episode_call_answers_for_the_whole_episode_from_the_merged_items() -> None:
+    """One call after the chunks': it reads the merged, grounded items (the invented one
+    dropped before), answers in the `result` shape, and is counted as `reduce.<name>`; when it
+    has no valid answer, `extras[name]` is None and the failure is the episode's."""
+    shelf = ciagent.Extractor(
+        "books",
+        Book,
+        "Books and papers mentioned.",
+        key="title",
+        result=Reading,
+        episode="The book the guests care most about, and how many books are mentioned.",
+    )
+    settings = Settings(extractors=(shelf,), cache=False, extractor_calls="own")
+    fake = FakeModel(respond=reader)
+    result = ciagent.enrich(EPISODE, settings, model=fake)
+    assert result.status == "complete"
+    assert result.extras["books"] == {"favourite": "The Devil's Teeth", "books": 1}
+    assert result.cost.by_step["reduce.books"].calls == 1
+    (asked,) = [r.prompt for r in fake.requests if r.schema_name == "Reading"]
+    assert "Jaws" not in asked
+    assert "extract_episode.books" in result.provenance.prompt_versions
+
+    def mute(request: FakeRequest) -> dict[str, Any] | str:
+        return "no idea" if request.schema_name == "Reading" else reader(request)
+
+    settings = settings.model_copy(update={"max_reasks": 0})
+    failed = ciagent.enrich(EPISODE, settings, model=FakeModel(respond=mute))
+    assert failed.status == "partial"
+    assert failed.extras["books"] is None
+    assert [f.step for f in failed.failures] == ["reduce.books"]
+    assert failed.summary
+
+    with pytest.raises(ConfigError, match="needs a result model"):
+        ciagent.Extractor("books", Book, "Books.", episode="The favourite.")
+    with pytest.raises(ConfigError, match="cites no spans"):
+        ciagent.Extractor("books", Book, "Books.", episode="The favourite.", result=Book)
+
+
+def test_a_verbatim_field_must_be_said_on_the_lines_the_item_cites() -> None:
+    """A title the line does not say (the model named the book after its author, or cited a
+    line about something else) is dropped; one it says is kept, case aside."""
+
+    def loose(request: FakeRequest) -> dict[str, Any] | str:
+        if request.schema_name != "BooksItems":
+            return default_answer(request)
+        items = []
+        for number, said in LINE.findall(request.prompt):
+            if "Devil's Teeth" in said:
+                evidence = [{"segment_id": int(number), "text": "The Devil's Teeth"}]
+                items.append({"title": "the devil's teeth", "evidence": evidence})
+                items.append({"title": "Susan Casey's shark book", "evidence": evidence})
+        return {"items": items}
+
+    shelf = ciagent.Extractor("books", Book, "Books.", key="title", verbatim="title")
+    settings = Settings(extractors=(shelf,), cache=False, extractor_calls="own")
+    result = ciagent.enrich(EPISODE, settings, model=FakeModel(respond=loose))
+    assert [b["title"] for b in result.extras["books"]] == ["the devil's teeth"]
+    with pytest.raises(ConfigError, match="no field 'name' said verbatim"):
+        ciagent.Extractor("books", Book, "Books.", verbatim="name")
+
+
+def test_a_notes_template_of_ones_own_without_extras_asks_extractors_apart(
+    tmp_path: Path,
+) -> None:
+    """Written before extractors rode, a `prompts_dir` notes template has no `${extras}`: the
+    riders' instructions would never reach the model, so each extractor has its own call."""
+    from ciagent.prompts import prompts_dir
+
+    for template in prompts_dir().glob("*.toml"):
+        text = template.read_text(encoding="utf-8")
+        (tmp_path / template.name).write_text(text.replace("${extras}", ""), encoding="utf-8")
+    fake = FakeModel(respond=riding(librarian))
+    settings = Settings(extractors=(Book,), cache=False, prompts_dir=tmp_path)
+    result = ciagent.enrich(EPISODE, settings, model=fake)
+    assert [b["title"] for b in result.extras["books"]] == ["The Devil's Teeth"]
+    assert result.cost.by_step["extract.books"].calls == 1

@@ -25,4 +25,6 @@ def test_quickstart_notebook_runs(examples_dir: Path, monkeypatch: pytest.Monkey
     html = [o for o in outputs if "text/html" in o.get("data", {})]
     assert any("entities" in o["data"]["text/html"] for o in html)  # the result's own view
     assert any("image/png" in o.get("data", {}) for o in outputs)  # the chapter timeline
+    assert any("found_by" in o["data"]["text/html"] for o in html)  # an extractor's table
+    assert any("Maya Okafor" in o["data"]["text/html"] for o in html)  # the people in it
     assert os.environ["CIAGENT_NOTEBOOK_FAKE"] == "1"

@@ -26,6 +26,7 @@ from ciagent.errors import (
     TranscriptError,
 )
 from ciagent.extractors import Extractor, Span, extractor
+from ciagent.pipeline import Step, step
 from ciagent.settings import Settings
 from ciagent.transcripts import load_transcript
 from ciagent.types import (
@@ -73,6 +74,7 @@ __all__ = [
     "Segment",
     "Settings",
     "Span",
+    "Step",
     "StepFailure",
     "StructuredOutputError",
     "Topic",
@@ -86,6 +88,7 @@ __all__ = [
     "enrich_many",
     "extractor",
     "load_transcript",
+    "step",
 ]
 
 

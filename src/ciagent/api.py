@@ -104,6 +104,7 @@ async def aenrich(
     (`enrich_many` passes it).
     """
     from ciagent.graph import build_graph
+    from ciagent.steps.node import settled
 
     settings = settings or Settings()
     if model is not None:
@@ -128,7 +129,7 @@ async def aenrich(
         context = RunContext(
             settings=settings, client=client, count_tokens=count, reading=reading, progress=progress
         )
-        final = await build_graph().ainvoke(
+        final = await build_graph(settings.steps).ainvoke(
             {"transcript": transcript},
             context=context,
             config={"max_concurrency": settings.concurrency},
@@ -138,8 +139,7 @@ async def aenrich(
             client.budget.close()  # what is left of the episode's admission
         if own_cache and cache is not None:
             cache.close()
-    result: EpisodeEnrichment = final["result"]
-    return result
+    return settled(final, context)
 
 
 def enrich(

@@ -298,8 +298,8 @@ def eval_(
 @app.command()
 def schema(config: ConfigOption = None) -> None:
     """Print the JSON schema of the enrichment output (EpisodeEnrichment), with what the
-    built-in extractors (ciagent.signals) and those of the settings (the config file,
-    CIAGENT_EXTRACTORS) put in `extras`."""
+    built-in extractors (ciagent.signals) and the extractors and steps of the settings (the
+    config file, CIAGENT_EXTRACTORS, CIAGENT_STEPS) put in `extras`."""
     from ciagent.settings import Settings
     from ciagent.signals import built_in
     from ciagent.types import EpisodeEnrichment
@@ -310,6 +310,7 @@ def schema(config: ConfigOption = None) -> None:
         _fail(EXIT_INPUT, str(exc))
     extractors = {e.name: e for e in (*built_in(), *settings.extractors)}
     extras = {name: (e.result_model(), e.listed) for name, e in extractors.items()}
+    extras |= {s.name: (s.result, False) for s in settings.steps if s.result is not None}
     sys.stdout.write(json.dumps(EpisodeEnrichment.json_schema(extras), indent=2) + "\n")
 
 

@@ -10,7 +10,7 @@ under `extract.<name>` in `cost.by_step`.
     from ciagent import Settings, Span, extractor
 
     @extractor("books", "Books and papers mentioned, with their author when it is said.",
-               key="title")
+               key="title", verbatim="title")
     class Book(BaseModel):
         title: str
         author: str | None = None
@@ -76,10 +76,14 @@ class Extractor:
     kept (the item in the result's form, and the transcript); `result`, the model of what
     `reduce` returns when that is one object for the episode rather than a list of items;
     `link`, a field whose value names an entity of the result (the item gets `entity`, that
-    entity's name, or None); `call`, "own" to be asked in a call of its own even where it could
-    ride in the notes call (`Settings.extractor_calls`); `max_items` per chunk; `version`, to
-    bump when the instructions change (it is part of every cache key). Every item in the
-    result says who found it (`found_by`: `model` or `rules`)."""
+    entity's name, or None); `episode`, instructions for one more call, over the episode's
+    merged items and its summary, answered as `result` (that answer is `extras[name]`; None
+    when the call fails); `verbatim`, a field whose value must be said on the lines the item
+    cites (case and punctuation aside), or the model's item is dropped (a title, a name);
+    `call`, "own" to be asked in a call of its own even where it could ride in the notes call
+    (`Settings.extractor_calls`); `max_items` per chunk; `version`, to bump when the
+    instructions change (it is part of every cache key). Every item in the result says who
+    found it (`found_by`: `model` or `rules`)."""
 
     name: str
     item: type[BaseModel]
@@ -93,6 +97,8 @@ class Extractor:
     result: type[BaseModel] | None = None
     link: str | None = None
     call: Literal["auto", "own"] = "auto"
+    episode: str | None = None
+    verbatim: str | None = None
 
     def __post_init__(self) -> None:
         if not self.name.isidentifier():
@@ -101,10 +107,24 @@ class Extractor:
             raise ConfigError(f"extractor {self.name}", "instructions are empty")
         if self.key is not None and self.key not in self.item.model_fields:
             raise ConfigError(f"extractor {self.name}", f"no field {self.key!r} to key items by")
+        if self.verbatim is not None and self.verbatim not in self.item.model_fields:
+            raise ConfigError(f"extractor {self.name}", f"no field {self.verbatim!r} said verbatim")
         if self.link is not None and self.link not in self.item.model_fields:
             raise ConfigError(f"extractor {self.name}", f"no field {self.link!r} to link by")
-        if self.result is not None and self.reduce is None:
-            raise ConfigError(f"extractor {self.name}", "a result model needs a reduce function")
+        if self.episode is not None:
+            if self.result is None or self.reduce is not None:
+                raise ConfigError(
+                    f"extractor {self.name}",
+                    "an episode call needs a result model to answer, and no reduce function",
+                )
+            if span_fields(self.result) or not self.episode.strip():
+                raise ConfigError(
+                    f"extractor {self.name}",
+                    "an episode call's result cites no spans, and its instructions are not empty",
+                )
+        elif self.result is not None and self.reduce is None:
+            needs = "a result model needs a reduce function or an episode call"
+            raise ConfigError(f"extractor {self.name}", needs)
         if not 1 <= self.max_items <= 50:
             raise ConfigError(f"extractor {self.name}", "max_items must be 1 to 50")
 
@@ -155,6 +175,8 @@ def extractor(
     result: type[BaseModel] | None = None,
     link: str | None = None,
     call: Literal["auto", "own"] = "auto",
+    episode: str | None = None,
+    verbatim: str | None = None,
 ) -> Callable[[M], M]:
     """A class decorator: the pydantic model becomes an extractor's item, reachable as
     `Model.extractor` and passed as `Settings(extractors=(Model,))` or by its
@@ -174,6 +196,8 @@ def extractor(
             result,
             link,
             call,
+            episode,
+            verbatim,
         )
         item.extractor = declared  # type: ignore[attr-defined]
         return item

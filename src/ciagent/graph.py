@@ -14,93 +14,98 @@ after them. The chapters step then checks the titles, with the NLP pipeline's no
 the stand-ins. A tight run cap still holds: a call refused only because of holds in flight waits
 for them to settle (`BudgetGuard.areserve`).
 
+Every step, built-in or a team's own, is a `ciagent.pipeline.Step` placed by name (the steps
+it runs after); `BUILTIN_STEPS` declares the ones above, `Settings.steps` adds others, and
+`build_graph` wires them: a step waits for all it runs after, a per-chunk step is sent once per
+chunk, and `finalize` waits for every step that nothing else waits for. Escalation is a step
+that runs only when something failed and a stronger tier exists (`needs_escalation`).
+
 Run-scoped dependencies (settings, model client, token counter, progress) reach the steps through
 langgraph's `Runtime[RunContext]`, never through globals.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from functools import lru_cache
-from typing import Any, Protocol, TypeVar
+from typing import Any
 
 from langgraph.graph import END, START, StateGraph
-from langgraph.runtime import Runtime, get_runtime
 from langgraph.types import Send
 
-from ciagent.state import ChunkTask, EnrichState, EnrichUpdate, RunContext
+from ciagent.pipeline import Step, in_order
+from ciagent.state import ChunkTask, EnrichState, RunContext
 from ciagent.steps.chapters import chapter_titles, chapters
 from ciagent.steps.chunk import chunk
 from ciagent.steps.claims import claims
+from ciagent.steps.episode_calls import episode_calls, has_episode_calls
 from ciagent.steps.escalate import escalate, needs_escalation
 from ciagent.steps.extract import extract
 from ciagent.steps.finalize import finalize
 from ciagent.steps.merge import merge
 from ciagent.steps.names import names
+from ciagent.steps.node import node
 from ciagent.steps.notes import chunk_notes
 from ciagent.steps.summarize import summarize
 from ciagent.steps.verify import verify
 
-__all__ = ["build_graph"]
-
-S = TypeVar("S")
-S_contra = TypeVar("S_contra", contravariant=True)
-Step = Callable[[S, RunContext], Awaitable[EnrichUpdate]]
+__all__ = ["BUILTIN_STEPS", "build_graph"]
 
 
-class _RuntimeNode(Protocol[S_contra]):
-    """A node as langgraph calls it: the state, and the run's Runtime by keyword."""
-
-    def __call__(
-        self, state: S_contra, *, runtime: Runtime[RunContext]
-    ) -> Awaitable[EnrichUpdate]: ...
+def _builtin(name: str, run: Any, *after: str, **options: Any) -> Step:
+    return Step(name, run, after, contained=False, **options)
 
 
-def _node(step: Step[S]) -> _RuntimeNode[S]:
-    async def run(state: S, *, runtime: Runtime[RunContext]) -> EnrichUpdate:
-        return await step(state, runtime.context)
+BUILTIN_STEPS: tuple[Step, ...] = (
+    _builtin("chunk", chunk),
+    _builtin("notes", chunk_notes, "chunk", per_chunk=True),
+    _builtin("names", names, "chunk"),
+    _builtin("extract", extract, "chunk"),
+    _builtin("chapter_titles", chapter_titles, "chunk"),
+    _builtin("merge", merge, "notes", "names", "extract"),
+    _builtin("chapters", chapters, "names", "chapter_titles"),
+    _builtin("summarize", summarize, "merge"),
+    _builtin("verify", verify, "summarize"),
+    _builtin("claims", claims, "verify"),
+    _builtin("episode_calls", episode_calls, "verify", when=has_episode_calls),
+    _builtin("escalate", escalate, "claims", when=needs_escalation),
+    _builtin("finalize", finalize, "escalate"),
+)
+"""The built-in steps, in the order they are declared (each after the steps it names)."""
 
-    run.__name__ = step.__name__
-    return run
+
+def _fan_out(per_chunk: list[str]) -> Any:
+    def send(state: EnrichState) -> list[Send]:
+        transcript = state["transcript"]
+        return [
+            Send(name, ChunkTask(transcript=transcript, chunk=c))
+            for name in per_chunk
+            for c in state["chunks"]
+        ]
+
+    return send
 
 
-def _one_branch_per_chunk(state: EnrichState) -> list[Send]:
-    transcript = state["transcript"]
-    return [Send("notes", ChunkTask(transcript=transcript, chunk=c)) for c in state["chunks"]]
-
-
-def _escalate_or_finalize(state: EnrichState) -> str:
-    context: RunContext = get_runtime(RunContext).context
-    return "escalate" if needs_escalation(state, context) else "finalize"
-
-
-@lru_cache(maxsize=1)
-def build_graph() -> Any:
-    """The compiled graph (built once per process; it holds no run state)."""
+@lru_cache(maxsize=8)
+def build_graph(extra: tuple[Step, ...] = ()) -> Any:
+    """The compiled graph of the built-in steps and `extra` (built once per set of steps; it
+    holds no run state). A ConfigError names a step placed after or before one that does not
+    exist, and a cycle."""
     graph = StateGraph(EnrichState, context_schema=RunContext)
-    graph.add_node("chunk", _node(chunk))
-    graph.add_node("notes", _node(chunk_notes), input_schema=ChunkTask)
-    graph.add_node("names", _node(names))
-    graph.add_node("extract", _node(extract))
-    graph.add_node("merge", _node(merge))
-    graph.add_node("summarize", _node(summarize))
-    graph.add_node("chapter_titles", _node(chapter_titles))
-    graph.add_node("chapters", _node(chapters))
-    graph.add_node("verify", _node(verify))
-    graph.add_node("claims", _node(claims))
-    graph.add_node("escalate", _node(escalate))
-    graph.add_node("finalize", _node(finalize))
-    graph.add_edge(START, "chunk")
-    graph.add_conditional_edges("chunk", _one_branch_per_chunk, ["notes"])
-    graph.add_edge("chunk", "names")
-    graph.add_edge("chunk", "extract")
-    graph.add_edge("chunk", "chapter_titles")
-    graph.add_edge(["notes", "names", "extract"], "merge")
-    graph.add_edge(["names", "chapter_titles"], "chapters")
-    graph.add_edge("merge", "summarize")
-    graph.add_edge("summarize", "verify")
-    graph.add_edge("verify", "claims")
-    graph.add_conditional_edges("claims", _escalate_or_finalize, ["escalate", "finalize"])
-    graph.add_edge("escalate", "finalize")
-    graph.add_edge("finalize", END)
+    ordered = in_order((*BUILTIN_STEPS, *extra))
+    for s, _ in ordered:
+        graph.add_node(s.name, node(s), input_schema=ChunkTask if s.per_chunk else None)
+    sent: dict[str, list[str]] = {}
+    for s, waits in ordered:
+        if s.per_chunk:
+            sent.setdefault(waits[0], []).append(s.name)
+        elif not waits:
+            graph.add_edge(START, s.name)
+        else:
+            graph.add_edge(list(waits) if len(waits) > 1 else waits[0], s.name)
+    for source, targets in sent.items():
+        graph.add_conditional_edges(source, _fan_out(targets), targets)
+    waited_on = {w for _, waits in ordered for w in waits}
+    for s, _ in ordered:
+        if s.name not in waited_on:
+            graph.add_edge(s.name, END)
     return graph.compile()

@@ -28,6 +28,7 @@ from pydantic import (
 from ciagent.errors import ConfigError
 from ciagent.extractors import Extractor, as_extractor
 from ciagent.llm.backend import Backend
+from ciagent.pipeline import Step, as_step
 from ciagent.references import imported
 from ciagent.routing.registry import Deployment, Tier
 
@@ -63,6 +64,12 @@ class Settings(BaseModel):
         default=(),
         description="Signals of your own (`ciagent.extractors`): extractors, or their "
         "module:attribute names; each is asked of every chunk and its grounded items land in "
+        "`extras[name]`.",
+    )
+    steps: tuple[InstanceOf[Step], ...] = Field(
+        default=(),
+        description="Steps of your own (`ciagent.pipeline`), or their module:attribute names: "
+        "each runs where it is placed (after the steps it names) and its result lands in "
         "`extras[name]`.",
     )
     extractor_calls: Literal["auto", "ride", "own"] = Field(
@@ -243,6 +250,26 @@ class Settings(BaseModel):
         if len(set(names)) < len(names):
             raise ConfigError("extractors", f"two extractors share a name: {sorted(names)}")
         return declared
+
+    @field_validator("steps", mode="before")
+    @classmethod
+    def _steps_declared(cls, value: object) -> tuple[Step, ...]:
+        """Steps, or their module:attribute names (from a config file)."""
+        given = value if isinstance(value, list | tuple) else (value,)
+        named = [imported(v, "steps") if isinstance(v, str) else v for v in given]
+        return tuple(as_step(v) for v in named)
+
+    @model_validator(mode="after")
+    def _steps_placed(self) -> Settings:
+        if self.steps:
+            from ciagent.graph import build_graph  # the built-in steps, with langgraph
+
+            shared = {s.name for s in self.steps} & {e.name for e in self.extractors}
+            if shared:
+                named = sorted(shared)
+                raise ConfigError("steps", f"a step and an extractor share a name: {named}")
+            build_graph(self.steps)
+        return self
 
     @property
     def model_name(self) -> str:

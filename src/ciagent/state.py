@@ -162,6 +162,11 @@ class ChapterDraft(BaseModel):
     by: str | None = None
 
 
+def _merged(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """Results of steps that run side by side, each under its own name."""
+    return {**old, **new}
+
+
 class EnrichState(TypedDict, total=False):
     transcript: Transcript
     chunks: list[Chunk]
@@ -175,6 +180,8 @@ class EnrichState(TypedDict, total=False):
     claims: list[Claim]
     extract_found: dict[str, list[dict[str, Any]]]
     extract_failures: list[StepFailure]
+    extras: Annotated[dict[str, Any], _merged]
+    step_failures: Annotated[list[StepFailure], operator.add]
     result: EpisodeEnrichment
 
 

@@ -7,8 +7,10 @@ step, once the notes are in; `ciagent.extractors`)."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, Field, create_model
 
@@ -28,6 +30,7 @@ from ciagent.textnorm import normalize_key
 from ciagent.types import Chunk, Entity, StepFailure, Transcript
 
 __all__ = [
+    "climbing",
     "extract",
     "extractor_prompt",
     "found_in_notes",
@@ -37,15 +40,19 @@ __all__ = [
     "riding",
 ]
 
+T = TypeVar("T")
 PROMPT = "extract"
+NOTES_PROMPT = "chunk_notes"
 _ITEM_TOKENS = 48  # what one item of an answer takes, about: a few fields and a cited line
 _RIDE_SHARE = 2  # riders may take at most half the notes' completion cap
 
 
 def riding(settings: Settings, reading: Reading) -> tuple[Extractor, ...]:
     """The extractors asked inside the notes call: where the reading rides them, those not
-    declared `call="own"`, in order, while their items fit half the notes' answer."""
-    if not reading.extractors_ride:
+    declared `call="own"`, in order, while their items fit half the notes' answer. A notes
+    template of your own (`prompts_dir`) without `${extras}` carries none: each extractor is
+    then asked in a call of its own."""
+    if not reading.extractors_ride or not _room_for_riders(settings):
         return ()
     room = reading.output_tokens // _RIDE_SHARE
     riders: list[Extractor] = []
@@ -55,6 +62,11 @@ def riding(settings: Settings, reading: Reading) -> tuple[Extractor, ...]:
             riders.append(extractor)
             room -= need
     return tuple(riders)
+
+
+def _room_for_riders(settings: Settings) -> bool:
+    notes = load_prompt(NOTES_PROMPT, settings.prompts_dir)
+    return any(f"${marker}" in notes.system + notes.user for marker in ("extras", "{extras}"))
 
 
 def ridden_request(riders: tuple[Extractor, ...]) -> tuple[str, type[BaseModel] | None]:
@@ -97,9 +109,20 @@ def _kept(
     kept = []
     for item in items:
         grounded = _grounded(item, transcript, chunk, untrusted)
-        if grounded is not None and (e.confirm is None or e.confirm(grounded, transcript)):
+        if grounded is None or not _verbatim(e, grounded, transcript):
+            continue
+        if e.confirm is None or e.confirm(grounded, transcript):
             kept.append({**grounded, "found_by": "model"})
     return kept
+
+
+def _verbatim(e: Extractor, item: dict[str, Any], transcript: Transcript) -> bool:
+    """Whether the item's `verbatim` field is said on the lines it cites (no field: True)."""
+    if e.verbatim is None:
+        return True
+    value = normalize_key(str(item.get(e.verbatim) or ""))
+    cited = " ".join(transcript.segments[i].text for i in lines(item))
+    return bool(value) and f" {value} " in f" {normalize_key(cited)} "
 
 
 def gathered(
@@ -116,13 +139,16 @@ def gathered(
     return {e.name: _merged(e, every[e.name]) for e in extractors}
 
 
-def extractor_prompt(extractor: Extractor, folder: Path | None = None) -> Prompt:
+def extractor_prompt(
+    extractor: Extractor, folder: Path | None = None, template: str = PROMPT
+) -> Prompt:
     """The extractor's prompt: ciagent's frame (transcript lines are data) around its
-    instructions, named and versioned for it (`extract.<name>`, template and extractor versions)."""
-    frame = load_prompt(PROMPT, folder)
+    instructions, named and versioned for it (`extract.<name>`, template and extractor versions;
+    `extract_episode.<name>` for its episode call)."""
+    frame = load_prompt(template, folder)
     return frame.model_copy(
         update={
-            "name": f"{PROMPT}.{extractor.name}",
+            "name": f"{template}.{extractor.name}",
             "version": f"{frame.version}.{extractor.version}",
         }
     )
@@ -158,21 +184,35 @@ async def extract(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
 async def _ask(
     extractor: Extractor, transcript: Transcript, chunk: Chunk, ctx: RunContext
 ) -> list[BaseModel] | str:
-    """The chunk's items as the model gives them, or why there are none. An answer still
-    invalid after its re-asks is asked again on the next tier up, when one is deployed
-    (`settings.escalate`), as a chunk's notes are."""
-    tag, tier = CallTag(f"extract.{extractor.name}", chunk.id), Tier.SMALL
+    """The chunk's items as the model gives them, or why there are none."""
+    prompt = extractor_prompt(extractor, ctx.settings.prompts_dir)
+
+    async def ask(tag: CallTag, tier: Tier) -> list[BaseModel]:
+        answer = await ctx.client.structured(
+            tag,
+            prompt,
+            extractor.answer_model(),
+            min_tier=tier,
+            transcript=chunk_text(transcript, chunk),
+            instructions=extractor.instructions.strip(),
+            most=str(extractor.max_items),
+        )
+        items: list[BaseModel] = getattr(answer, "items", [])
+        return items
+
+    return await climbing(ctx, CallTag(f"extract.{extractor.name}", chunk.id), ask)
+
+
+async def climbing(
+    ctx: RunContext, tag: CallTag, ask: Callable[[CallTag, Tier], Awaitable[T]]
+) -> T | str:
+    """What `ask` answers, or why there is no answer. An answer still invalid after its
+    re-asks is asked again on the next tier up, when one is deployed (`settings.escalate`), as
+    a chunk's notes are."""
+    tier = Tier.SMALL
     while True:
         try:
-            answer = await ctx.client.structured(
-                tag,
-                extractor_prompt(extractor, ctx.settings.prompts_dir),
-                extractor.answer_model(),
-                min_tier=tier,
-                transcript=chunk_text(transcript, chunk),
-                instructions=extractor.instructions.strip(),
-                most=str(extractor.max_items),
-            )
+            return await ask(tag, tier)
         except BudgetExceeded as error:
             return str(error)
         except ModelCallError as error:
@@ -180,10 +220,7 @@ async def _ask(
             if above is None:
                 return str(error)
             tier = above
-            tag = CallTag(f"extract.{extractor.name}", chunk.id, tier=above, escalated=True)
-            continue
-        items: list[BaseModel] = getattr(answer, "items", [])
-        return items
+            tag = replace(tag, tier=above, escalated=True)
 
 
 def _grounded(

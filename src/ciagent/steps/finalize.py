@@ -19,6 +19,7 @@ from ciagent.steps.claims import GROUP_PROMPT as JUDGE_GROUP_PROMPT
 from ciagent.steps.claims import PROMPT as JUDGE_PROMPT
 from ciagent.steps.contrast import PROMPT as CONTRAST_PROMPT
 from ciagent.steps.entities import tidy_entities
+from ciagent.steps.episode_calls import TEMPLATE as EPISODE_TEMPLATE
 from ciagent.steps.escalate import PROMPT as LOCATE_PROMPT
 from ciagent.steps.extract import extractor_prompt, gathered, linked
 from ciagent.steps.merge import stand_in_summary, subjects
@@ -218,6 +219,7 @@ async def finalize(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
         if r.error is not None
     ]
     failures += state.get("extract_failures", [])
+    failures += state.get("step_failures", [])
     budget = ctx.client.budget
     if budget is not None and budget.refusals:
         # Which cap stopped the episode: its own, or the run's (which stops a batch too).
@@ -253,9 +255,15 @@ async def finalize(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
         names.append(JUDGE_GROUP_PROMPT)
     prompts = [load_prompt(name, folder) for name in names]
     prompts += [extractor_prompt(e, folder) for e in ctx.settings.extractors]
+    prompts += [
+        extractor_prompt(e, folder, EPISODE_TEMPLATE)
+        for e in ctx.settings.extractors
+        if e.episode is not None
+    ]
     extractors = ctx.settings.extractors
     extras = gathered(extractors, state.get("extract_found", {}), notes)
     linked(extractors, extras, entities)
+    extras.update(state.get("extras", {}))
     result = EpisodeEnrichment(
         status="budget_exceeded" if ctx.budget_exceeded else "partial" if failures else "complete",
         summary=summary,
