@@ -88,3 +88,48 @@ def test_a_bad_value_is_blamed_on_where_it_came_from(tmp_path: Path) -> None:
         Settings.load(config, env={})
     with pytest.raises(ConfigError, match=r"^argument budget_tokens: budget_tokens"):
         Settings.load(None, env={}, budget_tokens=-5)
+
+
+def test_a_bad_value_in_code_is_a_config_error_naming_the_setting() -> None:
+    with pytest.raises(ConfigError, match="chunk_overlap_tokens"):
+        Settings(chunk_overlap_tokens=900)
+    with pytest.raises(ConfigError, match="argument chunk_tokens"):
+        Settings().model_copy(update={"chunk_tokens": "many"})
+    with pytest.raises(ConfigError, match="unknown setting"):
+        Settings().model_copy(update={"chunk_size": 9})
+    from tests.test_extractors import Book
+
+    copied = Settings(cache=False).model_copy(update={"extractors": (Book,)})
+    assert [e.name for e in copied.extractors] == ["books"]  # declared, as when first given
+    assert copied.cache is False
+
+
+def test_the_library_reads_settings_as_the_command_line_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`ciagent.enrich(path)` with no settings reads ./ciagent.toml and CIAGENT_*; a Settings
+    object is used as given."""
+    import ciagent
+    from ciagent.testing import FakeModel
+
+    episode = Path(__file__).resolve().parents[1] / "examples" / "long-tide-ep41.vtt"
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "ciagent.toml").write_text('extractors = ["tests.test_extractors:Book"]\n')
+    monkeypatch.setenv("CIAGENT_CACHE", "false")
+    monkeypatch.setenv("CIAGENT_CACHE_DIR", str(tmp_path / "cache"))
+    first = ciagent.enrich(episode, model=FakeModel())
+    again = ciagent.enrich(episode, model=FakeModel())
+    assert "books" in first.extras  # from the file
+    assert again.cost.cache_hits == 0  # the environment's cache = false
+    given = ciagent.enrich(episode, Settings(cache=False), model=FakeModel())
+    assert given.extras == {}
+
+
+def test_an_empty_transcript_in_memory_is_a_transcript_error() -> None:
+    import ciagent
+    from ciagent import Transcript, TranscriptError
+    from ciagent.testing import FakeModel
+
+    empty = Transcript(segments=(), timed=False, format="txt", source="draft")
+    with pytest.raises(TranscriptError, match="draft: no segments with text"):
+        ciagent.enrich(empty, Settings(cache=False), model=FakeModel())

@@ -16,6 +16,7 @@ import ciagent
 from ciagent import ConfigError, EpisodeEnrichment, Settings, extractor, step
 from ciagent.graph import BUILTIN_STEPS, build_graph
 from ciagent.llm.backend import CallTag
+from ciagent.pipeline import BUILTIN_PLACES
 from ciagent.prompts import Prompt
 from ciagent.state import EnrichState, RunContext
 from ciagent.testing import FakeModel, FakeRequest, default_answer
@@ -228,3 +229,7 @@ def test_a_step_asks_the_embedded_model(models_dir: Path, tmp_path: Path) -> Non
     result = ciagent.enrich(EPISODE, settings)
     assert result.cost.by_step["audience"].calls >= 1
     assert result.extras["audience"]["audience"].strip(), result.extras
+
+
+def test_the_places_checked_with_the_settings_are_the_graphs() -> None:
+    assert {s.name: (s.after, s.per_chunk) for s in BUILTIN_STEPS} == BUILTIN_PLACES

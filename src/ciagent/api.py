@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 from ciagent.budget import BudgetGuard, Cap, Ledger, SpendLedger
 from ciagent.cache import ResponseCache
-from ciagent.errors import ConfigError
+from ciagent.errors import ConfigError, TranscriptError
 from ciagent.llm.asking import Client
 from ciagent.llm.backend import Backend
 from ciagent.llm.call import ModelClient
@@ -95,8 +95,10 @@ async def aenrich(
 ) -> EpisodeEnrichment:
     """Enrich one episode: a transcript file path or a loaded `Transcript`.
 
-    `model`, when given, replaces `settings.model`: a name, or a backend object (a
-    `FakeModel`, or any `ciagent.llm.backend.Backend`).
+    `settings`: as given; None reads them as the command line does (`Settings.load()`: the
+    defaults, then ./ciagent.toml when present, then CIAGENT_* variables). `model`, when given,
+    replaces `settings.model`: a name, or a backend object (a `FakeModel`, or any
+    `ciagent.llm.backend.Backend`).
 
     `progress(stage, done, total)` is called as chunks and steps finish. When a budget cap would
     be crossed, no further call is made and the result comes back with what was finished and
@@ -106,7 +108,7 @@ async def aenrich(
     from ciagent.graph import build_graph
     from ciagent.steps.node import settled
 
-    settings = settings or Settings()
+    settings = settings or Settings.load()
     if model is not None:
         settings = settings.model_copy(update={"model": model})
     settings = resolved(settings)
@@ -116,6 +118,8 @@ async def aenrich(
         if isinstance(source, Transcript)
         else load_transcript(source, max_bytes=settings.max_transcript_bytes)
     )
+    if not transcript.segments:
+        raise TranscriptError(transcript.source or "transcript", "no segments with text")
     count = token_counter()
     specs = model_specs(settings)
     reading = reading_for(settings, specs)

@@ -32,7 +32,7 @@ from typing import Any
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Send
 
-from ciagent.pipeline import Step, in_order
+from ciagent.pipeline import BUILTIN_PLACES, Step, in_order
 from ciagent.state import ChunkTask, EnrichState, RunContext
 from ciagent.steps.chapters import chapter_titles, chapters
 from ciagent.steps.chunk import chunk
@@ -51,26 +51,27 @@ from ciagent.steps.verify import verify
 __all__ = ["BUILTIN_STEPS", "build_graph"]
 
 
-def _builtin(name: str, run: Any, *after: str, **options: Any) -> Step:
-    return Step(name, run, after, contained=False, **options)
+def _builtin(name: str, run: Any, **options: Any) -> Step:
+    after, per_chunk = BUILTIN_PLACES[name]
+    return Step(name, run, after, per_chunk=per_chunk, contained=False, **options)
 
 
 BUILTIN_STEPS: tuple[Step, ...] = (
     _builtin("chunk", chunk),
-    _builtin("notes", chunk_notes, "chunk", per_chunk=True),
-    _builtin("names", names, "chunk"),
-    _builtin("extract", extract, "chunk"),
-    _builtin("chapter_titles", chapter_titles, "chunk"),
-    _builtin("merge", merge, "notes", "names", "extract"),
-    _builtin("chapters", chapters, "names", "chapter_titles"),
-    _builtin("summarize", summarize, "merge"),
-    _builtin("verify", verify, "summarize"),
-    _builtin("claims", claims, "verify"),
-    _builtin("episode_calls", episode_calls, "verify", when=has_episode_calls),
-    _builtin("escalate", escalate, "claims", when=needs_escalation),
-    _builtin("finalize", finalize, "escalate"),
+    _builtin("notes", chunk_notes),
+    _builtin("names", names),
+    _builtin("extract", extract),
+    _builtin("chapter_titles", chapter_titles),
+    _builtin("merge", merge),
+    _builtin("chapters", chapters),
+    _builtin("summarize", summarize),
+    _builtin("verify", verify),
+    _builtin("claims", claims),
+    _builtin("episode_calls", episode_calls, when=has_episode_calls),
+    _builtin("escalate", escalate, when=needs_escalation),
+    _builtin("finalize", finalize),
 )
-"""The built-in steps, in the order they are declared (each after the steps it names)."""
+"""The built-in steps, each placed as `ciagent.pipeline.BUILTIN_PLACES` says."""
 
 
 def _fan_out(per_chunk: list[str]) -> Any:

@@ -38,7 +38,7 @@ from pydantic import BaseModel
 
 from ciagent.errors import ConfigError
 
-__all__ = ["Step", "as_step", "in_order", "step"]
+__all__ = ["BUILTIN_PLACES", "Step", "as_step", "check_places", "in_order", "step"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 Condition = Callable[[Any, Any], bool]
@@ -71,6 +71,38 @@ class Step:
             raise ConfigError(where, "run is not a function")
         if self.per_chunk and len(self.after) != 1:
             raise ConfigError(where, "a per-chunk step runs after exactly one step")
+
+
+BUILTIN_PLACES: dict[str, tuple[tuple[str, ...], bool]] = {
+    "chunk": ((), False),
+    "notes": (("chunk",), True),
+    "names": (("chunk",), False),
+    "extract": (("chunk",), False),
+    "chapter_titles": (("chunk",), False),
+    "merge": (("notes", "names", "extract"), False),
+    "chapters": (("names", "chapter_titles"), False),
+    "summarize": (("merge",), False),
+    "verify": (("summarize",), False),
+    "claims": (("verify",), False),
+    "episode_calls": (("verify",), False),
+    "escalate": (("claims",), False),
+    "finalize": (("escalate",), False),
+}
+"""Where each built-in step runs: the steps it runs after, and whether it runs per chunk
+(`ciagent.graph.BUILTIN_STEPS` gives them their functions)."""
+
+
+def check_places(steps: Iterable[Step]) -> None:
+    """A ConfigError when `steps` cannot be placed among the built-in ones (see `in_order`)."""
+    placed = [
+        Step(name, _placed_elsewhere, after, per_chunk=per_chunk, contained=False)
+        for name, (after, per_chunk) in BUILTIN_PLACES.items()
+    ]
+    in_order((*placed, *steps))
+
+
+def _placed_elsewhere(state: Any, ctx: Any) -> None:
+    """A built-in step's stand-in while places are checked (it never runs)."""
 
 
 def _names(value: str | Iterable[str]) -> tuple[str, ...]:

@@ -11,6 +11,7 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
@@ -28,7 +29,7 @@ from pydantic import (
 from ciagent.errors import ConfigError
 from ciagent.extractors import Extractor, as_extractor
 from ciagent.llm.backend import Backend
-from ciagent.pipeline import Step, as_step
+from ciagent.pipeline import Step, as_step, check_places
 from ciagent.references import imported
 from ciagent.routing.registry import Deployment, Tier
 
@@ -262,13 +263,11 @@ class Settings(BaseModel):
     @model_validator(mode="after")
     def _steps_placed(self) -> Settings:
         if self.steps:
-            from ciagent.graph import build_graph  # the built-in steps, with langgraph
-
             shared = {s.name for s in self.steps} & {e.name for e in self.extractors}
             if shared:
                 named = sorted(shared)
                 raise ConfigError("steps", f"a step and an extractor share a name: {named}")
-            build_graph(self.steps)
+            check_places(self.steps)
         return self
 
     @property
@@ -352,18 +351,50 @@ class Settings(BaseModel):
             raise ConfigError(
                 sources.get(unknown[0], str(path)), f"unknown setting(s): {', '.join(unknown)}"
             )
+        told = _SOURCES.set(sources)
         try:
             return cls.model_validate(values)
+        finally:
+            _SOURCES.reset(told)
+
+    def __init__(self, **values: Any) -> None:
+        """A bad value is a ConfigError naming the setting and where it came from (the file and
+        line, the variable, or the argument)."""
+        try:
+            super().__init__(**values)
         except ValidationError as exc:
-            errors = exc.errors()
-            where = [_blame(err, sources) for err in errors]
-            first = next((w for w in where if w), "settings")
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
-                + (f" (from {w})" if w and w != first else "")
-                for err, w in zip(errors, where, strict=True)
-            )
-            raise ConfigError(first, problems) from None
+            sources = _SOURCES.get() or {name: f"argument {name}" for name in values}
+            raise _config_error(exc, sources) from None
+
+    def model_copy(
+        self, *, update: Mapping[str, Any] | None = None, deep: bool = False
+    ) -> Settings:
+        """A copy; with `update`, the changed settings checked as when they are first given
+        (a bad value is a ConfigError, an extractor given as its model is declared)."""
+        if not update:
+            return super().model_copy(deep=deep)
+        unknown = sorted(set(update) - set(type(self).model_fields))
+        if unknown:
+            raise ConfigError(f"argument {unknown[0]}", f"unknown setting(s): {', '.join(unknown)}")
+        kept = {name: getattr(self, name) for name in self.model_fields_set}
+        return type(self)(**{**kept, **update})
+
+
+# Where each value of the settings being validated came from, while `Settings.load` validates.
+_SOURCES: ContextVar[Mapping[str, str] | None] = ContextVar("settings_sources", default=None)
+
+
+def _config_error(exc: ValidationError, sources: Mapping[str, str]) -> ConfigError:
+    """A validation error as a ConfigError naming each setting at fault and where it came from."""
+    errors = exc.errors()
+    where = [_blame(err, sources) for err in errors]
+    first = next((w for w in where if w), "settings")
+    problems = "; ".join(
+        f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
+        + (f" (from {w})" if w and w != first else "")
+        for err, w in zip(errors, where, strict=True)
+    )
+    return ConfigError(first, problems)
 
 
 def _blame(error: Any, sources: Mapping[str, str]) -> str:

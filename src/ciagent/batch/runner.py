@@ -79,7 +79,7 @@ class BatchItem:
 
 def batch_settings(settings: Settings | None) -> Settings:
     """The settings with one run id for the whole batch (kept if the caller set one)."""
-    settings = settings or Settings()
+    settings = settings or Settings.load()
     if settings.run_id is None:
         settings = settings.model_copy(update={"run_id": f"batch-{uuid.uuid4().hex}"})
     return settings
