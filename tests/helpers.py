@@ -50,9 +50,14 @@ def assert_grounded(result: EpisodeEnrichment, transcript: Transcript) -> None:
 
 
 def without_cost(result: EpisodeEnrichment) -> dict[str, object]:
-    """The result minus what this run spent (a cached replay spends nothing)."""
+    """The result minus what this run spent (a cached replay spends nothing) and what names
+    the run (its id, when it was made)."""
     return result.model_dump(
-        exclude={"cost": True, "verification": {"verification_usd", "escalation_usd"}}
+        exclude={
+            "cost": True,
+            "verification": {"verification_usd", "escalation_usd"},
+            "provenance": {"run_id", "created_at"},
+        }
     )
 
 

@@ -28,6 +28,7 @@ from ciagent.errors import (
 from ciagent.extractors import Extractor, Span, extractor
 from ciagent.pipeline import Step, step
 from ciagent.settings import Settings
+from ciagent.tables import export
 from ciagent.transcripts import load_transcript
 from ciagent.types import (
     Chapter,
@@ -51,9 +52,10 @@ if TYPE_CHECKING:
     from ciagent.api import aenrich, enrich
     from ciagent.batch import enrich_many
 
-from ciagent.version import __version__
+from ciagent.version import SCHEMA_VERSION, __version__
 
 __all__ = [
+    "SCHEMA_VERSION",
     "BatchInputError",
     "BudgetExceeded",
     "Chapter",
@@ -86,6 +88,7 @@ __all__ = [
     "aenrich",
     "enrich",
     "enrich_many",
+    "export",
     "extractor",
     "load_transcript",
     "step",

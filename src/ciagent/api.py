@@ -19,6 +19,7 @@ from ciagent.llm.models import ModelSpec
 from ciagent.llm.reading import Reading, reading_for
 from ciagent.llm.routed import RoutedClient
 from ciagent.llm.usage import UsageMeter
+from ciagent.provenance import default_episode_id
 from ciagent.resolve import backend, check_keys, model_specs, new_router, reading, resolved, routed
 from ciagent.routing.policy import Router
 from ciagent.settings import Settings
@@ -72,7 +73,7 @@ def _budget(settings: Settings, ledger: SpendLedger | None) -> BudgetGuard | Non
     unless one is given); None without caps."""
     if not settings.has_budget:
         return None
-    run = settings.run_id or uuid.uuid4().hex
+    run = settings.run_id or uuid.uuid4().hex  # aenrich sets one
     caps = [
         Cap(f"run:{run}", settings.budget_usd, settings.budget_tokens, kind="run"),
         Cap(
@@ -92,6 +93,7 @@ async def aenrich(
     progress: ProgressCallback | None = None,
     shared: Shared | None = None,
     model: str | Backend | None = None,
+    episode_id: str | None = None,
 ) -> EpisodeEnrichment:
     """Enrich one episode: a transcript file path or a loaded `Transcript`.
 
@@ -103,7 +105,9 @@ async def aenrich(
     `progress(stage, done, total)` is called as chunks and steps finish. When a budget cap would
     be crossed, no further call is made and the result comes back with what was finished and
     `status == "budget_exceeded"`. `shared` is what the episodes of a batch hold in common
-    (`enrich_many` passes it).
+    (`enrich_many` passes it). `episode_id` names the episode in the result's provenance
+    (by default the file's name without its extension); the run's id is `settings.run_id`, or
+    a new one.
     """
     from ciagent.graph import build_graph
     from ciagent.steps.node import settled
@@ -111,6 +115,8 @@ async def aenrich(
     settings = settings or Settings.load()
     if model is not None:
         settings = settings.model_copy(update={"model": model})
+    if settings.run_id is None:
+        settings = settings.model_copy(update={"run_id": uuid.uuid4().hex})
     settings = resolved(settings)
     shared = shared or Shared()
     transcript = (
@@ -131,7 +137,12 @@ async def aenrich(
     try:
         client = _client(settings, specs, cache, shared.ledger, shared.router)
         context = RunContext(
-            settings=settings, client=client, count_tokens=count, reading=reading, progress=progress
+            settings=settings,
+            client=client,
+            count_tokens=count,
+            reading=reading,
+            progress=progress,
+            episode_id=episode_id or default_episode_id(source),
         )
         final = await build_graph(settings.steps).ainvoke(
             {"transcript": transcript},
@@ -152,9 +163,14 @@ def enrich(
     *,
     progress: ProgressCallback | None = None,
     model: str | Backend | None = None,
+    episode_id: str | None = None,
 ) -> EpisodeEnrichment:
-    """Synchronous `aenrich`; works inside a running event loop too (as in a notebook)."""
-    return _run_sync(aenrich(source, settings, progress=progress, model=model))
+    """Synchronous `aenrich`. Inside a running event loop (a notebook, an async service) it
+    runs the episode on a new loop in a worker thread and waits for it, so the caller's loop is
+    blocked until it ends: in async code, await `aenrich` instead."""
+    return _run_sync(
+        aenrich(source, settings, progress=progress, model=model, episode_id=episode_id)
+    )
 
 
 def _run_sync(coro: Coroutine[Any, Any, T]) -> T:

@@ -6,6 +6,7 @@ from html import escape
 from typing import TYPE_CHECKING, Any
 
 from ciagent.errors import ConfigError
+from ciagent.tables import rows
 
 if TYPE_CHECKING:
     from ciagent.types import EpisodeEnrichment
@@ -13,63 +14,16 @@ if TYPE_CHECKING:
 __all__ = ["to_dataframes", "to_html"]
 
 
-def _rows(result: EpisodeEnrichment) -> dict[str, list[dict[str, Any]]]:
-    return {
-        "chapters": [
-            {
-                "title": c.title,
-                "start": c.start,
-                "end": c.end,
-                "first_segment": c.segment_ids[0],
-                "last_segment": c.segment_ids[-1],
-                "summary": c.summary,
-            }
-            for c in result.chapters
-        ],
-        "topics": [
-            {"topic": t.name, "score": t.score, "category": t.category, "evidence": t.segment_ids}
-            for t in result.topics
-        ],
-        "mentions": [
-            {
-                "entity": e.name,
-                "type": e.type.value,
-                "verification": e.verification,
-                "text": m.text,
-                "start": m.start,
-                "end": m.end,
-                "segments": m.segment_ids,
-            }
-            for e in result.entities
-            for m in e.mentions
-        ],
-        "quotes": [
-            {"text": q.text, "speaker": q.speaker, "start": q.start, "end": q.end}
-            for q in result.quotes
-        ],
-        "claims": [
-            {
-                "claim": c.text,
-                "verdict": c.verdict,
-                "judged_by": c.judged_by,
-                "in_summary": c.in_summary,
-                "evidence": c.evidence_segment_ids,
-            }
-            for c in result.claims
-        ],
-        "cost": [{"step": name, **line.model_dump()} for name, line in result.cost.by_step.items()],
-    }
-
-
 def to_dataframes(result: EpisodeEnrichment) -> dict[str, Any]:
-    """One pandas DataFrame per kind: chapters, topics, mentions, quotes, claims, cost."""
+    """One pandas DataFrame per kind (`ciagent.tables.KINDS`): episodes, entities, mentions,
+    chapters, topics, quotes, claims and cost, each row with the episode's and run's ids."""
     try:
         import pandas as pd
     except ImportError:
         raise ConfigError(
             "notebook", "tables need pandas: pip install 'ciagent[notebook]'"
         ) from None
-    return {name: pd.DataFrame(rows) for name, rows in _rows(result).items()}
+    return {name: pd.DataFrame(found) for name, found in rows(result).items()}
 
 
 def to_html(result: EpisodeEnrichment) -> str:

@@ -62,6 +62,7 @@ class RunContext:
     count_tokens: TokenCounter
     reading: Reading = field(default_factory=Reading)
     progress: ProgressCallback | None = None
+    episode_id: str = ""
     started: float = field(default_factory=time.perf_counter)
     totals: dict[str, int] = field(default_factory=dict)
     _done: dict[str, int] = field(default_factory=dict)

@@ -10,7 +10,9 @@ import hashlib
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from ciagent.version import SCHEMA_ID, SCHEMA_VERSION
 
 __all__ = [
     "Chapter",
@@ -131,6 +133,9 @@ class Mention(_Frozen):
     character offsets of the text (from `char_start` in the first segment's text to `char_end`
     in the last one's)."""
 
+    id: str = Field(
+        default="", description="Unique in the episode, from where it is said (`ciagent.ids`)."
+    )
     segment_ids: list[int] = Field(min_length=1)
     start: float
     end: float
@@ -152,6 +157,11 @@ class _Checked(_Frozen):
 
 
 class Entity(_Checked):
+    id: str = Field(
+        default="",
+        description="The same in every episode for the same type and name as compared "
+        "(casefolded words, no diacritics): `ent_` and a hash (`ciagent.ids`).",
+    )
     name: str
     type: EntityType
     aliases: list[str] = Field(default_factory=list)
@@ -177,6 +187,9 @@ class Topic(_Frozen):
 
 
 class Quote(_Checked):
+    id: str = Field(
+        default="", description="Unique in the episode, from where it is said (`ciagent.ids`)."
+    )
     text: str = Field(description="Exact transcript text (the model's words if unverified).")
     speaker: str | None
     segment_ids: list[int] = Field(description="Where it is said; empty only if unverified.")
@@ -358,6 +371,23 @@ class CostReport(_Frozen):
 
 
 class Provenance(_Frozen):
+    """Where a result comes from: the run, the episode, the models, prompts and settings."""
+
+    run_id: str = Field(
+        description="The run it was made in: `Settings.run_id`, shared by a batch's episodes."
+    )
+    episode_id: str = Field(
+        description="The episode: a batch's id for it, `episode_id=` as given, the file's name "
+        "without its extension, or for an in-memory transcript with no source, `sha256:` and "
+        "the start of its hash."
+    )
+    source: str | None = Field(description="The transcript's file path or other origin.")
+    created_at: AwareDatetime = Field(description="When the result was made (UTC).")
+    settings_hash: str = Field(
+        description="Hash of the settings that change the answer (model, deployments, "
+        "extractors, steps, chunking, verification...; not paths, budgets, concurrency or "
+        "retries): equal hashes, prompt versions and transcript mean a comparable result."
+    )
     models: list[str]
     prompt_versions: dict[str, str]
     ciagent_version: str
@@ -381,6 +411,11 @@ Status = Literal["complete", "partial", "budget_exceeded"]
 class EpisodeEnrichment(_Frozen):
     """Everything ciagent found in one episode, with its evidence, cost and provenance."""
 
+    schema_version: str = Field(
+        default=SCHEMA_VERSION,
+        pattern=r"^\d+\.\d+\.\d+$",
+        description="The version of this contract (semver) that the result follows.",
+    )
     status: Status
     summary: str
     chapters: list[Chapter] = Field(default_factory=list)
@@ -406,8 +441,8 @@ class EpisodeEnrichment(_Frozen):
         return self.model_dump_json(indent=indent)
 
     def to_dataframes(self) -> dict[str, Any]:
-        """pandas DataFrames: chapters, topics, mentions, quotes, claims, cost (extra
-        `notebook`)."""
+        """pandas DataFrames, one per kind: episodes, entities, mentions, chapters, topics,
+        quotes, claims and cost, each row with the episode's id (extra `notebook`)."""
         from ciagent.frames import to_dataframes
 
         return to_dataframes(self)
@@ -424,7 +459,12 @@ class EpisodeEnrichment(_Frozen):
         """The output's JSON schema; with `extras` (an extractor's name -> what it puts in
         `extras`: its item as the result holds it, and whether that is a list of them),
         `extras` says what each of them holds."""
-        schema = cls.model_json_schema()
+        schema = {
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$id": SCHEMA_ID,
+            "version": SCHEMA_VERSION,
+            **cls.model_json_schema(),
+        }
         for name, (item, many) in (extras or {}).items():
             shape = item.model_json_schema(ref_template="#/$defs/{model}")
             schema.setdefault("$defs", {}).update(shape.pop("$defs", {}))

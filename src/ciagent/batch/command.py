@@ -22,9 +22,11 @@ from rich.table import Table
 from ciagent import cli_options as opt
 from ciagent.batch.runner import BatchItem, BatchSummary, run_batch
 from ciagent.batch.sources import EpisodeSource, read_sources
+from ciagent.batch.store import ResultStore
 from ciagent.errors import CiagentError, InputError
 from ciagent.preflight import preflight
 from ciagent.settings import Settings
+from ciagent.tables import check_target, export
 
 __all__ = ["batch", "summary_table"]
 
@@ -76,6 +78,15 @@ def batch(
     actors: Annotated[
         int, typer.Option("--actors", min=1, help="With --ray: Ray Data actors.")
     ] = 2,
+    table: Annotated[
+        Path | None,
+        typer.Option(
+            "--table",
+            help="Also write every finished episode's entities, mentions, chapters, topics, "
+            "quotes and claims as rows, with episode ids: a .parquet (extra 'table') or "
+            ".jsonl file.",
+        ),
+    ] = None,
     config: opt.ConfigOption = None,
     model: opt.ModelOption = None,
     cache_dir: opt.CacheDirOption = None,
@@ -88,6 +99,8 @@ def batch(
     try:
         settings = opt.run_settings(config, model, cache_dir, no_cache, budget_usd, budget_tokens)
         sources = read_sources(source)
+        if table is not None:
+            check_target(table)
         preflight(settings)  # the run's own problems stop it once, before any episode
     except InputError as exc:
         err.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
@@ -97,7 +110,7 @@ def batch(
         raise typer.Exit(EXIT_ERROR) from exc
     if on_ray is not None:
         summary = _on_ray(on_ray, sources, out, settings, actors, concurrency, retry_failed)
-        _report(err, summary, out)
+        _report(err, summary, out, sources, table)
         return
     progress = Progress(
         TextColumn("[bold]batch"),
@@ -148,7 +161,7 @@ def batch(
                 on_item=on_item,
             )
         )
-    _report(err, summary, out)
+    _report(err, summary, out, sources, table)
 
 
 def _on_ray(
@@ -180,10 +193,21 @@ def _on_ray(
         ray.shutdown()
 
 
-def _report(err: Console, summary: BatchSummary, out: Path) -> None:
-    """The summary table; exit 3 when the budget stopped the batch, 1 when episodes of the
-    folder are still failed (this run's or an earlier one's)."""
+def _report(
+    err: Console,
+    summary: BatchSummary,
+    out: Path,
+    sources: list[EpisodeSource],
+    table: Path | None,
+) -> None:
+    """The summary table, and the rows of the finished episodes in `table`; exit 3 when the
+    budget stopped the batch, 1 when episodes of the folder are still failed (this run's or an
+    earlier one's)."""
     err.print(summary_table(summary, out))
+    if table is not None:
+        results = ResultStore(out).results([s.id for s in sources])
+        export(results, table)
+        err.print(f"{len(results)} episodes' rows in {table}")
     if summary.outstanding:
         err.print(
             f"{summary.outstanding} episodes failed: see {out / 'failures.jsonl'} "

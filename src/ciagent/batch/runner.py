@@ -90,7 +90,7 @@ async def _one(source: EpisodeSource, settings: Settings, shared: Shared) -> Bat
 
     started = time.perf_counter()
     try:
-        result = await aenrich(source.path, settings, shared=shared)
+        result = await aenrich(source.input, settings, shared=shared, episode_id=source.id)
     except Exception as exc:  # one bad episode must not stop a catalog
         return BatchItem(source, error=exc, wall_s=time.perf_counter() - started)
     return BatchItem(source, result=result, wall_s=time.perf_counter() - started)

@@ -1,4 +1,5 @@
-"""What a batch enriches: a folder of transcripts, or a JSONL manifest of `{id, path, ...}`.
+"""What a batch enriches: a folder of transcripts, or a JSONL manifest of `{id, path, ...}`;
+in code, transcripts loaded or built in memory too.
 
 Every episode has an id, unique in the batch, that names its result file; a manifest line's
 other keys are kept as the episode's metadata and written beside its result. A manifest's
@@ -13,32 +14,88 @@ import re
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError, model_validator
 
 from ciagent.errors import BatchInputError
+from ciagent.provenance import default_episode_id
 from ciagent.transcripts import EXTENSIONS
+from ciagent.types import Transcript
 
-__all__ = ["BatchInputError", "EpisodeSource", "file_name", "read_sources"]
+__all__ = ["BatchInputError", "EpisodeSource", "SourceLike", "file_name", "read_sources"]
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 class EpisodeSource(BaseModel):
-    """One episode of a batch."""
+    """One episode of a batch: a transcript file (`path`) or a transcript in memory."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     id: str = Field(min_length=1, max_length=512)
-    path: Path
+    path: Path | None = None
+    transcript: Transcript | None = None
     metadata: dict[str, JsonValue] = Field(default_factory=dict)
 
+    @model_validator(mode="after")
+    def _one_transcript(self) -> EpisodeSource:
+        if (self.path is None) == (self.transcript is None):
+            raise ValueError(f"episode {self.id!r} needs a path or a transcript, not both")
+        return self
+
+    @property
+    def origin(self) -> str:
+        """Where it comes from, as records name it: the path, or the transcript's source."""
+        if self.path is not None:
+            return str(self.path)
+        assert self.transcript is not None
+        return self.transcript.source or f"<in memory: {self.id}>"
+
+    @property
+    def input(self) -> Path | Transcript:
+        """What `aenrich` reads."""
+        if self.path is not None:
+            return self.path
+        assert self.transcript is not None
+        return self.transcript
+
     @classmethod
-    def of(cls, source: EpisodeSource | str | Path) -> EpisodeSource:
-        """A source as given: a path's id is its file name without the extension."""
+    def of(cls, source: SourceLike) -> EpisodeSource:
+        """A source as given: a path's id is its file name without the extension, an in-memory
+        transcript's its source's name (or `sha256:` and the start of its hash); an
+        `(id, path or transcript)` pair names it."""
         if isinstance(source, EpisodeSource):
             return source
-        path = Path(source)
-        return cls(id=path.stem, path=path)
+        if isinstance(source, tuple):
+            if len(source) != 2 or not isinstance(source[0], str):
+                raise BatchInputError(
+                    "enrich_many", f"a pair must be (id, path or Transcript), not {source!r:.80}"
+                )
+            episode_id, given = source
+            return cls._made(episode_id, given)
+        if isinstance(source, Transcript | str | Path):
+            return cls._made(default_episode_id(source), source)
+        raise BatchInputError(
+            "enrich_many",
+            f"an episode is a path, a Transcript, an (id, path or Transcript) pair or an "
+            f"EpisodeSource, not {type(source).__name__}",
+        )
+
+    @classmethod
+    def _made(cls, episode_id: str, given: object) -> EpisodeSource:
+        try:
+            if isinstance(given, Transcript):
+                return cls(id=episode_id, transcript=given)
+            if isinstance(given, str | Path):
+                return cls(id=episode_id, path=Path(given))
+        except ValidationError as exc:
+            raise BatchInputError("enrich_many", exc.errors()[0]["msg"]) from exc
+        raise BatchInputError(
+            "enrich_many", f"episode {episode_id!r}: a path or a Transcript, not {given!r:.80}"
+        )
+
+
+SourceLike = EpisodeSource | Transcript | str | Path | tuple[str, "Transcript | str | Path"]
+"""What `enrich_many` takes for one episode."""
 
 
 def file_name(episode_id: str) -> str:

@@ -76,6 +76,11 @@ class ResultStore:
         except (OSError, ValidationError):
             return None
 
+    def results(self, ids: list[str]) -> list[EpisodeEnrichment]:
+        """The results of the episodes of `ids` that are finished here, in that order."""
+        found = (self.read(episode_id) for episode_id in ids if self.finished(episode_id))
+        return [record.result for record in found if record is not None]
+
     def partial_path(self, episode_id: str) -> Path:
         """Where an episode's partial result is kept: never taken for a finished one."""
         return self.path(episode_id).with_suffix(".partial.json")
@@ -92,13 +97,13 @@ class ResultStore:
     @staticmethod
     def _write(target: Path, source: EpisodeSource, result: EpisodeEnrichment) -> Path:
         record = EpisodeRecord(
-            id=source.id, path=str(source.path), metadata=source.metadata, result=result
+            id=source.id, path=source.origin, metadata=source.metadata, result=result
         )
         write_atomic(target, record.model_dump_json(indent=2) + "\n")
         return target
 
     def fail(self, source: EpisodeSource, error: str, message: str) -> FailureRecord:
-        failure = FailureRecord(id=source.id, path=str(source.path), error=error, message=message)
+        failure = FailureRecord(id=source.id, path=source.origin, error=error, message=message)
         append_line(self.folder / FAILURES, failure.model_dump_json())
         return failure
 

@@ -8,10 +8,13 @@ are taken out of the summary, or kept with their verdicts.
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 
 from ciagent.entailment import role_corrected
+from ciagent.ids import with_ids
 from ciagent.prompts import load_prompt
 from ciagent.prose import as_episode, quotable, with_articles
+from ciagent.provenance import settings_hash
 from ciagent.state import EnrichState, EnrichUpdate, Grounding, RunContext
 from ciagent.steps.chapter_summaries import summarized
 from ciagent.steps.chapters import PROMPT as CHAPTERS_PROMPT
@@ -287,6 +290,11 @@ async def finalize(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
         failures=failures,
         extras=extras,
         provenance=Provenance(
+            run_id=ctx.settings.run_id or "",
+            episode_id=ctx.episode_id,
+            source=transcript.source,
+            created_at=datetime.now(UTC),
+            settings_hash=settings_hash(ctx.settings),
             models=models,
             prompt_versions={p.name: p.version for p in prompts},
             ciagent_version=__version__,
@@ -296,4 +304,4 @@ async def finalize(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
         ),
     )
     ctx.report("finalize")
-    return {"result": screen(result)}
+    return {"result": with_ids(screen(result))}
