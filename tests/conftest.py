@@ -10,7 +10,13 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parent / "data"
-QMSUM = ROOT.parent / "shared" / "datasets" / "qmsum"
+# The QMSum meetings lie in ../shared beside the clone (CIAGENT_TEST_SHARED names another place);
+# a test that reads them skips, saying so, where they are not.
+SHARED = Path(os.environ.get("CIAGENT_TEST_SHARED") or ROOT.parent / "shared")
+QMSUM = SHARED / "datasets" / "qmsum"
+needs_qmsum = pytest.mark.skipif(
+    not QMSUM.is_dir(), reason=f"needs the QMSum meetings at {QMSUM} (../shared beside the clone)"
+)
 
 # The embedded model file (490 MB) is assembled once per machine, in the user's cache, and reused.
 MODELS_DIR = platformdirs.user_cache_path("ciagent") / "models"

@@ -151,12 +151,13 @@ def test_a_rerun_skips_finished_episodes_and_retries_failures_only_when_asked(
     calls = len(fake.requests)
 
     again = asyncio.run(run_batch(sources, out, settings))
-    assert (again.skipped, again.done, again.failed) == (4, 0, 0)
+    # The broken episode is held back, not counted as finished.
+    assert (again.skipped, again.held_back, again.done, again.failed) == (3, 1, 0, 0)
     assert len(fake.requests) == calls  # nothing finished, or known to fail, is asked again
 
     broken.write_text(episode_text(9), encoding="utf-8")
     retried = asyncio.run(run_batch(sources, out, settings, retry_failed=True))
-    assert (retried.skipped, retried.done, retried.failed) == (3, 1, 0)
+    assert (retried.skipped, retried.held_back, retried.done, retried.failed) == (3, 0, 1, 0)
     assert ResultStore(out).failures() == {}
     assert (out / "failures.jsonl").read_text() == ""
 

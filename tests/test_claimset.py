@@ -28,9 +28,10 @@ from ciagent.negation import negate
 from ciagent.settings import Settings
 from ciagent.testing import FakeModel, FakeRequest
 from ciagent.textnorm import normalize_key, split_sentences
-from tests.conftest import QMSUM
+from tests.conftest import QMSUM, needs_qmsum
 
 PATHS = sorted(QMSUM.glob("*.json"))
+pytestmark = needs_qmsum
 
 
 @pytest.fixture(scope="module")

@@ -18,9 +18,9 @@ from ciagent.evals.runner import junk_share, score, with_signals
 from ciagent.evals.signals import label_prf, part_boundary_prf, people_prf
 from ciagent.settings import Settings
 from ciagent.testing import FakeModel
+from tests.conftest import QMSUM, needs_qmsum
 from tests.helpers import reference
 
-QMSUM = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "qmsum"
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -86,6 +86,7 @@ def test_junk_share_counts_fillers_roles_and_labels_among_titles_topics_entities
     assert junk_share(EpisodeEnrichment.model_construct(chapters=[], topics=[], entities=[])) == 0.0
 
 
+@needs_qmsum
 def test_qmsum_reader_takes_gold_chapters_and_summary() -> None:
     [episode] = read_dataset(QMSUM / "TS3010a.json")
     assert episode.chapters == [0, 103, 132]
@@ -119,6 +120,7 @@ def test_golden_reader_and_its_errors(tmp_path: Path) -> None:
         read_dataset(bad)
 
 
+@needs_qmsum
 def test_eval_command_prints_tables_and_writes_scores(tmp_path: Path) -> None:
     fake = FakeModel()
     runner = CliRunner()
@@ -179,6 +181,7 @@ def test_the_signals_scores_count_one_to_one() -> None:
     assert people_prf(said, people).f1 == 0.5
 
 
+@needs_qmsum
 def test_an_episode_with_gold_for_a_signal_runs_its_extractor(tmp_path: Path) -> None:
     (episode,) = [
         e for e in read_dataset(ROOT / "evals" / "golden.jsonl") if e.id == "field-kitchen-ep3"

@@ -38,6 +38,7 @@ EXPECTED = {
     "extractor",
     "load_transcript",
     "step",
+    "warmup",
 }
 
 

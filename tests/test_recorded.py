@@ -27,9 +27,10 @@ from ciagent.textnorm import split_sentences
 from ciagent.transcripts import load_transcript
 from ciagent.types import EpisodeEnrichment
 from ciagent.vocabulary import not_metadata
+from tests.conftest import QMSUM, needs_qmsum
 
 ROOT = Path(__file__).resolve().parents[1]
-QMSUM = ROOT.parent / "shared" / "datasets" / "qmsum"
+pytestmark = needs_qmsum  # the recording is of the golden episodes and the QMSum meetings
 
 
 def _episodes() -> list[EvalEpisode]:

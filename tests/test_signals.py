@@ -18,10 +18,10 @@ from ciagent.signals.people import Participant, cast, introduced
 from ciagent.signals.safety import SafetyFlag, flagged, rated
 from ciagent.signals.segments import ContentSegment, joined, parts, sponsor_reads
 from ciagent.testing import FakeModel, FakeRequest, default_answer
+from tests.conftest import QMSUM, needs_qmsum
 from tests.helpers import riding
 
 EPISODE = Path(__file__).resolve().parents[1] / "examples" / "field-kitchen-ep3.vtt"
-QMSUM = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "qmsum"
 # The annotated parts: kind, sponsor, first and last cue (1-based, as the file numbers them).
 PARTS = [
     ("intro", None, 1, 2),
@@ -116,6 +116,7 @@ def test_the_embedded_model_run_finds_both_sponsor_reads(models_dir: Path, tmp_p
         ), (start, end, reads)
 
 
+@needs_qmsum
 def test_framing_parts_are_found_without_a_model() -> None:
     transcript = load_transcript(EPISODE)
     found = [
@@ -158,6 +159,7 @@ def test_safety_rules_label_the_passages_and_not_the_figures_of_speech() -> None
     assert not labelled & {1, 3, 9, 26, 28, 31}
 
 
+@needs_qmsum
 def test_safety_rules_on_the_other_episodes() -> None:
     examples = EPISODE.parent
     for other in ("long-tide-ep41.vtt", "harvest-notes-ep7.txt", "iron-and-stone-ep12.srt"):
@@ -216,6 +218,7 @@ def test_people_are_found_with_their_roles_and_linked_to_the_entities() -> None:
     assert any(p["entity"] for p in result.extras["people"]), names
 
 
+@needs_qmsum
 def test_people_without_a_model_on_the_other_episodes() -> None:
     def found(path: Path) -> list[tuple[str, str]]:
         items = [{**item, "found_by": "rules"} for item in introduced(load_transcript(path))]

@@ -47,7 +47,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ciagent.api import model_specs
-from ciagent.cache import ResponseCache
+from ciagent.cache import response_cache
 from ciagent.evals.claimset import (
     LABELS,
     LabelledClaim,
@@ -105,7 +105,7 @@ def context_for(settings: Settings, cache: bool = False) -> RunContext:
     (spec,) = model_specs(settings)
     reading = reading_for(settings, (spec,))
     settings = settings.model_copy(update={"max_output_tokens": reading.output_tokens})
-    responses = ResponseCache(settings.cache_dir / "responses") if cache else None
+    responses = response_cache(settings) if cache else None
     client = ModelClient(settings, backend(settings), UsageMeter(), responses)
     return RunContext(
         settings=settings, client=client, count_tokens=token_counter(), reading=reading

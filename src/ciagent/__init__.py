@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     from ciagent.batch import enrich_many
 
 from ciagent.version import SCHEMA_VERSION, __version__
+from ciagent.warm import warmup
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -92,6 +93,7 @@ __all__ = [
     "extractor",
     "load_transcript",
     "step",
+    "warmup",
 ]
 
 

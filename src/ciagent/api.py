@@ -9,9 +9,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ciagent import telemetry
 from ciagent.budget import BudgetGuard, Cap, Ledger, SpendLedger
-from ciagent.cache import ResponseCache
+from ciagent.cache import ResponseCache, response_cache
 from ciagent.errors import ConfigError, TranscriptError
+from ciagent.events import EventCallback
 from ciagent.llm.asking import Client
 from ciagent.llm.backend import Backend
 from ciagent.llm.call import ModelClient
@@ -29,6 +31,7 @@ from ciagent.steps.notes import notes_request
 from ciagent.tokens import TokenCounter, token_counter
 from ciagent.transcripts import load_transcript
 from ciagent.types import EpisodeEnrichment, Transcript
+from ciagent.warm import warmed, warmup
 
 __all__ = ["Shared", "aenrich", "enrich", "model_specs", "new_router", "reading"]
 
@@ -83,7 +86,11 @@ def _budget(settings: Settings, ledger: SpendLedger | None) -> BudgetGuard | Non
             kind="episode",
         ),
     ]
-    return BudgetGuard(ledger or Ledger(settings.ledger_file), caps, shared=[f"run:{run}"])
+    return BudgetGuard(
+        ledger or Ledger(settings.ledger_file, settings.ledger_keep_days),
+        caps,
+        shared=[f"run:{run}"],
+    )
 
 
 async def aenrich(
@@ -94,6 +101,7 @@ async def aenrich(
     shared: Shared | None = None,
     model: str | Backend | None = None,
     episode_id: str | None = None,
+    on_event: EventCallback | None = None,
 ) -> EpisodeEnrichment:
     """Enrich one episode: a transcript file path or a loaded `Transcript`.
 
@@ -108,21 +116,48 @@ async def aenrich(
     (`enrich_many` passes it). `episode_id` names the episode in the result's provenance
     (by default the file's name without its extension); the run's id is `settings.run_id`, or
     a new one.
-    """
-    from ciagent.graph import build_graph
-    from ciagent.steps.node import settled
 
+    `on_event` is called with each event of the run as it happens (`ciagent.events`: the
+    episode starting and finishing, every model call as it settles, progress), each naming the
+    run and the episode. Log records (`ciagent.*`) carry the same ids, and with the `otel` extra
+    the episode, its steps and its model calls are OpenTelemetry spans (`ciagent.telemetry`).
+
+    The event loop is never held for long: the transcript is read, and the steps' own work
+    (chunking, alignment, segmentation, retrieval, merging) runs, in worker threads.
+    """
     settings = settings or Settings.load()
     if model is not None:
         settings = settings.model_copy(update={"model": model})
     if settings.run_id is None:
         settings = settings.model_copy(update={"run_id": uuid.uuid4().hex})
     settings = resolved(settings)
-    shared = shared or Shared()
+    assert settings.run_id is not None
+    episode_id = episode_id or default_episode_id(source)
+    origin = (source.source or episode_id) if isinstance(source, Transcript) else str(source)
+    with telemetry.episode(settings.run_id, episode_id, origin, on_event) as scope:
+        result = await _enrich(source, settings, progress, shared or Shared(), episode_id)
+        scope.finished(result)
+    return result
+
+
+async def _enrich(
+    source: str | Path | Transcript,
+    settings: Settings,
+    progress: ProgressCallback | None,
+    shared: Shared,
+    episode_id: str,
+) -> EpisodeEnrichment:
+    if not warmed(settings):  # imports, tokenizer, NLP, worker threads: never on the loop
+        await asyncio.to_thread(warmup, settings)
+    from ciagent.graph import build_graph
+    from ciagent.steps.node import settled
+
     transcript = (
         source
         if isinstance(source, Transcript)
-        else load_transcript(source, max_bytes=settings.max_transcript_bytes)
+        else await asyncio.to_thread(
+            load_transcript, source, max_bytes=settings.max_transcript_bytes
+        )
     )
     if not transcript.segments:
         raise TranscriptError(transcript.source or "transcript", "no segments with text")
@@ -132,7 +167,7 @@ async def aenrich(
     _check_fits(settings, reading, min(specs, key=lambda s: s.context_window), count)
     settings = settings.model_copy(update={"max_output_tokens": reading.output_tokens})
     own_cache = shared.cache is None and settings.cache
-    cache = ResponseCache(settings.cache_dir / "responses") if own_cache else shared.cache
+    cache = response_cache(settings) if own_cache else shared.cache
     client: Client | None = None
     try:
         client = _client(settings, specs, cache, shared.ledger, shared.router)
@@ -142,7 +177,7 @@ async def aenrich(
             count_tokens=count,
             reading=reading,
             progress=progress,
-            episode_id=episode_id or default_episode_id(source),
+            episode_id=episode_id,
         )
         final = await build_graph(settings.steps).ainvoke(
             {"transcript": transcript},
@@ -164,12 +199,20 @@ def enrich(
     progress: ProgressCallback | None = None,
     model: str | Backend | None = None,
     episode_id: str | None = None,
+    on_event: EventCallback | None = None,
 ) -> EpisodeEnrichment:
     """Synchronous `aenrich`. Inside a running event loop (a notebook, an async service) it
     runs the episode on a new loop in a worker thread and waits for it, so the caller's loop is
     blocked until it ends: in async code, await `aenrich` instead."""
     return _run_sync(
-        aenrich(source, settings, progress=progress, model=model, episode_id=episode_id)
+        aenrich(
+            source,
+            settings,
+            progress=progress,
+            model=model,
+            episode_id=episode_id,
+            on_event=on_event,
+        )
     )
 
 

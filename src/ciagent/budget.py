@@ -29,7 +29,15 @@ from typing import Protocol
 from ciagent.errors import BudgetExceeded, CapKind
 from ciagent.files import move_aside
 
-__all__ = ["BudgetGuard", "Cap", "Ledger", "Reservation", "Spend", "SpendLedger"]
+__all__ = [
+    "DEFAULT_KEEP_DAYS",
+    "BudgetGuard",
+    "Cap",
+    "Ledger",
+    "Reservation",
+    "Spend",
+    "SpendLedger",
+]
 
 log = logging.getLogger(__name__)
 
@@ -86,11 +94,24 @@ class Hold:
     draw: Reservation | None = None
 
 
-class Ledger:
-    """A ledger file shared by every thread and process that opens the same path."""
+DEFAULT_KEEP_DAYS = 30.0
+_pruned: set[tuple[Path, float]] = set()  # (ledger, keep_days) pruned by this process
 
-    def __init__(self, path: Path) -> None:
+
+class Ledger:
+    """A ledger file shared by every thread and process that opens the same path.
+
+    The rows of a scope (a run, an episode) with no call for `keep_days` are pruned (a hold
+    that old is a call long gone), once a process on opening the file and whenever `prune` is
+    called: the ledger holds the runs that may still go on, not every call ever made."""
+
+    def __init__(
+        self, path: Path, keep_days: float = DEFAULT_KEEP_DAYS, *, prune_on_open: bool = True
+    ) -> None:
+        if keep_days <= 0:
+            raise ValueError("keep_days must be above 0")
         self.path = path
+        self.keep_days = keep_days
         path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         try:
@@ -110,6 +131,25 @@ class Ledger:
                 aside,
             )
             self._connection().executescript(_SCHEMA)
+        if prune_on_open and (path.resolve(), keep_days) not in _pruned:
+            _pruned.add((path.resolve(), keep_days))
+            self.prune()
+
+    def prune(self, keep_days: float | None = None) -> int:
+        """Delete the rows of every scope idle for `keep_days` (the ledger's own by default);
+        returns how many rows went."""
+        cutoff = time.time() - 86400 * (self.keep_days if keep_days is None else keep_days)
+        with self._transaction() as db:
+            gone = db.execute(
+                "DELETE FROM entries WHERE scope IN (SELECT scope FROM entries GROUP BY scope "
+                "HAVING MAX(created) < ?)",
+                (cutoff,),
+            ).rowcount
+        return int(gone)
+
+    def rows(self) -> int:
+        """How many rows the ledger holds."""
+        return int(self._connection().execute("SELECT COUNT(*) FROM entries").fetchone()[0])
 
     def _connection(self) -> sqlite3.Connection:
         connection: sqlite3.Connection | None = getattr(self._local, "connection", None)

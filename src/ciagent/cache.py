@@ -20,18 +20,30 @@ import json
 import logging
 import sqlite3
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import diskcache
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ciagent.files import move_aside
 
-__all__ = ["CacheStats", "CachedAnswer", "ResponseCache", "TextDisk", "cache_key"]
+if TYPE_CHECKING:
+    from ciagent.settings import Settings
+
+__all__ = [
+    "DEFAULT_MAX_MB",
+    "CacheStats",
+    "CachedAnswer",
+    "ResponseCache",
+    "TextDisk",
+    "cache_key",
+    "response_cache",
+]
 
 log = logging.getLogger(__name__)
 
 _FORMAT = "ciagent-cache-1"
+DEFAULT_MAX_MB = 2048
 
 
 class CachedAnswer(BaseModel):
@@ -99,13 +111,16 @@ class TextDisk(diskcache.Disk):  # type: ignore[misc]
         return None  # a pickle, bytes or a number: not an answer this cache wrote
 
 
-def _open(directory: Path) -> diskcache.Cache:
-    """The cache at `directory`; one whose database SQLite cannot read is moved aside (with a
-    warning) and a new one started."""
+def _open(directory: Path, max_mb: int) -> diskcache.Cache:
+    """The cache at `directory`, its least recently used answers dropped past `max_mb`; one
+    whose database SQLite cannot read is moved aside (with a warning) and a new one started."""
 
     def opened() -> diskcache.Cache:
         return diskcache.Cache(
-            str(directory), disk=TextDisk, size_limit=2**33, eviction_policy="none"
+            str(directory),
+            disk=TextDisk,
+            size_limit=max_mb * 2**20,
+            eviction_policy="least-recently-used",
         )
 
     try:
@@ -124,12 +139,18 @@ def _open(directory: Path) -> diskcache.Cache:
 
 
 class ResponseCache:
-    """A folder of cached answers, shared safely by threads and processes (SQLite underneath)."""
+    """A folder of cached answers, shared safely by threads and processes (SQLite underneath).
 
-    def __init__(self, directory: Path) -> None:
+    It holds at most about `max_mb` megabytes: past that, each write drops the least recently
+    used answers (`prune` does it at once, down to the limit)."""
+
+    def __init__(self, directory: Path, max_mb: int = DEFAULT_MAX_MB) -> None:
+        if max_mb < 1:
+            raise ValueError("max_mb must be at least 1")
         self.directory = directory
+        self.max_mb = max_mb
         directory.mkdir(parents=True, exist_ok=True)
-        self._cache = _open(directory)
+        self._cache = _open(directory, max_mb)
 
     def get(self, key: str) -> CachedAnswer | None:
         raw = self._cache.get(key)
@@ -148,9 +169,19 @@ class ResponseCache:
             directory=str(self.directory), entries=len(self._cache), bytes=self._cache.volume()
         )
 
+    def prune(self) -> int:
+        """Drop the least recently used answers until the cache is under its limit; returns
+        how many were dropped."""
+        return int(self._cache.cull())
+
     def clear(self) -> int:
         """Remove every entry; returns how many there were."""
         return int(self._cache.clear())
 
     def close(self) -> None:
         self._cache.close()
+
+
+def response_cache(settings: Settings) -> ResponseCache:
+    """The response cache the settings name: cache_dir/responses, capped at cache_max_mb."""
+    return ResponseCache(settings.cache_dir / "responses", settings.cache_max_mb)

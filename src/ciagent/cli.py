@@ -140,14 +140,14 @@ app.add_typer(cache_app, name="cache")
 
 
 def _response_cache(config: Path | None, cache_dir: Path | None) -> ResponseCache:
-    from ciagent.cache import ResponseCache
+    from ciagent.cache import response_cache
     from ciagent.settings import Settings
 
     try:
         settings = Settings.load(config, cache_dir=cache_dir)
     except InputError as exc:
         _fail(EXIT_INPUT, str(exc))
-    return ResponseCache(settings.cache_dir / "responses")
+    return response_cache(settings)
 
 
 @cache_app.command("stats")
@@ -170,6 +170,55 @@ def cache_clear(config: ConfigOption = None, cache_dir: CacheDirOption = None) -
     finally:
         cache.close()
     sys.stdout.write(f"{cache.directory}: removed {removed} entries\n")
+
+
+@cache_app.command("prune")
+def cache_prune(
+    config: ConfigOption = None,
+    cache_dir: CacheDirOption = None,
+    max_mb: Annotated[
+        int | None,
+        typer.Option("--max-mb", min=1, help="Cache size to prune to (default: cache_max_mb)."),
+    ] = None,
+    keep_days: Annotated[
+        float | None,
+        typer.Option(
+            "--keep-days", min=0.0, help="Ledger rows of runs idle longer go (ledger_keep_days)."
+        ),
+    ] = None,
+) -> None:
+    """Drop the least recently used cached answers past the size limit, and the spend ledger's
+    rows of runs idle longer than the age limit."""
+    from ciagent.budget import Ledger
+    from ciagent.cache import response_cache
+    from ciagent.settings import Settings
+
+    try:
+        settings = Settings.load(
+            config,
+            given_as={"cache_dir": "--cache-dir", "cache_max_mb": "--max-mb"},
+            cache_dir=cache_dir,
+            cache_max_mb=max_mb,
+        )
+    except InputError as exc:
+        _fail(EXIT_INPUT, str(exc))
+    cache = response_cache(settings)
+    try:
+        dropped, stats = cache.prune(), cache.stats()
+    finally:
+        cache.close()
+    sys.stdout.write(
+        f"{stats.directory}: dropped {dropped} entries; {stats.entries} left, {stats.bytes} bytes "
+        f"(limit {settings.cache_max_mb} MB)\n"
+    )
+    if settings.ledger_file.is_file():
+        ledger = Ledger(settings.ledger_file, settings.ledger_keep_days, prune_on_open=False)
+        gone = ledger.prune(keep_days)
+        sys.stdout.write(
+            f"{settings.ledger_file}: pruned {gone} rows of runs idle over "
+            f"{settings.ledger_keep_days if keep_days is None else keep_days:g} days; "
+            f"{ledger.rows()} left\n"
+        )
 
 
 @app.command()
@@ -265,6 +314,15 @@ def eval_(
     model: Annotated[
         str | None, typer.Option("--model", "-m", help="Model for every config.")
     ] = None,
+    cache_dir: CacheDirOption = None,
+    no_cache: Annotated[
+        bool,
+        typer.Option(
+            "--no-cache",
+            help="Ask the model every call: cost and wall-time columns then measure the "
+            "configs, not what an earlier run left in the cache.",
+        ),
+    ] = False,
 ) -> None:
     """Enrich every episode under every config; print quality and cost side by side."""
     from ciagent.evals import evaluate, read_dataset
@@ -274,11 +332,16 @@ def eval_(
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
     try:
         episodes = [episode for path in datasets for episode in read_dataset(path)]
-        configs = (
-            {path.stem: Settings.load(path, model=model) for path in config}
-            if config
-            else {"default": Settings.load(None, model=model)}
-        )
+        given: dict[str, object] = {
+            "model": model,
+            "cache_dir": cache_dir,
+            "cache": False if no_cache else None,
+        }
+        named = {"model": "--model", "cache_dir": "--cache-dir", "cache": "--no-cache"}
+        configs = {
+            name: Settings.load(path, None, named, **given)
+            for name, path in ({p.stem: p for p in config} if config else {"default": None}).items()
+        }
         scores = evaluate(
             episodes,
             configs,

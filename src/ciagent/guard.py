@@ -138,8 +138,10 @@ def normalise(text: str) -> str:
     return _SPACED.sub(lambda m: _KEYWORDS.sub(r" \1 ", m.group(0).replace(" ", "")), text)
 
 
+@lru_cache(maxsize=65536)
 def injection_score(text: str) -> int:
-    """How much the line does what an injection does (see the module)."""
+    """How much the line does what an injection does (see the module). Remembered per line: a
+    chunk's text is built several times while its bounds are chosen."""
     line = normalise(text)
     address = bool(_ADDRESS.search(line))
     override = bool(_OVERRIDE.search(line))

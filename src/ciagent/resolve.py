@@ -81,11 +81,40 @@ def reading(settings: Settings) -> Reading:
     return reading_for(settings, model_specs(settings))
 
 
+_KEYLESS = ("embedded/", "fake/", "hosted_vllm/", "ollama/", "ollama_chat/")
+
+
 def check_keys(specs: Sequence[ModelSpec]) -> None:
-    """A ConfigError for the first deployment whose key's variable is not set."""
+    """A ConfigError for the first model whose key is not set, before any call: a deployment's
+    `api_key_env`, or for a provider's model id with no endpoint of its own the variables
+    litellm reads its key from (OPENAI_API_KEY for openai/..., and so on)."""
     for spec in specs:
-        if spec.api_key_env and spec.api_key_env not in os.environ:
+        where = f"deployment {spec.deployment}" if spec.deployment else "model"
+        if spec.api_key_env:
+            if spec.api_key_env not in os.environ:
+                raise ConfigError(
+                    where, f"its key is read from ${spec.api_key_env}, which is not set"
+                )
+            continue
+        if spec.api_base or spec.model_id.startswith(_KEYLESS):
+            continue
+        missing = _missing_keys(spec.model_id)
+        if missing:
+            names = " and ".join(f"${name}" for name in missing)
             raise ConfigError(
-                f"deployment {spec.deployment}",
-                f"its key is read from ${spec.api_key_env}, which is not set",
+                where,
+                f"{spec.model_id} needs {names}, which is not set (or give the deployment an "
+                "api_key_env)",
             )
+
+
+def _missing_keys(model_id: str) -> list[str]:
+    """The environment variables litellm would read the model's key from that are not set."""
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    import litellm
+
+    try:
+        found = litellm.validate_environment(model=model_id)
+    except Exception:  # a provider litellm cannot tell about: the call itself will say
+        return []
+    return [str(name) for name in found.get("missing_keys", [])]

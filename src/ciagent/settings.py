@@ -127,6 +127,11 @@ class Settings(BaseModel):
     )
     cache_dir: Path = Field(default_factory=_default_cache_dir)
     cache: bool = Field(default=True, description="Reuse answers cached under cache_dir/responses.")
+    cache_max_mb: int = Field(
+        default=2048,
+        ge=1,
+        description="Most megabytes of cached answers; past it the least recently used go.",
+    )
     models_dir: Path | None = Field(
         default=None, description="Where the embedded model file is assembled; cache_dir/models."
     )
@@ -142,6 +147,12 @@ class Settings(BaseModel):
     )
     ledger_path: Path | None = Field(
         default=None, description="The spend ledger shared by processes; cache_dir/ledger.sqlite."
+    )
+    ledger_keep_days: float = Field(
+        default=30.0,
+        gt=0,
+        description="A run's spend stays in the ledger this long after its last call, then is "
+        "pruned (a run id reused later counts from zero).",
     )
     deployments: tuple[Deployment, ...] = Field(
         default=(), description="Model deployments ([[deployments]] tables); see routing.registry."

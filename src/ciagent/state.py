@@ -11,6 +11,7 @@ from typing import Annotated, Any, TypedDict, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ciagent import telemetry
 from ciagent.candidates import Candidate, MergedEntity
 from ciagent.llm.asking import Client
 from ciagent.llm.models import Served
@@ -72,8 +73,12 @@ class RunContext:
         with self._lock:
             self.totals[stage] = total
             self._done[stage] = 0
+        self._tell(stage, 0, total)
+
+    def _tell(self, stage: str, done: int, total: int) -> None:
         if self.progress is not None:
-            self.progress(stage, 0, total)
+            self.progress(stage, done, total)
+        telemetry.progress(stage, done, total)
 
     @property
     def budget_exceeded(self) -> bool:
@@ -84,8 +89,7 @@ class RunContext:
         with self._lock:
             self._done[stage] = self._done.get(stage, 0) + 1
             done, total = self._done[stage], self.totals.get(stage, 0)
-        if self.progress is not None:
-            self.progress(stage, done, max(total, done))
+        self._tell(stage, done, max(total, done))
 
 
 class _Model(BaseModel):

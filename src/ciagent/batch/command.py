@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -41,6 +42,7 @@ def summary_table(summary: BatchSummary, out: Path) -> Table:
     rows = [
         ("episodes", str(summary.total)),
         ("already finished", str(summary.skipped)),
+        ("failed before, not retried", str(summary.held_back)),
         ("done now", str(summary.done)),
         ("failed", str(summary.failed)),
         ("not started", str(summary.not_started)),
@@ -109,7 +111,11 @@ def batch(
         err.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
         raise typer.Exit(EXIT_ERROR) from exc
     if on_ray is not None:
-        summary = _on_ray(on_ray, sources, out, settings, actors, concurrency, retry_failed)
+        try:
+            summary = _on_ray(on_ray, sources, out, settings, actors, concurrency, retry_failed)
+        except RayUnreachable as exc:
+            err.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
+            raise typer.Exit(EXIT_ERROR) from exc
         _report(err, summary, out, sources, table)
         return
     progress = Progress(
@@ -179,7 +185,10 @@ def _on_ray(
         from ciagent.batch.ray import run_batch as run_on_ray
     except ImportError as exc:
         raise typer.BadParameter("needs the ray extra: pip install 'ciagent[ray]'") from exc
-    ray.init(address=None if address == "local" else address)
+    try:
+        ray.init(address=None if address == "local" else address, logging_level=logging.WARNING)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        raise RayUnreachable(address, exc) from exc
     try:
         return run_on_ray(
             sources,
@@ -191,6 +200,19 @@ def _on_ray(
         )
     finally:
         ray.shutdown()
+
+
+class RayUnreachable(CiagentError):
+    """No Ray cluster at the address `--ray` gave (or none could be started)."""
+
+    def __init__(self, address: str, error: Exception) -> None:
+        where = (
+            "on this node (start one with `ray start --head`)"
+            if address == "auto"
+            else f"at {address}"
+        )
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        super().__init__(f"--ray {address}: no Ray cluster reachable {where}: {reason}")
 
 
 def _report(

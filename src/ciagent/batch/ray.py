@@ -34,12 +34,12 @@ from ciagent.batch.runner import (
     enrich_many,
     finish,
     record,
-    todo,
+    start,
 )
 from ciagent.batch.sources import EpisodeSource
 from ciagent.batch.store import ResultStore
-from ciagent.budget import Hold, Ledger, Reservation
-from ciagent.cache import ResponseCache
+from ciagent.budget import DEFAULT_KEEP_DAYS, Hold, Ledger, Reservation
+from ciagent.cache import response_cache
 from ciagent.errors import BudgetExceeded
 from ciagent.settings import Settings
 from ciagent.shared import Shared
@@ -53,10 +53,10 @@ class BudgetLedger:
     """The run's one ledger, as a Ray actor: every reservation in the cluster goes through it,
     one at a time, so no two workers can both take the last dollar."""
 
-    def __init__(self, path: str | None = None) -> None:
+    def __init__(self, path: str | None = None, keep_days: float = DEFAULT_KEEP_DAYS) -> None:
         """`path`: the ledger file; by default a fresh one beside the actor."""
         fresh = Path(tempfile.mkdtemp(prefix="ciagent-ledger-")) / "ledger.sqlite"
-        self._ledger = Ledger(Path(path) if path else fresh)
+        self._ledger = Ledger(Path(path) if path else fresh, keep_days)
 
     def reserve(self, hold: Hold) -> Reservation | _Refusal:
         try:
@@ -120,7 +120,7 @@ class _Enricher:
         self.store = ResultStore(Path(out))
         self.concurrency = concurrency
         self.loop = asyncio.new_event_loop()
-        cache = ResponseCache(settings.cache_dir / "responses") if settings.cache else None
+        cache = response_cache(settings) if settings.cache else None
         self.shared = Shared(
             ledger=ActorLedger(ledger) if ledger is not None else None,
             router=batch_router(settings),
@@ -215,14 +215,12 @@ def run_batch(
     budget kept by a `BudgetLedger` actor. `out` must be a folder every node can reach."""
     settings = batch_settings(settings)
     store = ResultStore(out)
-    store.clear_partial()
-    work = todo(sources, store, retry_failed)
-    summary = BatchSummary(total=len(sources), skipped=len(sources) - len(work))
+    work, summary = start(sources, store, retry_failed)
     started = time.perf_counter()
     if work:
         owner: Any = ray.remote(BudgetLedger)
         ledger = owner.options(num_cpus=0).remote(
-            str(settings.ledger_path) if settings.ledger_path else None
+            str(settings.ledger_path) if settings.ledger_path else None, settings.ledger_keep_days
         )
         rows = [{"id": s.id, "path": str(s.path), "metadata": json.dumps(s.metadata)} for s in work]
         # One block per batch of episodes, so every actor gets work from the start.

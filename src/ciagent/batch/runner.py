@@ -15,11 +15,12 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ciagent.batch.sources import EpisodeSource
+from ciagent.batch.sources import EpisodeSource, SourceLike
 from ciagent.batch.store import ResultStore
 from ciagent.batch.tuning import batch_process
-from ciagent.cache import ResponseCache
+from ciagent.cache import response_cache
 from ciagent.errors import BudgetExceeded
+from ciagent.events import EventCallback
 from ciagent.preflight import preflight
 from ciagent.resolve import new_router, routed
 from ciagent.routing.policy import Router
@@ -35,6 +36,7 @@ __all__ = [
     "finish",
     "record",
     "run_batch",
+    "start",
     "todo",
 ]
 
@@ -85,12 +87,16 @@ def batch_settings(settings: Settings | None) -> Settings:
     return settings
 
 
-async def _one(source: EpisodeSource, settings: Settings, shared: Shared) -> BatchItem:
+async def _one(
+    source: EpisodeSource, settings: Settings, shared: Shared, on_event: EventCallback | None
+) -> BatchItem:
     from ciagent.api import aenrich  # the model layer loads when an episode runs, not on import
 
     started = time.perf_counter()
     try:
-        result = await aenrich(source.input, settings, shared=shared, episode_id=source.id)
+        result = await aenrich(
+            source.input, settings, shared=shared, episode_id=source.id, on_event=on_event
+        )
     except Exception as exc:  # one bad episode must not stop a catalog
         return BatchItem(source, error=exc, wall_s=time.perf_counter() - started)
     return BatchItem(source, result=result, wall_s=time.perf_counter() - started)
@@ -103,11 +109,12 @@ def batch_router(settings: Settings) -> Router | None:
 
 
 async def enrich_many(
-    sources: Iterable[EpisodeSource | str | Path],
+    sources: Iterable[SourceLike],
     settings: Settings | None = None,
     *,
     concurrency: int = 4,
     shared: Shared | None = None,
+    on_event: EventCallback | None = None,
 ) -> AsyncIterator[BatchItem]:
     """Enrich episodes, `concurrency` at a time, yielding each outcome as it finishes.
 
@@ -117,6 +124,12 @@ async def enrich_many(
     is reached, episodes in flight finish (with what they got done) and no more are started. The
     episodes share one router and one open response cache, or those of `shared` (and its ledger)
     when given. While it runs the process is tuned for it (`ciagent.batch.tuning`).
+
+    `on_event` gets every episode's events as they happen (`ciagent.events`, each naming its
+    episode): starts, finishes, each model call as it settles, progress. Cancelling the task
+    that iterates (or leaving the loop and closing the iterator) cancels the episodes in flight
+    and waits for them to stop: their budget holds are released, the cache closed, and nothing
+    is yielded after; what was yielded before stays valid.
     """
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
@@ -125,15 +138,16 @@ async def enrich_many(
     # before any episode is marked failed.
     await asyncio.to_thread(preflight, settings)
     with batch_process():
-        async for item in _enrich_all(sources, settings, concurrency, shared):
+        async for item in _enrich_all(sources, settings, concurrency, shared, on_event):
             yield item
 
 
 async def _enrich_all(
-    sources: Iterable[EpisodeSource | str | Path],
+    sources: Iterable[SourceLike],
     settings: Settings,
     concurrency: int,
     shared: Shared | None,
+    on_event: EventCallback | None,
 ) -> AsyncIterator[BatchItem]:
     # One router for the batch (deployment health and max_concurrency hold across episodes), and
     # one open response cache.
@@ -141,7 +155,7 @@ async def _enrich_all(
     cache = given.cache
     own_cache = cache is None and settings.cache
     if own_cache:
-        cache = ResponseCache(settings.cache_dir / "responses")
+        cache = response_cache(settings)
     shared = Shared(given.ledger, given.router or batch_router(settings), cache)
     pending: Iterator[EpisodeSource] = (EpisodeSource.of(s) for s in sources)
     running: set[asyncio.Task[BatchItem]] = set()
@@ -153,7 +167,7 @@ async def _enrich_all(
                 if source is None:
                     stopped = True
                     break
-                running.add(asyncio.create_task(_one(source, settings, shared)))
+                running.add(asyncio.create_task(_one(source, settings, shared, on_event)))
             if not running:
                 return
             done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
@@ -176,6 +190,9 @@ class BatchSummary:
 
     total: int = 0
     skipped: int = 0
+    """Episodes finished by an earlier run (not run again)."""
+    held_back: int = 0
+    """Episodes that failed in an earlier run and were not retried (`retry_failed` off)."""
     done: int = 0
     failed: int = 0
     not_started: int = 0
@@ -212,6 +229,20 @@ def todo(
     return [s for s in sources if not store.finished(s.id) and (retry_failed or s.id not in failed)]
 
 
+def start(
+    sources: list[EpisodeSource], store: ResultStore, retry_failed: bool
+) -> tuple[list[EpisodeSource], BatchSummary]:
+    """The episodes a run must do, and its summary so far: those finished before are skipped,
+    those failed before and not retried held back (never counted as finished)."""
+    store.clear_partial()
+    work = todo(sources, store, retry_failed)
+    finished = sum(1 for s in sources if store.finished(s.id))
+    summary = BatchSummary(
+        total=len(sources), skipped=finished, held_back=len(sources) - len(work) - finished
+    )
+    return work, summary
+
+
 async def run_batch(
     sources: list[EpisodeSource],
     out: Path,
@@ -220,6 +251,7 @@ async def run_batch(
     concurrency: int = 4,
     retry_failed: bool = False,
     on_item: Callable[[BatchItem | None, BatchSummary], None] | None = None,
+    on_event: EventCallback | None = None,
 ) -> BatchSummary:
     """Enrich every episode not yet finished in `out`; write each result as it finishes.
 
@@ -228,17 +260,16 @@ async def run_batch(
     episode (a part of it failed) is a failure too (`PartialResult`, naming the failed parts),
     its result kept as `<id>.partial.json`; `--retry-failed` asks again what failed, the rest
     coming from the response cache. `on_item` is
-    called once before the first episode (with None), then after each.
+    called once before the first episode (with None), then after each; `on_event` as
+    `enrich_many` says.
     """
     store = ResultStore(out)
-    store.clear_partial()
-    work = todo(sources, store, retry_failed)
-    summary = BatchSummary(total=len(sources), skipped=len(sources) - len(work))
+    work, summary = start(sources, store, retry_failed)
     started = time.perf_counter()
     if on_item is not None:
         on_item(None, summary)
     try:
-        async for item in enrich_many(work, settings, concurrency=concurrency):
+        async for item in enrich_many(work, settings, concurrency=concurrency, on_event=on_event):
             record(store, item)
             summary.add(item)
             summary.wall_s = time.perf_counter() - started

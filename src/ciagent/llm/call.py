@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from ciagent import telemetry
 from ciagent.budget import BudgetGuard
 from ciagent.cache import CachedAnswer, ResponseCache, cache_key
 from ciagent.llm.asking import Client, Want
@@ -127,6 +128,7 @@ class ModelClient(Client):
         except ValidationError:
             return None
         self.meter.hit(tag, self.spec.model_id)
+        telemetry.cache_hit()
         return result
 
     def _keep(self, key: str, output: dict[str, Any], used: Answered) -> None:
@@ -147,15 +149,19 @@ class ModelClient(Client):
         """One pinned deployment serves every tier asked (`min_tier` matters to a router)."""
         messages = prompt.messages(**values)
         value: Any
-        if want.response_model is not None:
-            value = await self._structured(tag, prompt, messages, want.response_model)
-        elif want.options:
-            params = {**self._sampling(), **_CHOICE}
-            ranked = await self._plain(tag, prompt, messages, params, Ranked)
-            value = {option: ranked.of(option) for option in want.options}
-        else:
-            params = {**self._sampling(), "max_tokens": want.max_tokens}
-            value = (await self._plain(tag, prompt, messages, params, Prose)).text
+        params = self._sampling()
+        if want.options:
+            params = {**params, **_CHOICE}
+        elif want.response_model is None:
+            params = {**params, "max_tokens": want.max_tokens}
+        with telemetry.model_call(tag, self.spec, params):
+            if want.response_model is not None:
+                value = await self._structured(tag, prompt, messages, want.response_model)
+            elif want.options:
+                ranked = await self._plain(tag, prompt, messages, params, Ranked)
+                value = {option: ranked.of(option) for option in want.options}
+            else:
+                value = (await self._plain(tag, prompt, messages, params, Prose)).text
         return Served(value, self.spec.name, self.spec.tier)
 
     async def _structured(

@@ -12,12 +12,14 @@ calls take the same layers (cache, budget, retries, re-asks, usage) as a real mo
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import re
 import uuid
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +34,7 @@ _NAME = re.compile(r"\b[A-Z][a-z]+(?:\s+(?:of\s+)?[A-Z][a-z]+)+\b")
 _WORD = re.compile(r"[A-Za-z]{5,}")
 _REASK = "Correct your JSON"  # how instructor's re-ask message starts
 _counter = itertools.count(1)
+_SERVER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ciagent-fake-model")
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,7 @@ class FakeModel:
     output_usd_per_mtok: float = 0.0
     context_window: int = 32768
     parameters_b: float | None = None
+    latency_s: float = 0.0  # how long each call takes, as a model elsewhere would
     requests: list[FakeRequest] = field(default_factory=list)
 
     @property
@@ -101,9 +105,23 @@ class FakeModel:
         return answer if isinstance(answer, str) else json.dumps(answer)
 
     async def complete(self, request: ChatRequest) -> ChatResponse:
+        if self.latency_s:
+            await asyncio.sleep(self.latency_s)
         messages = list(request.messages)
         ranked = request.top_logprobs > 0
-        content = self.answer(FakeRequest(self.model_id, messages, request.response_schema, ranked))
+        asked = FakeRequest(self.model_id, messages, request.response_schema, ranked)
+        self.requests.append(asked)
+        # Reading the prompt and counting its tokens is the model's work, not its caller's: it
+        # runs off the event loop, as a model elsewhere would, one request at a time in the
+        # order asked (a test's responder needs no lock).
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(_SERVER, self._completed, asked, messages, ranked)
+
+    def _completed(
+        self, asked: FakeRequest, messages: list[dict[str, Any]], ranked: bool
+    ) -> ChatResponse:
+        answer = (self.respond or default_answer)(asked)
+        content = answer if isinstance(answer, str) else json.dumps(answer)
         likeliest: tuple[tuple[str, float], ...] = ()
         if ranked:  # the answer maps first tokens to log-probabilities
             found = sorted(json.loads(content).items(), key=lambda item: -item[1])

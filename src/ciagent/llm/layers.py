@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import time
 
+from ciagent import telemetry
 from ciagent.budget import BudgetGuard
 from ciagent.errors import BudgetExceeded, CiagentError
 from ciagent.llm.backend import Backend, ChatRequest, ChatResponse
@@ -116,7 +117,9 @@ class Metered(_Layer):
             # raise anything).
             typed = error if isinstance(error, CiagentError) else None
             latency = time.perf_counter() - started
-            self.meter.add(self._record(request, "error", 0, 0, latency, first_line(error)))
+            failed = self._record(request, "error", 0, 0, latency, first_line(error))
+            self.meter.add(failed)
+            telemetry.attempted(failed)
             if typed is not None:
                 raise
             raise as_model_error(self.spec.model_id, error) from error
@@ -124,6 +127,7 @@ class Metered(_Layer):
         record = self._record(
             request, "ok", response.prompt_tokens, response.completion_tokens, latency, None
         )
+        telemetry.attempted(record)
         return response.model_copy(update={"receipt": self.meter.add(record)})
 
     def _record(

@@ -22,6 +22,7 @@ from ciagent.errors import BudgetExceeded, ModelCallError
 from ciagent.guard import untrusted_segments
 from ciagent.llm.backend import CallTag
 from ciagent.nlp import TextAnalysis
+from ciagent.offload import off_loop
 from ciagent.prompts import load_prompt
 from ciagent.prose import as_prose, without_leading_fillers
 from ciagent.retrieval import terms
@@ -205,9 +206,13 @@ async def chapter_titles(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
     settings = ctx.settings
     if not settings.chapters or not transcript.segments:
         return {"chapter_draft": ChapterDraft()}
-    spans = chapter_spans(transcript, ChapterBounds.of(settings))
-    words = keywords(transcript, spans)
-    draft = ChapterDraft(spans=spans, keywords=words)
+
+    def drafted() -> tuple[ChapterDraft, str]:
+        spans = chapter_spans(transcript, ChapterBounds.of(settings))
+        words = keywords(transcript, spans)
+        return ChapterDraft(spans=spans, keywords=words), _request(transcript, spans, words)
+
+    draft, request = await off_loop(drafted)
     if ctx.budget_exceeded:
         return {"chapter_draft": draft}
     try:
@@ -215,7 +220,7 @@ async def chapter_titles(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
             CallTag("chapters"),
             load_prompt(PROMPT, settings.prompts_dir),
             ChapterTitles,
-            chapters=_request(transcript, spans, words),
+            chapters=request,
         )
     except (ModelCallError, BudgetExceeded):
         return {"chapter_draft": draft}
@@ -223,7 +228,7 @@ async def chapter_titles(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
     return {"chapter_draft": draft.model_copy(update={"named": named, "by": answer.deployment})}
 
 
-async def chapters(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
+def chapters(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
     """The chapters: the model's titles where they hold, stand-in titles where they do not."""
     transcript = state["transcript"]
     draft = state.get("chapter_draft") or ChapterDraft()

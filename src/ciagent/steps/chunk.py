@@ -8,6 +8,7 @@ import math
 
 from ciagent.chunking import chunk_transcript
 from ciagent.llm.layers import PROMPT_SLACK
+from ciagent.offload import off_loop
 from ciagent.state import EnrichState, EnrichUpdate, RunContext
 from ciagent.steps.notes import summary_tokens
 from ciagent.types import Chunk
@@ -23,7 +24,8 @@ _CHAPTER_LINES = 1500  # tokens of key words and lines the chapter titles' call 
 
 async def chunk(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
     settings = ctx.settings
-    chunks = chunk_transcript(
+    chunks = await off_loop(
+        chunk_transcript,
         state["transcript"],
         ctx.count_tokens,
         max_tokens=ctx.reading.chunk_tokens,

@@ -28,6 +28,7 @@ from ciagent import entailment
 from ciagent.chunking import segment_line
 from ciagent.errors import BudgetExceeded, ModelCallError
 from ciagent.llm.backend import CallTag
+from ciagent.offload import off_loop
 from ciagent.prompts import load_prompt
 from ciagent.retrieval import SegmentIndex, with_neighbours
 from ciagent.routing.registry import Tier
@@ -295,14 +296,14 @@ def _groups(waiting: Waiting, ctx: RunContext) -> list[Waiting]:
     return groups
 
 
-async def claims(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
-    sentences = split_sentences(state.get("summary", ""))
-    if not ctx.settings.verify_claims or not sentences:
-        return {"claims": [Claim(text=s, verdict="unchecked", in_summary=True) for s in sentences]}
+def _settled_first(
+    state: EnrichState, ctx: RunContext, sentences: list[str]
+) -> tuple[dict[int, Claim], list[Waiting]]:
+    """Each sentence's evidence (BM25 over the segments), and the verdicts that need no model;
+    the rest wait for a judge, in groups asked together."""
     transcript = state["transcript"]
     untrusted = frozenset(state["grounding"].untrusted)
     index = SegmentIndex(transcript.segments)
-    ctx.expect("claims", len(sentences))
     judged: dict[int, Claim] = {}
     waiting: Waiting = []
     for number, sentence in enumerate(sentences):
@@ -315,7 +316,15 @@ async def claims(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
         else:
             judged[number] = settled
             ctx.report("claims")
-    groups = _groups(waiting, ctx)
+    return judged, _groups(waiting, ctx)
+
+
+async def claims(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
+    sentences = split_sentences(state.get("summary", ""))
+    if not ctx.settings.verify_claims or not sentences:
+        return {"claims": [Claim(text=s, verdict="unchecked", in_summary=True) for s in sentences]}
+    ctx.expect("claims", len(sentences))
+    judged, groups = await off_loop(_settled_first, state, ctx, sentences)
 
     async def one(group: Waiting) -> None:
         first, last = group[0][0], group[-1][0]

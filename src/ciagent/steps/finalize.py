@@ -204,7 +204,7 @@ def _topics(state: EnrichState, entities: list[Entity], ctx: RunContext) -> list
     return subjects(state["merged"].topics, entities, more, min(_SUBJECTS, limit))[:limit]
 
 
-async def finalize(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
+def finalize(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
     transcript = state["transcript"]
     merged = state["merged"]
     flag = ctx.settings.on_unverified == "flag"

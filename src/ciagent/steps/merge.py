@@ -186,7 +186,7 @@ def stand_in_summary(
     return " ".join(central_sentences(sentences, lines))
 
 
-async def merge(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
+def merge(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
     results = sorted(state.get("notes", []), key=lambda r: r.chunk_id)
     tokens = {chunk.id: chunk.tokens for chunk in state["chunks"]}
     groups: dict[str, _Group] = {}

@@ -14,7 +14,6 @@ into "Sarah Chen", "Baja" into "Baja California").
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from dataclasses import dataclass, field
 from ciagent import nlp
 from ciagent.errors import ModelAssetError
 from ciagent.nlp import Phrase, TextAnalysis
+from ciagent.offload import off_loop
 from ciagent.state import EnrichState, EnrichUpdate, RunContext
 from ciagent.steps.merge import entity_key
 from ciagent.textnorm import normalize_key
@@ -67,7 +67,7 @@ async def names(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
     if setting == "off" or (setting == "auto" and not nlp.available()):
         return {"analysis": None}
     try:
-        analysis = await asyncio.to_thread(nlp.analyze, state["transcript"])
+        analysis = await off_loop(nlp.analyze, state["transcript"])
     except ModelAssetError:
         if setting == "on":
             raise

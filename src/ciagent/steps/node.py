@@ -14,8 +14,10 @@ from typing import Any, Protocol
 from langgraph.runtime import Runtime
 from pydantic import BaseModel
 
+from ciagent import telemetry
 from ciagent.errors import ConfigError
 from ciagent.llm.usage import first_line
+from ciagent.offload import off_loop
 from ciagent.pipeline import Step
 from ciagent.state import EnrichState, EnrichUpdate, RunContext
 from ciagent.types import EpisodeEnrichment, StepFailure
@@ -38,12 +40,17 @@ def node(step: Step) -> RuntimeNode:
         ctx = runtime.context
         if step.when is not None and not step.when(state, ctx):
             return {}
+        chunk = state["chunk"].id if step.per_chunk and "chunk" in state else None
         try:
-            if inspect.iscoroutinefunction(step.run):
-                returned = await step.run(state, ctx)
-            else:
-                returned = await asyncio.to_thread(step.run, state, ctx)
-            update = _update(step, returned)
+            with telemetry.step(step.name, chunk):
+                if inspect.iscoroutinefunction(step.run):
+                    returned = await step.run(state, ctx)
+                else:
+                    # A built-in step's work in ciagent's CPU pool; a team's own step (which
+                    # may wait on I/O) in the loop's default executor.
+                    offload = asyncio.to_thread if step.contained else off_loop
+                    returned = await offload(step.run, state, ctx)
+                update = _update(step, returned)
         except Exception as error:
             if not step.contained:
                 raise

@@ -24,6 +24,7 @@ from ciagent.errors import BudgetExceeded, ModelCallError
 from ciagent.extractors import Extractor
 from ciagent.llm.backend import CallTag
 from ciagent.llm.reading import Reading
+from ciagent.offload import off_loop
 from ciagent.prompts import Prompt, load_prompt
 from ciagent.routing.registry import Tier
 from ciagent.schemas import (
@@ -37,9 +38,12 @@ from ciagent.settings import Settings
 from ciagent.signals.segments import non_content
 from ciagent.state import ChunkTask, EnrichUpdate, NoteResult, RunContext
 from ciagent.steps.extract import found_in_notes, ridden_request, riding
+from ciagent.telemetry import logger
 from ciagent.types import Transcript
 
 __all__ = ["chunk_notes", "chunk_summary", "notes_request", "skipped", "summary_tokens"]
+
+log = logger(__name__)
 
 Values = dict[str, str]
 
@@ -116,10 +120,14 @@ async def chunk_notes(task: ChunkTask, ctx: RunContext) -> EnrichUpdate:
     fatal. A chunk with lines its summary leaves out (`skipped`) has it asked apart, of the
     others (none when every line is a sponsor read or a credit)."""
     chunk = task["chunk"]
-    text = chunk_text(task["transcript"], chunk)
-    left_out = skipped(task["transcript"], ctx.settings) & set(chunk.segment_ids)
+
+    def texts() -> tuple[str, frozenset[int], str]:
+        text = chunk_text(task["transcript"], chunk)
+        left_out = skipped(task["transcript"], ctx.settings) & set(chunk.segment_ids)
+        return text, left_out, chunk_text(task["transcript"], chunk, left_out) if left_out else text
+
+    text, left_out, content = await off_loop(texts)
     if ctx.reading.summary_apart or left_out:
-        content = chunk_text(task["transcript"], chunk, left_out) if left_out else text
         asked = len(left_out) < len(chunk.segment_ids)
         result, summary = await asyncio.gather(
             _notes(task, text, ctx, apart=True),
@@ -154,10 +162,19 @@ async def _notes(task: ChunkTask, text: str, ctx: RunContext, apart: bool) -> No
             found = found_in_notes(riders, answer.value, task["transcript"], task["chunk"])
             return result.model_copy(update={"found": found})
         except BudgetExceeded as exc:
+            log.warning("chunk %d: notes not asked: %s", chunk_id, exc)
             return NoteResult(chunk_id=chunk_id, error=str(exc), escalated=escalated)
         except ModelCallError as exc:
             above = ctx.client.next_tier(tier) if ctx.settings.escalate else None
             if above is None:
+                log.warning("chunk %d: notes failed: %s", chunk_id, exc)
                 return NoteResult(chunk_id=chunk_id, error=str(exc), escalated=escalated)
+            log.info(
+                "chunk %d: notes failed on tier %s, asking %s: %s",
+                chunk_id,
+                tier.value,
+                above.value,
+                exc,
+            )
             tier, escalated = above, True
             tag = CallTag("notes", chunk_id, tier=above, escalated=True)

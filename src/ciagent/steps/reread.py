@@ -15,6 +15,7 @@ import asyncio
 from ciagent.chunking import chunk_text
 from ciagent.errors import BudgetExceeded, ModelCallError
 from ciagent.llm.backend import CallTag
+from ciagent.offload import off_loop
 from ciagent.routing.registry import Tier
 from ciagent.state import EnrichState, Grounding, NoteResult, RunContext
 from ciagent.steps.merge import entity_key, merge
@@ -133,10 +134,13 @@ async def reread_chunks(
         "chunks": state["chunks"],
         "notes": answered,
     }
-    merged = (await merge(sub, ctx))["merged"]
     producers = {r.chunk_id: r.deployment for r in answered if r.deployment is not None}
-    fresh = ground(state["transcript"], state["chunks"], merged, producers)
-    return fresh, {r.chunk_id for r in answered}
+
+    def grounded() -> Grounding:
+        merged = merge(sub, ctx)["merged"]
+        return ground(state["transcript"], state["chunks"], merged, producers)
+
+    return await off_loop(grounded), {r.chunk_id for r in answered}
 
 
 def absorb(grounding: Grounding, fresh: Grounding, reread: set[int]) -> Grounding:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from ciagent.errors import BudgetExceeded, ModelCallError
 from ciagent.llm.backend import CallTag
+from ciagent.offload import off_loop
 from ciagent.prompts import load_prompt
 from ciagent.prose import as_prose, central_sentences
 from ciagent.schemas import EpisodeSummary
@@ -93,11 +94,17 @@ async def summarize(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
     budget = ctx.client.spec.context_window - ctx.reading.output_tokens - overhead - _MARGIN
     if budget < 1024:
         raise ModelCallError(ctx.client.spec.model_id, "context window too small for a summary")
-    known = set(normalize_key(state["transcript"].render()).split())
+    known = await off_loop(lambda: set(normalize_key(state["transcript"].render()).split()))
     speakers = state["transcript"].speakers
+
+    def written_as_prose(summary: str) -> str:
+        kept = grounded_sentences(summary, known)
+        # Lines copied in the first person, when nothing else is left, rather than nothing.
+        return as_prose(kept, speakers) or as_prose(kept, speakers, said=True)
+
     level = 0
     while True:
-        groups = group_to_fit(parts, ctx.count_tokens, budget)
+        groups = await off_loop(group_to_fit, parts, ctx.count_tokens, budget)
         ctx.expect("summary", len(groups))
         summaries: list[str] = []
         for group in groups:
@@ -111,12 +118,10 @@ async def summarize(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
             except BudgetExceeded:
                 # No budget for the reduce: the chunk summaries, in order, are what there is.
                 return {"summary": " ".join(text for _, text in merged.summaries)}
-            kept = grounded_sentences(answer.summary, known)
-            # Lines copied in the first person, when nothing else is left, rather than nothing.
-            summaries.append(as_prose(kept, speakers) or as_prose(kept, speakers, said=True))
+            summaries.append(await off_loop(written_as_prose, answer.summary))
             ctx.report("summary")
         if len(summaries) == 1:
             written = [text for cid, text in merged.summaries if cid not in merged.stand_ins]
-            return {"summary": cover_parts(summaries[0], written)}
+            return {"summary": await off_loop(cover_parts, summaries[0], written)}
         parts = [f"Part {n}: {text}" for n, text in enumerate(summaries, start=1)]
         level += 1

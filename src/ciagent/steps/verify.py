@@ -89,7 +89,7 @@ def ground(
     )
 
 
-async def verify(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
+def verify(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
     producers = {
         r.chunk_id: r.deployment
         for r in state.get("notes", [])
