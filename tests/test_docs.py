@@ -135,7 +135,12 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copy(sample, work / "episode.vtt")
     shutil.copy(REPO / "examples" / "iron-and-stone-ep12.srt", work / "episode.srt")
     shutil.copy(REPO / "examples" / "harvest-notes-ep7.txt", work / "episode.txt")
-    shutil.copy(REPO / "tests" / "data" / "meeting.txt", work / "meeting.json")
+    turns = [
+        {"speaker": line.split(":", 1)[0], "content": line.split(":", 1)[1].strip()}
+        for line in (REPO / "tests" / "data" / "meeting.txt").read_text().splitlines()
+        if ":" in line
+    ]
+    (work / "meeting.json").write_text(json.dumps({"meeting_transcripts": turns}))  # QMSum's shape
     (work / "episodes").mkdir()
     shutil.copy(REPO / "examples" / "harvest-notes-ep7.txt", work / "episodes" / "harvest.txt")
     shutil.copy(REPO / "tests" / "data" / "short.vtt", work / "episodes" / "short.vtt")

@@ -1,8 +1,9 @@
 """Test helpers for users and for ciagent's own tests: deterministic fake models.
 
+import ciagent
 from ciagent.testing import FakeModel
 fake = FakeModel()
-result = ciagent.enrich("episode.txt", Settings(model=fake.model_id))
+result = ciagent.enrich("episode.txt", model=fake)
 """
 
 from __future__ import annotations
