@@ -105,15 +105,16 @@ class FakeModel:
         return answer if isinstance(answer, str) else json.dumps(answer)
 
     async def complete(self, request: ChatRequest) -> ChatResponse:
-        if self.latency_s:
-            await asyncio.sleep(self.latency_s)
         messages = list(request.messages)
         ranked = request.top_logprobs > 0
         asked = FakeRequest(self.model_id, messages, request.response_schema, ranked)
         self.requests.append(asked)
-        # Reading the prompt and counting its tokens is the model's work, not its caller's: it
-        # runs off the event loop, as a model elsewhere would, one request at a time in the
-        # order asked (a test's responder needs no lock).
+        if not self.latency_s:  # answered at once, as the call is made
+            return self._completed(asked, messages, ranked)
+        # A model elsewhere: the call takes its time, and reading the prompt and counting its
+        # tokens is the model's work, not its caller's: off the event loop, one request at a
+        # time in the order asked (a test's responder needs no lock).
+        await asyncio.sleep(self.latency_s)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(_SERVER, self._completed, asked, messages, ranked)
 
