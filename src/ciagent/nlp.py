@@ -110,6 +110,12 @@ def available() -> bool:
     return True
 
 
+def in_use(ner: str) -> bool:
+    """Whether the `ner` setting has the pipeline read transcripts: 'on', or 'auto' with it
+    installed."""
+    return ner == "on" or (ner == "auto" and available())
+
+
 @lru_cache(maxsize=1)
 def load_pipeline() -> Any:
     """The checked spaCy pipeline (loaded once per process)."""

@@ -111,7 +111,8 @@ def _span(name: str, attributes: dict[str, Any]) -> Iterator[Any]:
     if _tracer is None:
         yield None
         return
-    with _tracer.start_as_current_span(name, attributes=attributes) as span:
+    given = {k: v for k, v in attributes.items() if v is not None}
+    with _tracer.start_as_current_span(name, attributes=given) as span:
         yield span
 
 
@@ -218,7 +219,7 @@ def step(name: str, chunk: int | None = None) -> Iterator[None]:
     started = time.perf_counter()
     try:
         attributes = {"ciagent.step": name, "ciagent.chunk.id": chunk}
-        with _span(f"step {name}", {k: v for k, v in attributes.items() if v is not None}) as span:
+        with _span(f"step {name}", attributes) as span:
             log.debug("step %s started", label)
             try:
                 yield
@@ -278,9 +279,7 @@ def model_call(tag: CallTag, spec: ModelSpec, request: dict[str, Any]) -> Iterat
     }
     error: BaseException | None = None
     try:
-        with _span(
-            f"chat {spec.model_id}", {k: v for k, v in attributes.items() if v is not None}
-        ) as span:
+        with _span(f"chat {spec.model_id}", attributes) as span:
             try:
                 yield account
             except BaseException as raised:

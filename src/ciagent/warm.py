@@ -46,7 +46,7 @@ def warmup(settings: Settings | None = None) -> float:
         if ner != "off" and "nlp" not in _done:
             from ciagent import nlp
 
-            if ner == "on" or nlp.available():
+            if nlp.in_use(ner):
                 nlp.load_pipeline()
                 _done.add("nlp")
             else:

@@ -225,8 +225,21 @@ def todo(
     sources: list[EpisodeSource], store: ResultStore, retry_failed: bool
 ) -> list[EpisodeSource]:
     """The episodes a run must do: not finished, and not failed unless retrying failures."""
+    return _sorted(sources, store, retry_failed)[0]
+
+
+def _sorted(
+    sources: list[EpisodeSource], store: ResultStore, retry_failed: bool
+) -> tuple[list[EpisodeSource], int]:
+    """The episodes to do, and how many are finished already (each file looked up once)."""
     failed = store.failures()
-    return [s for s in sources if not store.finished(s.id) and (retry_failed or s.id not in failed)]
+    finished = [store.finished(s.id) for s in sources]
+    work = [
+        s
+        for s, done in zip(sources, finished, strict=True)
+        if not done and (retry_failed or s.id not in failed)
+    ]
+    return work, sum(finished)
 
 
 def start(
@@ -235,8 +248,7 @@ def start(
     """The episodes a run must do, and its summary so far: those finished before are skipped,
     those failed before and not retried held back (never counted as finished)."""
     store.clear_partial()
-    work = todo(sources, store, retry_failed)
-    finished = sum(1 for s in sources if store.finished(s.id))
+    work, finished = _sorted(sources, store, retry_failed)
     summary = BatchSummary(
         total=len(sources), skipped=finished, held_back=len(sources) - len(work) - finished
     )

@@ -101,6 +101,9 @@ class FakeModel:
     def answer(self, request: FakeRequest) -> str:
         """The answer text for a request (raises whatever the responder raises)."""
         self.requests.append(request)
+        return self._reply(request)
+
+    def _reply(self, request: FakeRequest) -> str:
         answer = (self.respond or default_answer)(request)
         return answer if isinstance(answer, str) else json.dumps(answer)
 
@@ -121,8 +124,7 @@ class FakeModel:
     def _completed(
         self, asked: FakeRequest, messages: list[dict[str, Any]], ranked: bool
     ) -> ChatResponse:
-        answer = (self.respond or default_answer)(asked)
-        content = answer if isinstance(answer, str) else json.dumps(answer)
+        content = self._reply(asked)
         likeliest: tuple[tuple[str, float], ...] = ()
         if ranked:  # the answer maps first tokens to log-probabilities
             found = sorted(json.loads(content).items(), key=lambda item: -item[1])

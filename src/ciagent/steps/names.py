@@ -64,7 +64,7 @@ async def names(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
     """The pipeline's reading of the transcript, off the event loop; None when it is off or,
     under `ner = "auto"`, not installed."""
     setting = ctx.settings.ner
-    if setting == "off" or (setting == "auto" and not nlp.available()):
+    if not nlp.in_use(setting):
         return {"analysis": None}
     try:
         analysis = await off_loop(nlp.analyze, state["transcript"])
