@@ -6,7 +6,10 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
+
 import ciagent
+from ciagent import nlp
 from ciagent.settings import Settings
 from ciagent.testing import FakeModel
 from ciagent.types import Segment, Transcript
@@ -45,17 +48,33 @@ async def _run(count: int, settings: Settings) -> tuple[float, list[float]]:
     return wall, lags
 
 
-def test_four_episodes_on_one_loop_never_hold_it_and_overlap() -> None:
-    # The fake answers as a model elsewhere would: each call takes a while. The NLP pipeline
-    # is off here (see the issue note: spaCy's layers hold the interpreter lock long enough,
-    # beside three other episodes' work, to delay the loop past the bar on 2 cores).
-    fake = FakeModel(latency_s=1.0)  # a call takes a second, as a hosted model's does
-    settings = Settings(model=fake, cache=False, ner="off")
+def _one_and_four(settings: Settings) -> tuple[float, float, float]:
     ciagent.warmup(settings)
     asyncio.run(_run(1, settings))  # the first episode of a process pays for lazy set-ups
     one, _ = asyncio.run(_run(1, settings))
     four, lags = asyncio.run(_run(4, settings))
-    worst = max(lags) * 1000
-    print(f"one {one:.2f} s, four {four:.2f} s ({four / one:.2f}x); worst lag {worst:.0f} ms")
-    assert max(lags) < 0.050, sorted(lags)[-5:]
+    worst = max(lags)
+    print(
+        f"one {one:.2f} s, four {four:.2f} s ({four / one:.2f}x); worst lag {worst * 1000:.0f} ms"
+    )
+    return one, four, worst
+
+
+def test_four_episodes_on_one_loop_never_hold_it_and_overlap() -> None:
+    # The fake answers as a model elsewhere would: each call takes a while (a second).
+    settings = Settings(model=FakeModel(latency_s=1.0), cache=False, ner="off")
+    one, four, worst = _one_and_four(settings)
+    assert worst < 0.050
     assert four <= 1.5 * one, (one, four)
+
+
+@pytest.mark.skipif(not nlp.available(), reason="the nlp extra is not installed")
+def test_the_nlp_pipeline_in_its_processes_never_holds_the_loop() -> None:
+    # spaCy reads each episode's 300 segments (about 1.1 s of CPU each) in ciagent's NLP
+    # processes. The loop keeps its pace; four at once took 1.54-1.57x one on 2 cores (the
+    # issue's 1.5x holds with the pipeline off, above): the pipeline's CPU and the episodes'
+    # own fill both cores.
+    settings = Settings(model=FakeModel(latency_s=1.0), cache=False, ner="on")
+    one, four, worst = _one_and_four(settings)
+    assert worst < 0.050
+    assert four <= 2.0 * one, (one, four)  # in one thread it was 2.66x

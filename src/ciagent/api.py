@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ciagent import telemetry
+from ciagent import heap, telemetry
 from ciagent.budget import BudgetGuard, Cap, Ledger, SpendLedger
 from ciagent.cache import ResponseCache, response_cache
 from ciagent.errors import ConfigError, TranscriptError
@@ -171,6 +171,7 @@ async def _enrich(
     client: Client | None = None
     try:
         client = _client(settings, specs, cache, shared.ledger, shared.router)
+        client.limit(settings.concurrency)  # model calls; the graph's other steps run beside
         context = RunContext(
             settings=settings,
             client=client,
@@ -179,11 +180,10 @@ async def _enrich(
             progress=progress,
             episode_id=episode_id,
         )
-        final = await build_graph(settings.steps).ainvoke(
-            {"transcript": transcript},
-            context=context,
-            config={"max_concurrency": settings.concurrency},
-        )
+        with heap.settled():  # no full collection walks the libraries while it runs
+            final = await build_graph(settings.steps).ainvoke(
+                {"transcript": transcript}, context=context
+            )
     finally:
         if client is not None and client.budget is not None:
             client.budget.close()  # what is left of the episode's admission

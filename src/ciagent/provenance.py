@@ -36,6 +36,7 @@ ANSWER_NEUTRAL = frozenset(
         "max_retries",
         "max_transcript_mb",
         "models_dir",
+        "nlp_processes",
         "overflow",
         "retry_deadline_s",
         "run_id",

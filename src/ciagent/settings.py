@@ -120,6 +120,14 @@ class Settings(BaseModel):
         description="Names found with no model call (spaCy, extra `nlp`): 'auto' uses them when "
         "installed, 'on' requires them, 'off' leaves entities to the model alone.",
     )
+    nlp_processes: int = Field(
+        default=2,
+        ge=0,
+        le=64,
+        description="Processes of ciagent's own the NLP pipeline reads transcripts in, beside "
+        "this one, about 150 MB each (episodes run at once share them); 0 reads transcripts in "
+        "this process's worker thread, where the pipeline shares its interpreter lock.",
+    )
     max_recognized_entities: int = Field(
         default=40,
         ge=0,

@@ -71,6 +71,15 @@ def _fold_char(char: str) -> str:
     return unicodedata.normalize("NFKC", char).casefold()
 
 
+@lru_cache(maxsize=4096)
+def _char(char: str) -> tuple[str, bool] | None:
+    """A character as `_folded` reads it: None between words; else its folded form and whether
+    it is a word of its own (looked up once per character: every name and line passes here)."""
+    if not _is_word_char(char):
+        return None
+    return _fold_char(char), _unspaced(char)
+
+
 @lru_cache(maxsize=8192)
 def _folded(text: str) -> tuple[str, tuple[int, ...]]:
     """Casefolded letters and digits with single spaces between words, and for each output
@@ -80,17 +89,17 @@ def _folded(text: str) -> tuple[str, tuple[int, ...]]:
     index: list[int] = []
     pending_space = False
     for position, char in enumerate(masked):
-        if _is_word_char(char):
-            alone = _unspaced(char)
-            if (pending_space or alone) and out and out[-1] != " ":
-                out.append(" ")
-                index.append(position)
-            pending_space = alone
-            for folded in _fold_char(char):
-                out.append(folded)
-                index.append(position)
-        else:
+        read = _char(char)
+        if read is None:
             pending_space = True
+            continue
+        folded, alone = read
+        if (pending_space or alone) and out and out[-1] != " ":
+            out.append(" ")
+            index.append(position)
+        pending_space = alone
+        out.extend(folded)
+        index.extend([position] * len(folded))
     return "".join(out), tuple(index)
 
 

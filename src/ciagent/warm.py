@@ -33,11 +33,13 @@ def warmed(settings: Settings | None = None) -> bool:
 
 def warmup(settings: Settings | None = None) -> float:
     """Import the graph and the model layer, load the tokenizer and, when the settings use it
-    (`ner`: 'auto' with the `nlp` extra installed, or 'on'), the NLP pipeline. Once per process;
+    (`ner`: 'auto' with the `nlp` extra installed, or 'on'), the NLP pipeline (in its process,
+    `settings.nlp_processes`, or in this one when that is 0). Once per process;
     returns the seconds it took (0 when already done). Blocking: call it at start-up, or in a
     worker thread."""
     started = time.perf_counter()
-    ner = (settings or Settings()).ner
+    settings = settings or Settings()
+    ner, processes = settings.ner, settings.nlp_processes
     with _lock:
         offload.start()
         if "imports" not in _done:
@@ -47,7 +49,12 @@ def warmup(settings: Settings | None = None) -> float:
             from ciagent import nlp
 
             if nlp.in_use(ner):
-                nlp.load_pipeline()
+                if processes:
+                    from ciagent import nlp_pool
+
+                    nlp_pool.pool(processes).start()
+                else:
+                    nlp.load_pipeline()
                 _done.add("nlp")
             else:
                 _done.add("no-nlp")

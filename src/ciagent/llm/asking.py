@@ -5,6 +5,7 @@ asking are built on that one method here."""
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,12 +37,27 @@ class Want:
 
 class Client(ABC):
     """The model layer as steps see it. `spec`: what every step may assume (the smallest context
-    among the models that may answer); `specs`: all of them."""
+    among the models that may answer); `specs`: all of them. `limit(n)` holds the calls in
+    flight through it to `n` (an episode's `settings.concurrency`); the steps' other work is not
+    held by it."""
 
     spec: ModelSpec
     specs: tuple[ModelSpec, ...]
     meter: UsageMeter
     budget: BudgetGuard | None
+    _slots: asyncio.Semaphore | None = None
+
+    def limit(self, calls: int) -> None:
+        """At most `calls` model calls in flight through this client at once."""
+        self._slots = asyncio.Semaphore(calls)
+
+    async def _ask(
+        self, tag: CallTag, prompt: Prompt, want: Want, min_tier: Tier, values: dict[str, str]
+    ) -> Served[Any]:
+        if self._slots is None:
+            return await self.answer(tag, prompt, want, min_tier, values)
+        async with self._slots:
+            return await self.answer(tag, prompt, want, min_tier, values)
 
     @abstractmethod
     async def answer(
@@ -66,7 +82,7 @@ class Client(ABC):
     ) -> Served[T]:
         """A `response_model`, re-asked on invalid output up to `settings.max_reasks`, with the
         deployment that answered. An identical earlier request is answered from the cache."""
-        answer: Served[T] = await self.answer(tag, prompt, Want(response_model), min_tier, values)
+        answer: Served[T] = await self._ask(tag, prompt, Want(response_model), min_tier, values)
         return answer
 
     async def structured(
@@ -85,7 +101,7 @@ class Client(ABC):
     async def text(self, tag: CallTag, prompt: Prompt, *, max_tokens: int, **values: str) -> str:
         """Prose: the model's answer as written, at most `max_tokens` long (no schema, no
         re-asks; an empty answer is invalid output)."""
-        answer = await self.answer(tag, prompt, Want(max_tokens=max_tokens), Tier.SMALL, values)
+        answer = await self._ask(tag, prompt, Want(max_tokens=max_tokens), Tier.SMALL, values)
         return str(answer.value)
 
     async def choice(
@@ -102,5 +118,5 @@ class Client(ABC):
         not among them gets `ciagent.llm.plain.FLOOR`; an answer without log-probabilities (a
         server that gives none) is invalid output."""
         want = Want(options=tuple(options))
-        answer: Served[dict[str, float]] = await self.answer(tag, prompt, want, min_tier, values)
+        answer: Served[dict[str, float]] = await self._ask(tag, prompt, want, min_tier, values)
         return answer

@@ -18,7 +18,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from ciagent import nlp
+from ciagent import nlp, nlp_pool
 from ciagent.errors import ModelAssetError
 from ciagent.nlp import Phrase, TextAnalysis
 from ciagent.offload import off_loop
@@ -61,13 +61,16 @@ PRODUCER = f"spacy/{nlp.PIPELINE}"
 
 
 async def names(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
-    """The pipeline's reading of the transcript, off the event loop; None when it is off or,
-    under `ner = "auto"`, not installed."""
+    """The pipeline's reading of the transcript, in an NLP process (`settings.nlp_processes`)
+    or the worker thread; None when it is off or, under `ner = "auto"`, not installed."""
     setting = ctx.settings.ner
     if not nlp.in_use(setting):
         return {"analysis": None}
     try:
-        analysis = await off_loop(nlp.analyze, state["transcript"])
+        if ctx.settings.nlp_processes:
+            analysis = await nlp_pool.pool(ctx.settings.nlp_processes).analyze(state["transcript"])
+        else:
+            analysis = await off_loop(nlp.analyze, state["transcript"])
     except ModelAssetError:
         if setting == "on":
             raise
