@@ -28,12 +28,10 @@ from typing import IO, Any
 from ciagent.errors import ModelAssetError
 from ciagent.nlp import TextAnalysis, from_rows
 from ciagent.offload import off_loop
-from ciagent.telemetry import logger
 from ciagent.types import Transcript
 
 __all__ = ["NlpPool", "pool"]
 
-log = logger(__name__)
 _START_S = 120.0  # loading the pipeline takes 1-5 s; a stuck start is an error, not a hang
 
 
