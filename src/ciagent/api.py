@@ -150,6 +150,7 @@ async def _enrich(
     if not warmed(settings):  # imports, tokenizer, NLP, worker threads: never on the loop
         await asyncio.to_thread(warmup, settings)
     from ciagent.graph import build_graph
+    from ciagent.steps.names import read_ahead
     from ciagent.steps.node import settled
 
     transcript = (
@@ -169,6 +170,7 @@ async def _enrich(
     own_cache = shared.cache is None and settings.cache
     cache = response_cache(settings) if own_cache else shared.cache
     client: Client | None = None
+    context: RunContext | None = None
     try:
         client = _client(settings, specs, cache, shared.ledger, shared.router)
         client.limit(settings.concurrency)  # model calls; the graph's other steps run beside
@@ -180,11 +182,14 @@ async def _enrich(
             progress=progress,
             episode_id=episode_id,
         )
+        read_ahead(transcript, context)  # the NLP pipeline reads beside the model calls
         with heap.settled():  # no full collection walks the libraries while it runs
             final = await build_graph(settings.steps).ainvoke(
                 {"transcript": transcript}, context=context
             )
     finally:
+        if context is not None:
+            context.drop_unread()
         if client is not None and client.budget is not None:
             client.budget.close()  # what is left of the episode's admission
         if own_cache and cache is not None:

@@ -1,14 +1,16 @@
 """Wiring only: the enrichment graph's nodes and edges. Each step lives in `ciagent.steps`.
 
     START → chunk ─Send per chunk─▶ notes ─▶ merge → summarize → verify → claims
-                 ├───────────────▶ names ─┤
-                 ├─────────────▶ extract ─┴──┐
-                 └──────▶ chapter_titles ────┴─▶ chapters
+                 ├─────────────▶ extract ─┘                      └─▶ names ─┐
+                 └──────▶ chapter_titles ───────────────────────────────────┴─▶ chapters
           claims ─(something failed, a stronger tier exists)─▶ escalate → finalize → END
           claims ─(otherwise)───────────────────────────────────────▶ finalize → END
 
-The names step (the NLP pipeline, no model call) reads the transcript while the notes calls run,
-and so does the chapter titles' call, which needs only the transcript: a backend that batches
+The NLP pipeline (no model call) reads the transcript from the episode's start, beside every
+call (`steps.names.read_ahead`); the names step, after verify, collects its reading. (langgraph
+runs the graph in rounds: a step holds every step after it until it ends, so a reading in a
+step beside the notes held the summary back.) The chapter titles' call needs only the
+transcript and is asked beside the notes calls: a backend that batches
 (the embedded engine, a vLLM server) decodes it with the notes, and it is not left to run alone
 after them. The chapters step then checks the titles, with the NLP pipeline's noun phrases for
 the stand-ins. A tight run cap still holds: a call refused only because of holds in flight waits

@@ -76,10 +76,10 @@ class Step:
 BUILTIN_PLACES: dict[str, tuple[tuple[str, ...], bool]] = {
     "chunk": ((), False),
     "notes": (("chunk",), True),
-    "names": (("chunk",), False),
+    "names": (("verify",), False),  # collects what `steps.names.read_ahead` began
     "extract": (("chunk",), False),
     "chapter_titles": (("chunk",), False),
-    "merge": (("notes", "names", "extract"), False),
+    "merge": (("notes", "extract"), False),
     "chapters": (("names", "chapter_titles"), False),
     "summarize": (("merge",), False),
     "verify": (("summarize",), False),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import operator
 import threading
 import time
@@ -54,6 +56,11 @@ T = TypeVar("T", bound=BaseModel)
 ProgressCallback = Callable[[str, int, int], None]
 
 
+def _taken(read: asyncio.Future[Any]) -> None:
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        read.exception()
+
+
 @dataclass
 class RunContext:
     """Dependencies of one run, injected into every step through langgraph's Runtime."""
@@ -66,8 +73,18 @@ class RunContext:
     episode_id: str = ""
     started: float = field(default_factory=time.perf_counter)
     totals: dict[str, int] = field(default_factory=dict)
+    names_read: asyncio.Future[TextAnalysis | None] | None = None
+    """The NLP pipeline's reading of the transcript, begun as the episode starts
+    (`ciagent.steps.names.read_ahead`); the names step collects it."""
     _done: dict[str, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def drop_unread(self) -> None:
+        """Cancel the reading begun ahead if no step collected it (the run failed first), and
+        take its error, if it had one, so that nothing reports it as never retrieved."""
+        if self.names_read is not None:
+            self.names_read.cancel()  # no effect once it is done
+            self.names_read.add_done_callback(_taken)
 
     def expect(self, stage: str, total: int) -> None:
         with self._lock:

@@ -232,6 +232,18 @@ def step(name: str, chunk: int | None = None) -> Iterator[None]:
         _step.reset(token)
 
 
+@contextmanager
+def work(step_name: str, what: str) -> Iterator[None]:
+    """The scope of work a step began ahead of its place in the graph (`step_name`'s `what`:
+    the names step's reading, begun as the episode starts): a span of its own, its real time."""
+    with _span(f"{what} {step_name}", {"ciagent.step": step_name}) as span:
+        try:
+            yield
+        except BaseException as error:
+            _failed(span, error)
+            raise
+
+
 @dataclass
 class CallAccount:
     """What one model call took: each request sent (re-asks and retries), or a cache hit."""

@@ -94,11 +94,12 @@ _CUES: dict[EntityType, frozenset[str]] = {
 """Nouns that say what a name is when the transcript puts them beside it: "a research vessel
 called the Western Flyer", "Iron and Stone, a history podcast", "his son, Washington Roebling"."""
 
+# "a research vessel called the ": the verb at the end first (one pass), then the words before it.
 _CALLED = re.compile(
-    r"(?P<before>(?:[\w'-]+\s+){1,4})(?:is\s+|was\s+)?(?:called|named|titled|dubbed|known\s+as)"
-    r"\s+(?:the\s+)?$",
+    r"(?<=\s)(?:is\s+|was\s+)?(?:called|named|titled|dubbed|known\s+as)\s+(?:the\s+)?$",
     re.IGNORECASE,
 )
+_WORDS_BEFORE = re.compile(r"(?:[\w'-]+\s+){1,4}$")
 # A description in lower case after a comma: "Iron and Stone, a history podcast about ...".
 _APPOSED = re.compile(
     r"^['\u2019]?s?\s*,\s+(?i:a|an|the|our|my|his|her|their|its)\s+(?:[a-z][\w'-]*\s+){0,3}"
@@ -121,6 +122,15 @@ def _cue(words: list[str]) -> EntityType | None:
     return None
 
 
+def _called_by(before: str) -> str | None:
+    """The one to four words before "called" (or "named", ...) that end `before`."""
+    verb = _CALLED.search(before)
+    if verb is None:
+        return None
+    words = _WORDS_BEFORE.search(before, max(0, verb.start() - 200), verb.start())
+    return words.group(0) if words else None
+
+
 def _cued(entity: Entity, transcript: Transcript, places: set[str]) -> EntityType | None:
     """The type the transcript's words beside the entity give it, the most given."""
     votes: Counter[EntityType] = Counter()
@@ -130,8 +140,8 @@ def _cued(entity: Entity, transcript: Transcript, places: set[str]) -> EntityTyp
         text = transcript.segments[mention.segment_ids[0]].text
         before, after = text[: mention.char_start], text[mention.char_end :]
         kind: EntityType | None = None
-        if called := _CALLED.search(before):
-            kind = _cue(list(reversed(called.group("before").split()))[:3])
+        if called := _called_by(before):
+            kind = _cue(list(reversed(called.split()))[:3])
         if kind is None and (preceded := _PRECEDED.search(before)):
             kind = _cue([preceded.group("noun")])
         if kind is None and _PUBLISHED_IN.search(before):

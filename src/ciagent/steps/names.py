@@ -1,5 +1,5 @@
-"""Names step: the transcript read by the NLP pipeline (`ciagent.nlp`), beside the notes calls,
-and the entities it finds joined with the model's.
+"""Names step: the transcript read by the NLP pipeline (`ciagent.nlp`), from the episode's start
+and beside the model calls (`read_ahead`), and the entities it finds joined with the model's.
 
 The pipeline's names are grounded spans from the start. An entity the model named and the
 pipeline found becomes one entity with every mention of both; the pipeline's type wins for people,
@@ -14,14 +14,16 @@ into "Sarah Chen", "Baja" into "Baja California").
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from ciagent import nlp, nlp_pool
+from ciagent import nlp, nlp_pool, telemetry
 from ciagent.errors import ModelAssetError
 from ciagent.nlp import Phrase, TextAnalysis
 from ciagent.offload import off_loop
+from ciagent.settings import Settings
 from ciagent.state import EnrichState, EnrichUpdate, RunContext
 from ciagent.steps.merge import entity_key
 from ciagent.textnorm import normalize_key
@@ -35,6 +37,7 @@ __all__ = [
     "merged_mentions",
     "mid_sentence",
     "names",
+    "read_ahead",
     "recognized_entities",
     "uses_capitals",
     "with_recognized",
@@ -60,22 +63,36 @@ _POSSESSIVE = re.compile(r"['\u2019]s?$")
 PRODUCER = f"spacy/{nlp.PIPELINE}"
 
 
+def read_ahead(transcript: Transcript, ctx: RunContext) -> None:
+    """Begin the pipeline's reading of `transcript` now, as the episode starts: it runs beside
+    the notes, summary and verification, and the names step, placed after them, collects it.
+    (A step in the graph holds every step after it until it ends: langgraph runs the graph in
+    rounds. Read in the names step's place, four episodes' readings held their summaries back.)
+    Nothing is begun when the pipeline is off."""
+    if ctx.names_read is None and nlp.in_use(ctx.settings.ner):
+        ctx.names_read = asyncio.ensure_future(_read(transcript, ctx.settings))
+
+
+async def _read(transcript: Transcript, settings: Settings) -> TextAnalysis | None:
+    with telemetry.work("names", "read"):
+        try:
+            if settings.nlp_processes:
+                return await nlp_pool.pool(settings.nlp_processes).analyze(transcript)
+            return await off_loop(nlp.analyze, transcript)
+        except ModelAssetError:
+            if settings.ner == "on":
+                raise
+            return None
+
+
 async def names(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
-    """The pipeline's reading of the transcript, in an NLP process (`settings.nlp_processes`)
-    or the worker thread; None when it is off or, under `ner = "auto"`, not installed."""
-    setting = ctx.settings.ner
-    if not nlp.in_use(setting):
+    """The pipeline's reading of the transcript (`read_ahead`), in an NLP process
+    (`settings.nlp_processes`) or the worker thread; None when it is off or, under
+    `ner = "auto"`, not installed."""
+    read_ahead(state["transcript"], ctx)
+    if ctx.names_read is None:
         return {"analysis": None}
-    try:
-        if ctx.settings.nlp_processes:
-            analysis = await nlp_pool.pool(ctx.settings.nlp_processes).analyze(state["transcript"])
-        else:
-            analysis = await off_loop(nlp.analyze, state["transcript"])
-    except ModelAssetError:
-        if setting == "on":
-            raise
-        return {"analysis": None}
-    return {"analysis": analysis}
+    return {"analysis": await ctx.names_read}
 
 
 def _canonical(phrase: Phrase) -> str:
