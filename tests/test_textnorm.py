@@ -11,6 +11,7 @@ from ciagent.textnorm import (
     fuzzy_span,
     grounded_sentences,
     normalize_key,
+    shippable,
     split_sentences,
     whole_sentences,
 )
@@ -66,6 +67,23 @@ def test_a_decoding_loop_is_cut_where_it_comes_round_again() -> None:
     assert cut_loop(twice) == twice
     words = set(normalize_key(looping).split())
     assert grounded_sentences(looping, words) == "They grow apples."
+
+
+def test_what_ships_has_no_broken_word_and_no_clause_said_twice() -> None:
+    # Both from the embedded model's summary of a real meeting (qmsum IS1006a).
+    text = (
+        "The team kicks off the design of a f for the beginning of a new project. "
+        "The price for the remote control is the aim for the price for the remote control. "
+        "The team aims at twenty five Euro for the remote control. "
+        "J. Smith uses an x-ray and they don't know. They settle on Plan B."
+    )
+    assert shippable(text) == (
+        "The team aims at twenty five Euro for the remote control. "
+        "J. Smith uses an x-ray and they don't know. They settle on Plan B."
+    )
+    assert shippable("R a rabbit") == ""
+    assert shippable("A rabbit") == "A rabbit"
+    assert shippable("At the end of the day we won, and at the end of the day we lost.") == ""
 
 
 def test_whole_sentences_keeps_closing_quotes() -> None:

@@ -26,6 +26,7 @@ __all__ = [
     "mentions_words",
     "normalize_key",
     "repeats_itself",
+    "shippable",
     "split_sentences",
     "whole_sentences",
 ]
@@ -243,6 +244,23 @@ def split_sentences(text: str) -> list[str]:
     return sentences
 
 
+# A word broken off, copied from a disfluent transcript ("the design of a f for the beginning",
+# "R a rabbit"): a lone letter other than "a" and "I", in lower case, or opening the text
+# before a word in lower case. Not an initial ("J. Smith") nor "x-ray", "don't".
+_BROKEN_WORD = re.compile(r"(?<![\w'\u2019.-])[b-hj-z](?![\w'\u2019.-])|^[B-HJ-Z]\s+(?=[a-z])")
+
+
+def _broken_off(sentence: str) -> bool:
+    """Whether the sentence has a word broken off in it (see `_BROKEN_WORD`)."""
+    return _BROKEN_WORD.search(sentence.strip()) is not None
+
+
+def _says_twice(sentence: str, n: int = 5) -> bool:
+    """Whether a run of `n` words comes twice in the sentence: "The price for the remote
+    control is the aim for the price for the remote control"."""
+    return repeats_itself(sentence, n, 2)
+
+
 def grounded_sentences(text: str, words: set[str]) -> str:
     """The whole sentences of a model-written summary that are plausibly about the source.
 
@@ -258,4 +276,12 @@ def grounded_sentences(text: str, words: set[str]) -> str:
         names = [normalize_key(m.group(0)) for m in _CAPITALISED.finditer(sentence)]
         if all(part in words for name in names for part in name.split()):
             kept.append(sentence)
+    return " ".join(kept)
+
+
+def shippable(text: str) -> str:
+    """The sentences of a finished summary or title a person would ship: none with a word
+    broken off in it, none that says a run of words twice (a small model copies disfluent
+    lines and circles back on its own clause)."""
+    kept = [s for s in split_sentences(text) if not _broken_off(s) and not _says_twice(s)]
     return " ".join(kept)

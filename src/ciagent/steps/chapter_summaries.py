@@ -26,7 +26,7 @@ from collections.abc import Collection, Sequence
 from ciagent import entailment
 from ciagent.prose import as_episode, as_prose, central_sentences, is_hosting
 from ciagent.retrieval import SegmentIndex, with_neighbours
-from ciagent.textnorm import clean, grounded_sentences, normalize_key, split_sentences
+from ciagent.textnorm import clean, grounded_sentences, normalize_key, shippable, split_sentences
 from ciagent.types import Chapter, Transcript
 from ciagent.vocabulary import HESITATIONS, STOPWORDS, words
 
@@ -123,7 +123,7 @@ def _placed(
             speakers = [transcript.segments[i].speaker for i in ids]
             if entailment.check(sentence, lines, said, speakers, voices) is not None:
                 continue
-            if not grounded_sentences(sentence, chapter_words[number]):
+            if not shippable(grounded_sentences(sentence, chapter_words[number])):
                 continue
             placed.setdefault(number, []).append(sentence)
     return placed

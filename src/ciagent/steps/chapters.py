@@ -29,7 +29,13 @@ from ciagent.retrieval import terms
 from ciagent.schemas import ChapterTitles
 from ciagent.segmentation import ChapterBounds, chapter_spans
 from ciagent.state import ChapterDraft, EnrichState, EnrichUpdate, RunContext
-from ciagent.textnorm import content_words, grounded_sentences, mentions_words, normalize_key
+from ciagent.textnorm import (
+    content_words,
+    grounded_sentences,
+    mentions_words,
+    normalize_key,
+    shippable,
+)
 from ciagent.types import Chapter, Transcript
 from ciagent.vocabulary import (
     HESITATIONS,
@@ -254,7 +260,7 @@ def chapters(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
             and len(title.split()) <= _MODEL_TITLE_WORDS
             and not _foreign(title, letters)
             and mentions_words(title, said)
-            and bool(grounded_sentences(title, said))
+            and bool(shippable(grounded_sentences(title, said)))
             and not not_metadata(title, speakers)
             and not is_vague(title)
         )
@@ -264,7 +270,9 @@ def chapters(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
         result.append(
             Chapter(
                 title=title,
-                summary=as_prose(grounded_sentences(summary, said), speakers) if titled else "",
+                summary=shippable(as_prose(grounded_sentences(summary, said), speakers))
+                if titled
+                else "",
                 start=transcript.segments[first].start,
                 end=transcript.segments[last].end,
                 segment_ids=list(range(first, last + 1)),

@@ -21,7 +21,7 @@ from ciagent.prompts import load_prompt
 from ciagent.prose import as_prose, central_sentences
 from ciagent.schemas import EpisodeSummary
 from ciagent.state import EnrichState, EnrichUpdate, RunContext
-from ciagent.textnorm import grounded_sentences, normalize_key, split_sentences
+from ciagent.textnorm import grounded_sentences, normalize_key, shippable, split_sentences
 from ciagent.tokens import TokenCounter
 from ciagent.vocabulary import stems
 
@@ -70,6 +70,14 @@ def group_to_fit(parts: list[str], count: TokenCounter, budget: int) -> list[lis
 
 
 async def summarize(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
+    """The episode's summary (see the module), less a sentence with a word broken off in it or
+    a run of words said twice (`textnorm.shippable`), unless no sentence would be left."""
+    update = await _summarized(state, ctx)
+    summary = update.get("summary", "")
+    return {**update, "summary": shippable(summary) or summary}
+
+
+async def _summarized(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
     merged = state["merged"]
     results = state.get("notes", [])
     if not any(r.notes is not None for r in results):
