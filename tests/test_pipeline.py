@@ -9,11 +9,13 @@ from typing import Any
 import pytest
 
 import ciagent
-from ciagent import EpisodeEnrichment, ModelCallError, Settings
+from ciagent import EpisodeEnrichment, ModelCallError, Settings, nlp
 from ciagent.graph import build_graph
 from ciagent.steps.names import PRODUCER
 from ciagent.testing import FakeModel, FakeRequest, default_answer
 from ciagent.textnorm import split_sentences
+from ciagent.transcripts import load_transcript
+from tests.conftest import QMSUM, needs_qmsum
 from tests.helpers import assert_grounded, transcript_of
 
 
@@ -378,3 +380,32 @@ def test_a_sentence_giving_the_guest_role_to_the_host_is_written_again_with_the_
     assert (by_text[right].verdict, by_text[right].in_summary) == ("unchecked", True)
     assert result.summary.startswith(f"{right} She tags")
     assert result.verification.claims.corrected == 1
+
+
+@needs_qmsum
+@pytest.mark.skipif(not nlp.available(), reason="the nlp extra is not installed")
+def test_a_word_said_as_the_speaker_starts_again_is_no_name() -> None:
+    # TS3010a: "what are we going to do now is {disfmarker} Next meeting is in half an hour";
+    # spaCy calls "Next" an organization, and it was listed as one.
+    meeting = load_transcript(QMSUM / "TS3010a.json")
+    result = ciagent.enrich(meeting, Settings(model=FakeModel(), cache=False, ner="on"))
+    assert "Next" not in {e.name for e in result.entities}
+    assert "Kay" in {e.name for e in result.entities}  # a name said there still is one
+
+
+def test_topics_are_listed_as_written_and_once() -> None:
+    # AMI spells letters out ("D_V_D_"); a small model lists the plural beside the singular.
+    meeting = transcript_of(
+        """Kay: The remote control has to work the D_V_D_ player and the video recorder.
+Maya: Remote controls get lost, so ours has to be one remote control for the D_V_D_ player.
+Kay: And the remote control should be cheap, the budget is twenty five Euro."""
+    )
+    answer = notes([])
+    answer["topics"] = ["remote control", "remote controls", "D_V_D_ player", "budget"]
+    fake = FakeModel(respond=notes_else_default(answer))
+    result = ciagent.enrich(meeting, Settings(model=fake, cache=False, ner="off"))
+    names = [t.name for t in result.topics]
+    assert "DVD player" in names, names
+    assert "D_V_D_ player" not in names, names
+    assert "remote control" in names, names
+    assert "remote controls" not in names, names

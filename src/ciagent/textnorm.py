@@ -27,6 +27,7 @@ __all__ = [
     "normalize_key",
     "repeats_itself",
     "shippable",
+    "spelled_out",
     "split_sentences",
     "whole_sentences",
 ]
@@ -285,3 +286,12 @@ def shippable(text: str) -> str:
     lines and circles back on its own clause)."""
     kept = [s for s in split_sentences(text) if not _broken_off(s) and not _says_twice(s)]
     return " ".join(kept)
+
+
+_SPELLED = re.compile(r"(?<![\w])((?:[A-Za-z]_){2,})(?![\w])")
+
+
+def spelled_out(text: str) -> str:
+    """Letters a transcript writes one by one as a person writes them: AMI's "D_V_D_ player"
+    -> "DVD player", "L_C_D_" -> "LCD"."""
+    return _SPELLED.sub(lambda m: m.group(1).replace("_", "").upper(), text)

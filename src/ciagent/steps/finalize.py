@@ -34,6 +34,7 @@ from ciagent.steps.notes import skipped
 from ciagent.steps.screen import screen
 from ciagent.steps.summarize import PROMPT as SUMMARY_PROMPT
 from ciagent.subjects import subject_topics
+from ciagent.textnorm import normalize_key, spelled_out
 from ciagent.types import (
     Claim,
     ClaimCounts,
@@ -201,7 +202,28 @@ def _topics(state: EnrichState, entities: list[Entity], ctx: RunContext) -> list
             speakers=state["transcript"].speakers,
             limit=limit,
         )
-    return subjects(state["merged"].topics, entities, more, min(_SUBJECTS, limit))[:limit]
+    found = subjects(state["merged"].topics, entities, more, min(_SUBJECTS, limit))
+    return _as_written(found)[:limit]
+
+
+def _singular(word: str) -> str:
+    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
+
+
+def _as_written(topics: list[Topic]) -> list[Topic]:
+    """The topics as a person lists them: letters spelled one by one written as one word
+    ("D_V_D_ player" -> "DVD player"), and a topic said again in the plural ("remote controls"
+    after "remote control") left out."""
+    listed: list[Topic] = []
+    seen: set[tuple[str, ...]] = set()
+    for topic in topics:
+        name = spelled_out(topic.name)
+        key = tuple(_singular(w) for w in normalize_key(name).split())
+        if key in seen:
+            continue
+        seen.add(key)
+        listed.append(topic if name == topic.name else topic.model_copy(update={"name": name}))
+    return listed
 
 
 def finalize(state: EnrichState, ctx: RunContext) -> EnrichUpdate:

@@ -164,11 +164,16 @@ def _name_like(text: str, cased: bool) -> bool:
     return not cased or all(w[0].isupper() or w[0].isdigit() or w in CONNECTORS for w in words)
 
 
+# A speaker breaking off and starting again: "what are we going to do now is {disfmarker} Next
+# meeting is in half an hour", "so the -- Next thing".
+_RESTART = re.compile(r"(?:\{disfmarker\}|--|\u2014|\u2026|\.\.\.)\s*$")
+
+
 def mid_sentence(transcript: Transcript, segment_id: int, offset: int) -> bool:
     """Whether what is said at `offset` of a segment's text is inside a sentence, where a
-    capital marks a name, not at the start of one."""
+    capital marks a name, not at the start of one (nor where the speaker starts again)."""
     before = transcript.segments[segment_id].text[:offset]
-    return bool(before.strip()) and not SENTENCE_END.search(before)
+    return bool(before.strip()) and not SENTENCE_END.search(before) and not _RESTART.search(before)
 
 
 def uses_capitals(transcript: Transcript) -> bool:
