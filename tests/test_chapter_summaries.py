@@ -98,6 +98,37 @@ def test_the_central_line_leaves_out_withheld_and_scrappy_lines() -> None:
     assert line.startswith("Guadalupe Island is")  # not "We spent six weeks ..."
 
 
+def test_the_central_line_is_no_address_and_opens_on_no_conjunction() -> None:
+    # TS3010a's chapter summary was "And Next instructions you'll get in your email."
+    meeting = Transcript(
+        segments=(
+            Segment(
+                id=0,
+                start=0,
+                end=9,
+                speaker="A",
+                text="And Next instructions you'll get in your email after the meeting.",
+            ),
+            Segment(
+                id=1,
+                start=10,
+                end=19,
+                speaker="B",
+                text="And the budget for the remote control is twenty five Euro in total.",
+            ),
+        ),
+        timed=True,
+        format="vtt",
+    )
+    assert central_line(meeting, [0, 1]) == (
+        "The budget for the remote control is twenty five Euro in total."
+    )
+    assert (
+        central_line(meeting, [0])
+        == "Next instructions you'll get in your email after the meeting."
+    )
+
+
 def test_the_enriched_chapters_all_have_summaries(examples_dir: Path) -> None:
     result = ciagent.enrich(examples_dir / "long-tide-ep41.vtt", model=FakeModel())
     assert result.chapters

@@ -64,12 +64,24 @@ def _prose(text: str, speakers: Collection[str]) -> list[str]:
     ]
 
 
+# A line that opens on a conjunction ("And the budget is ...") reads on without it; one that
+# speaks to someone ("you'll get it in your email") is no account of the chapter.
+_CONJUNCTION = re.compile(r"^(?:and|but|so|or|because)\s+(?=\w)", re.IGNORECASE)
+_ADDRESSED = re.compile(r"\b(?:you|you're|you've|you'll|you'd|your|yours)\b", re.IGNORECASE)
+
+
+def _without_conjunction(sentence: str) -> str:
+    rest = _CONJUNCTION.sub("", sentence)
+    return rest[:1].upper() + rest[1:]
+
+
 def central_line(transcript: Transcript, segment_ids: Sequence[int]) -> str:
     """The most central of these segments' whole sentences that read as prose and say something,
-    in the third person where one does ("Guadalupe Island is ...", before "We spent ...")."""
+    in the third person where one does ("Guadalupe Island is ...", before "We spent ..."), not
+    opening on a conjunction."""
     voices = transcript.speakers
     said = [
-        prose
+        _without_conjunction(prose)
         for sid in segment_ids
         for sentence in split_sentences(clean(transcript.segments[sid].text))
         if (prose := as_prose(sentence, voices, said=True))
@@ -82,7 +94,7 @@ def central_line(transcript: Transcript, segment_ids: Sequence[int]) -> str:
         and s.endswith((".", "!"))
         and not is_hosting(s)
     ]
-    third = [s for s in worded if as_prose(s, voices)]
+    third = [s for s in worded if as_prose(s, voices) and not _ADDRESSED.search(s)]
     pool = third or worded  # better no summary than a scrap ("Not all the small buttons")
     return central_sentences(pool, 1)[0] if pool else ""
 
