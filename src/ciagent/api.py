@@ -150,7 +150,6 @@ async def _enrich(
     if not warmed(settings):  # imports, tokenizer, NLP, worker threads: never on the loop
         await asyncio.to_thread(warmup, settings)
     from ciagent.graph import build_graph
-    from ciagent.steps.names import read_ahead
     from ciagent.steps.node import settled
 
     transcript = (
@@ -182,7 +181,6 @@ async def _enrich(
             progress=progress,
             episode_id=episode_id,
         )
-        read_ahead(transcript, context)  # the NLP pipeline reads beside the model calls
         with heap.settled():  # no full collection walks the libraries while it runs
             final = await build_graph(settings.steps).ainvoke(
                 {"transcript": transcript}, context=context

@@ -225,6 +225,7 @@ class Ledger:
                     own_usd, own_tokens = left.get(cap.scope, (0.0, 0))
                     firm = Spend(firm.usd + own_usd, firm.tokens + own_tokens)
                     pending = self._over(cap, firm, usd, tokens) is None
+                    over.in_flight = firm.usd < held.usd or firm.tokens < held.tokens
                 over.pending = pending
                 raise over
             db.executemany(
@@ -325,7 +326,10 @@ class BudgetGuard:
                 )
                 return True
             except BudgetExceeded as refused:
-                if refused.pending:
+                # Wait while episodes in flight hold part of the cap, even when the need would
+                # not fit once they finish: what is left is known only then, and two episodes
+                # let in on what is left would share it call by call and both stop half done.
+                if refused.pending or refused.in_flight:
                     if time.monotonic() + pause > deadline:
                         return False
                     await asyncio.sleep(pause)

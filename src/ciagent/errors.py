@@ -104,17 +104,20 @@ class BudgetExceeded(CiagentError):
         *,
         kind: CapKind = "episode",
         pending: bool = False,
+        in_flight: bool = False,
     ) -> None:
         """`scope`: the cap's ledger scope (`run:<id>`); `unit`: what it limits; `kind`: whose
         cap it is (a run's stops a whole batch). `spent`: what the cap would hold with the
         refused call's worst case added. `pending`: the call would fit once the holds of calls
-        still in flight settle."""
+        still in flight settle; `in_flight`: such holds stand in the way, whether or not it
+        would then fit."""
         self.scope = scope
         self.unit = unit
         self.kind = kind
         self.limit = limit
         self.spent = spent
         self.pending = pending
+        self.in_flight = in_flight
         super().__init__(
             f"budget {self.cap} exceeded: the next call could bring it to {spent:g} of {limit:g}"
         )

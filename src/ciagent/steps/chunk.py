@@ -10,6 +10,7 @@ from ciagent.chunking import chunk_transcript
 from ciagent.llm.layers import PROMPT_SLACK
 from ciagent.offload import off_loop
 from ciagent.state import EnrichState, EnrichUpdate, RunContext
+from ciagent.steps.names import read_ahead
 from ciagent.steps.notes import summary_tokens
 from ciagent.types import Chunk
 
@@ -36,6 +37,8 @@ async def chunk(state: EnrichState, ctx: RunContext) -> EnrichUpdate:
     if budget is not None and budget.shared:
         usd, tokens = episode_need(ctx, chunks)
         await budget.admit(usd, tokens, "admission", patience_s=settings.admission_wait_s)
+    # Admitted: the NLP pipeline begins reading now, beside every call after (`names` collects).
+    read_ahead(state["transcript"], ctx)
     return {"chunks": chunks}
 
 

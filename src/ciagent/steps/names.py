@@ -64,8 +64,9 @@ PRODUCER = f"spacy/{nlp.PIPELINE}"
 
 
 def read_ahead(transcript: Transcript, ctx: RunContext) -> None:
-    """Begin the pipeline's reading of `transcript` now, as the episode starts: it runs beside
-    the notes, summary and verification, and the names step, placed after them, collects it.
+    """Begin the pipeline's reading of `transcript` now, as the episode starts (the chunk step,
+    once the episode is admitted under a run cap): it runs beside the notes, summary and
+    verification, and the names step, placed after them, collects it.
     (A step in the graph holds every step after it until it ends: langgraph runs the graph in
     rounds. Read in the names step's place, four episodes' readings held their summaries back.)
     Nothing is begun when the pipeline is off."""
